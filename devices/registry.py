@@ -1,0 +1,103 @@
+"""Device drivers addressed by spec strings: ``KIND:ADDRESS[?option=value&...]``.
+
+``sim:normal?nibp_interval=60`` is the simulated monitor; protocol drivers register the same
+way (``ge-dri:/dev/ttyUSB0``, ``masimo:...``, ``nonin-df7:...``, ``hl7:0.0.0.0:2575``). Drivers
+are imported lazily, by module path, so a missing optional dependency of one driver never
+breaks the others (the idea python-can uses for its bus backends).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from devices.base import Device
+from katmonitor.errors import ConfigurationError
+
+# kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
+DRIVERS: dict[str, str] = {
+    "sim": "devices.simulated:create",
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "sim": "simulated monitor (training): sim:SCENARIO[?nibp_interval=S&seed=N]",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    text: str
+    kind: str
+    address: str
+    options: dict[str, str] = field(default_factory=dict)
+
+    def option_float(self, name: str, default: float, minimum: float | None = None) -> float:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"device option {name}={raw!r} in {self.text!r} is not a number"
+            ) from None
+        if minimum is not None and value < minimum:
+            raise ConfigurationError(
+                f"device option {name} in {self.text!r} must be >= {minimum:g}"
+            )
+        return value
+
+    def option_int(self, name: str, default: int) -> int:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"device option {name}={raw!r} in {self.text!r} is not a whole number"
+            ) from None
+
+    def check_options(self, known: set[str]) -> None:
+        unknown = sorted(set(self.options) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(unknown)} in device spec {self.text!r}",
+                f"options for {self.kind}: {', '.join(sorted(known)) or 'none'}",
+            )
+
+
+def available_kinds() -> list[str]:
+    return sorted(DRIVERS)
+
+
+def parse_spec(text: str) -> DeviceSpec:
+    cleaned = text.strip()
+    kind, sep, rest = cleaned.partition(":")
+    if not sep or not kind:
+        raise ConfigurationError(f"cannot understand device spec {text!r}", _spec_hint())
+    address, _, query = rest.partition("?")
+    try:
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ConfigurationError(f"cannot read the options in device spec {text!r}") from None
+    return DeviceSpec(cleaned, kind.lower(), address, options)
+
+
+def open_device(text: str) -> Device:
+    """Create (not start) the device for a spec string; ConfigurationError if it is unknown."""
+    spec = parse_spec(text)
+    target = DRIVERS.get(spec.kind)
+    if target is None:
+        raise ConfigurationError(f"unknown device type {spec.kind!r} in {text!r}", _spec_hint())
+    module_name, _, factory_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    device: Device = getattr(module, factory_name)(spec)
+    return device
+
+
+def _spec_hint() -> str:
+    lines = ["device specs look like TYPE:ADDRESS; available types:"]
+    lines += [f"  {DESCRIPTIONS.get(kind, kind)}" for kind in available_kinds()]
+    return "\n".join(lines)

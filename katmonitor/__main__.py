@@ -1,0 +1,3 @@
+from katmonitor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,440 @@
+"""The ``katmonitor`` command.
+
+Every command reports user-facing problems as one message plus a hint on stderr with exit
+status 2 (never a traceback); unexpected failures exit 1 with the details in the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from katmonitor import __version__
+from katmonitor.config import DEFAULT_DEVICE, data_dir, resolve_database_url
+from katmonitor.errors import ConfigurationError, KatMonitorError
+from katmonitor.samples import Sample, WaveformBlock, iso_utc
+from katmonitor.session import DoseEvent, Observation, Route, Session, parse_route
+
+log = logging.getLogger("katmonitor")
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    db_option = argparse.ArgumentParser(add_help=False)
+    db_option.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $KATMONITOR_DB, else SQLite in the data directory)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="katmonitor", description="KAT Monitor: vital-sign monitoring for KAT dosing sessions."
+    )
+    parser.add_argument("--version", action="version", version=f"katmonitor {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[db_option], help="open the dosing-room window")
+    run.add_argument(
+        "--device",
+        action="append",
+        metavar="SPEC",
+        help=f"device spec, repeatable (default: {DEFAULT_DEVICE})",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    record = commands.add_parser(
+        "record", parents=[db_option], help="record a session headless; prints the new session's id"
+    )
+    record.add_argument(
+        "--device",
+        action="append",
+        metavar="SPEC",
+        required=True,
+        help="device spec, repeatable (e.g. sim:normal)",
+    )
+    record.add_argument("--client", default="UNSPECIFIED", help="client identifier")
+    record.add_argument("--medicine", default="ketamine", help="planned medicine")
+    record.add_argument(
+        "--route",
+        default="sublingual",
+        type=_route_arg,
+        help="intranasal, sublingual, oral, im or iv (default sublingual)",
+    )
+    record.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop after this long (default: until SIGTERM/Ctrl-C)",
+    )
+    record.add_argument(
+        "--baseline",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="collect this long before the session starts (pre-dose baseline)",
+    )
+    record.set_defaults(handler=cmd_record)
+
+    sessions = commands.add_parser("sessions", help="list and show recorded sessions")
+    session_commands = sessions.add_subparsers(
+        dest="sessions_command", metavar="ACTION", required=True
+    )
+    listing = session_commands.add_parser("list", parents=[db_option], help="list sessions")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=cmd_sessions_list)
+    show = session_commands.add_parser("show", parents=[db_option], help="show one session")
+    show.add_argument("session_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.add_argument(
+        "--samples", action="store_true", help="print every sample as one JSON object per line"
+    )
+    show.add_argument(
+        "--pleth",
+        action="store_true",
+        help="with --samples: every pleth point instead of one line per block",
+    )
+    show.set_defaults(handler=cmd_sessions_show)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade", parents=[db_option], help="create or upgrade the schema to this version"
+    )
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    current = db_commands.add_parser(
+        "current", parents=[db_option], help="print the schema revision"
+    )
+    current.set_defaults(handler=cmd_db_current)
+
+    devices = commands.add_parser("devices", help="list the device types")
+    devices.set_defaults(handler=cmd_devices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return handler(args)
+    except KatMonitorError as error:
+        print(f"katmonitor: error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(error.hint, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK  # e.g. `katmonitor sessions show 1 --samples | head`
+    except Exception:
+        log_path = _write_crash_log()
+        print("katmonitor: internal error; this is a defect in KAT Monitor.", file=sys.stderr)
+        print(
+            f"Details were written to {log_path}" if log_path else traceback.format_exc(limit=1),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    workstation = _open_workstation(args.db, args.device or [DEFAULT_DEVICE])
+    from ui.app import run_app  # Qt is imported only here: the core stays headless
+
+    return run_app(workstation)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    workstation = _open_workstation(args.db, args.device)
+    stop = threading.Event()
+    restore = _on_termination(lambda: stop.set())
+    try:
+        workstation.start()
+        if args.baseline and stop.wait(args.baseline):
+            workstation.shutdown()
+            return EXIT_OK
+        session = workstation.start_session(args.client, args.medicine, args.route)
+        print(session.id, flush=True)
+        stop.wait(args.duration)
+        if stop.is_set():
+            workstation.shutdown()  # interrupted: the session stays reopenable
+        else:
+            workstation.end_session()
+            workstation.shutdown()
+    finally:
+        restore()
+        workstation.shutdown()
+        workstation.database.close()
+    return EXIT_OK
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from katmonitor.storage.store import SessionStore
+
+    database = _open_database(args.db)
+    try:
+        sessions = SessionStore(database).list_sessions()
+    finally:
+        database.close()
+    if args.json:
+        print(json.dumps([_session_json(s) for s in sessions], indent=2))
+        return EXIT_OK
+    if not sessions:
+        print("No sessions recorded yet.")
+        return EXIT_OK
+    header = (
+        f"{'ID':>5}  {'CLIENT':<16} {'STARTED (local)':<19}  {'ENDED':<19}  {'STATUS':<11} MODE"
+    )
+    print(header)
+    for s in sessions:
+        ended = _local(s.ended_at) if s.ended_at else "-"
+        mode = "training" if s.training else "clinical"
+        print(
+            f"{s.id:>5}  {s.client_id:<16.16} {_local(s.started_at):<19}  {ended:<19}  "
+            f"{s.status.value:<11} {mode}"
+        )
+    return EXIT_OK
+
+
+def cmd_sessions_show(args: argparse.Namespace) -> int:
+    from katmonitor.storage.store import SessionStore
+
+    database = _open_database(args.db)
+    try:
+        store = SessionStore(database)
+        session = store.get_session(args.session_id)
+        if args.samples:
+            _print_samples(store.iter_samples(session.id), expand_pleth=args.pleth, out=sys.stdout)
+            return EXIT_OK
+        summary = _session_json(session)
+        summary["sample_counts"] = store.sample_counts(session.id)
+        summary["dose_events"] = [_dose_json(d) for d in store.doses(session.id)]
+        summary["observations"] = [_observation_json(o) for o in store.observations(session.id)]
+        summary["device_events"] = [s.to_json_dict() for s in store.device_events(session.id)]
+    finally:
+        database.close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    database = _open_database(args.db)
+    try:
+        print(f"database at {_display_url(database)} is at schema {database.schema_revision()}")
+    finally:
+        database.close()
+    return EXIT_OK
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    database = _open_database(args.db, upgrade=False)
+    try:
+        print(database.schema_revision() or "empty (no schema yet)")
+    finally:
+        database.close()
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from devices.registry import DESCRIPTIONS, available_kinds
+
+    for kind in available_kinds():
+        print(DESCRIPTIONS.get(kind, kind))
+    return EXIT_OK
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _open_database(cli_url: str | None, *, upgrade: bool = True):  # -> Database
+    from katmonitor.storage.database import open_database
+
+    return open_database(resolve_database_url(cli_url), upgrade=upgrade)
+
+
+def _open_workstation(cli_url: str | None, specs: Sequence[str]):  # -> Workstation
+    from devices.registry import open_device
+    from katmonitor.workstation import Workstation
+
+    devices = [open_device(spec) for spec in specs]  # bad specs fail before the db is touched
+    if len({d.simulated for d in devices}) > 1:
+        raise ConfigurationError(
+            "simulated and real devices cannot be used together",
+            "training and clinical data are never mixed: use only sim: devices for training",
+        )
+    return Workstation(_open_database(cli_url), devices)
+
+
+def _display_url(database: object) -> str:
+    engine = getattr(database, "engine", None)
+    if engine is None:
+        return str(getattr(database, "url", "?"))
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _on_termination(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run ``callback`` on SIGTERM/SIGINT; returns a function restoring the old handlers."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        callback()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _print_samples(items, *, expand_pleth: bool, out: TextIO) -> None:
+    for item in items:
+        if isinstance(item, Sample):
+            out.write(json.dumps(item.to_json_dict()) + "\n")
+        elif isinstance(item, WaveformBlock):
+            if expand_pleth:
+                for point in item.to_samples():
+                    out.write(json.dumps(point.to_json_dict()) + "\n")
+            else:
+                out.write(json.dumps(_block_summary_json(item)) + "\n")
+
+
+def _block_summary_json(block: WaveformBlock) -> dict[str, object]:
+    """One line standing for a block of waveform points (use --pleth for every point)."""
+    line = Sample(
+        block.start_time, block.source, block.kind, None, block.status | {"summary"}
+    ).to_json_dict()
+    line.update(
+        count=block.count,
+        rate_hz=block.sample_rate_hz,
+        end_time=iso_utc(block.end_time),
+        min=float(block.values.min()) if block.count else None,
+        max=float(block.values.max()) if block.count else None,
+    )
+    return line
+
+
+def _session_json(s: Session) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "uuid": s.uuid,
+        "client": s.client_id,
+        "medicine": s.medicine,
+        "route": s.route.value,
+        "started_at": iso_utc(s.started_at),
+        "ended_at": iso_utc(s.ended_at) if s.ended_at is not None else None,
+        "status": s.status.value,
+        "training": s.training,
+        "devices": list(s.devices),
+        "workstation": s.workstation,
+    }
+
+
+def _dose_json(d: DoseEvent) -> dict[str, object]:
+    return {
+        "id": d.id,
+        "time": iso_utc(d.time),
+        "medicine": d.medicine,
+        "route": d.route.value,
+        "dose_mg": d.dose_mg,
+        "unit_count": d.unit_count,
+        "lot": d.lot,
+        "given_by": d.given_by,
+        "recorded_at": iso_utc(d.recorded_at),
+        "note": d.note,
+    }
+
+
+def _observation_json(o: Observation) -> dict[str, object]:
+    return {
+        "id": o.id,
+        "time": iso_utc(o.time),
+        "text": o.text,
+        "author": o.author,
+        "recorded_at": iso_utc(o.recorded_at),
+    }
+
+
+def _print_summary(summary: dict) -> None:
+    print(f"Session {summary['id']}  ({'TRAINING' if summary['training'] else 'clinical'})")
+    for key in ("client", "medicine", "route", "status", "started_at", "ended_at", "workstation"):
+        print(f"  {key:<12} {summary[key] if summary[key] is not None else '-'}")
+    print(f"  {'devices':<12} {', '.join(summary['devices'])}")
+    print("  samples:")
+    for kind, count in sorted(summary["sample_counts"].items()):
+        print(f"    {kind:<16} {count}")
+    print(f"  dose events: {len(summary['dose_events'])}")
+    for d in summary["dose_events"]:
+        print(
+            f"    {d['time']}  {d['dose_mg']:g} mg x{d['unit_count']}  lot {d['lot'] or '-'}"
+            f"  by {d['given_by']}"
+        )
+    print(f"  observations: {len(summary['observations'])}")
+    for o in summary["observations"]:
+        print(f"    {o['time']}  {o['author']}: {o['text']}")
+
+
+def _local(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _route_arg(text: str) -> Route:
+    try:
+        return parse_route(text)
+    except ConfigurationError as error:
+        raise argparse.ArgumentTypeError(f"{error.message}; {error.hint}") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _write_crash_log() -> Path | None:
+    try:
+        logs = data_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / "katmonitor-errors.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {iso_utc(time.time())}\n{traceback.format_exc()}\n")
+        return path
+    except OSError:
+        return None

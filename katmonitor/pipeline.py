@@ -1,0 +1,169 @@
+"""The acquisition pipeline: device -> samples -> limit check -> recorder -> live buffers.
+
+Devices call the pipeline from their own threads (it is their SampleSink). It never waits on
+the UI or the database: the recorder queues writes for its own thread, the live buffers are
+copied by the UI on its own timer.
+
+Before a session starts nothing is recorded, but the last ``baseline_window_s`` seconds are kept
+in memory; "Start session" writes them into the session as the pre-dose baseline and from then
+on everything goes to the recorder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Protocol
+
+from katmonitor.limits import LimitChecker, LimitFlag
+from katmonitor.live_buffers import LiveBuffers
+from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.vitals import VitalKind
+
+# After this long without any data from a connected device it is reported as "no data".
+DEFAULT_SILENCE_LIMIT_S = 5.0
+FLAG_LOG_LENGTH = 500
+
+
+class RecorderLike(Protocol):
+    def submit_sample(self, session_id: int, sample: Sample) -> None: ...
+
+    def submit_waveform(self, session_id: int, block: WaveformBlock) -> None: ...
+
+    def submit_status(self, session_id: int, status: DeviceStatus) -> None: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        buffers: LiveBuffers | None = None,
+        limits: LimitChecker | None = None,
+        *,
+        baseline_window_s: float = 600.0,
+    ) -> None:
+        self.buffers = buffers or LiveBuffers()
+        self.limits = limits or LimitChecker()
+        self.baseline_window_s = baseline_window_s
+        self._lock = threading.Lock()
+        self._recorder: RecorderLike | None = None
+        self._session_id: int | None = None
+        self._baseline: deque[Sample | WaveformBlock] = deque()
+        self._statuses: dict[str, DeviceStatus] = {}
+        self._last_data: dict[str, float] = {}
+        self._flags: dict[VitalKind, LimitFlag] = {}
+        self.flag_log: deque[LimitFlag] = deque(maxlen=FLAG_LOG_LENGTH)
+        """Each time a parameter went out of limits (onsets, newest last)."""
+
+    # -- SampleSink -------------------------------------------------------------------------
+
+    def on_sample(self, sample: Sample) -> None:
+        flag = self.limits.check(sample)
+        self.buffers.add_sample(sample)
+        with self._lock:
+            self._note_data(sample.source, sample.time)
+            if flag is None:
+                self._flags.pop(sample.kind, None)
+            else:
+                if sample.kind not in self._flags:
+                    self.flag_log.append(flag)
+                self._flags[sample.kind] = flag
+            self._route(sample, sample.time)
+
+    def on_waveform(self, block: WaveformBlock) -> None:
+        self.buffers.add_waveform(block)
+        with self._lock:
+            self._note_data(block.source, block.end_time)
+            self._route(block, block.start_time)
+
+    def on_status(self, status: DeviceStatus) -> None:
+        with self._lock:
+            self._statuses[status.source] = status
+            if self._recorder is not None and self._session_id is not None:
+                self._recorder.submit_status(self._session_id, status)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def start_recording(
+        self, recorder: RecorderLike, session_id: int, baseline_since: float
+    ) -> int:
+        """Write the baseline kept since ``baseline_since``, then record everything; returns
+        the number of baseline items written."""
+        with self._lock:
+            baseline = [item for item in self._baseline if _time_of(item) >= baseline_since]
+            self._baseline.clear()
+            for item in baseline:
+                if isinstance(item, Sample):
+                    recorder.submit_sample(session_id, item)
+                else:
+                    recorder.submit_waveform(session_id, item)
+            for status in self._statuses.values():
+                recorder.submit_status(session_id, status)
+            self._recorder, self._session_id = recorder, session_id
+            return len(baseline)
+
+    def stop_recording(self) -> None:
+        with self._lock:
+            self._recorder, self._session_id = None, None
+
+    @property
+    def recording_session_id(self) -> int | None:
+        return self._session_id
+
+    # -- state for the views ------------------------------------------------------------------
+
+    def statuses(self) -> list[DeviceStatus]:
+        with self._lock:
+            return list(self._statuses.values())
+
+    def active_flags(self) -> list[LimitFlag]:
+        with self._lock:
+            return list(self._flags.values())
+
+    def check_silence(
+        self, now: float, limit_s: float = DEFAULT_SILENCE_LIMIT_S
+    ) -> list[DeviceStatus]:
+        """Report connected devices that fell silent as NO_DATA (a technical condition);
+        returns the new statuses. Called about once a second by the workstation."""
+        silent = []
+        with self._lock:
+            for source, status in self._statuses.items():
+                last = self._last_data.get(source, status.time)
+                if status.state is ConnectionState.CONNECTED and now - last > limit_s:
+                    silent.append(
+                        DeviceStatus(
+                            now,
+                            source,
+                            ConnectionState.NO_DATA,
+                            message=f"no data for {now - last:.0f} s",
+                        )
+                    )
+        for status in silent:
+            self.on_status(status)
+        return silent
+
+    # -- internals (called with the lock held) -----------------------------------------------
+
+    def _note_data(self, source: str, time: float) -> None:
+        self._last_data[source] = time
+        status = self._statuses.get(source)
+        if status is not None and status.state is ConnectionState.NO_DATA:
+            back = DeviceStatus(time, source, ConnectionState.CONNECTED, message="data resumed")
+            self._statuses[source] = back
+            if self._recorder is not None and self._session_id is not None:
+                self._recorder.submit_status(self._session_id, back)
+
+    def _route(self, item: Sample | WaveformBlock, time: float) -> None:
+        if self._recorder is not None and self._session_id is not None:
+            if isinstance(item, Sample):
+                self._recorder.submit_sample(self._session_id, item)
+            else:
+                self._recorder.submit_waveform(self._session_id, item)
+            return
+        self._baseline.append(item)
+        horizon = time - self.baseline_window_s
+        while self._baseline and _time_of(self._baseline[0]) < horizon:
+            self._baseline.popleft()
+
+
+def _time_of(item: Sample | WaveformBlock) -> float:
+    return item.time if isinstance(item, Sample) else item.start_time

@@ -1,0 +1,331 @@
+"""Recorder: one writer thread that stores what the devices deliver, in batched commits.
+
+Device threads call ``submit_*``; that only appends to a queue under a short lock, so
+acquisition never waits for the database. The writer thread wakes every ``flush_interval_s``
+and commits everything queued in one transaction, so at most about a second of data is ever
+held only in memory. Contiguous waveform blocks are joined before they are stored (100 Hz pleth
+arriving as 10-point blocks becomes a few rows per second).
+
+Nothing is dropped silently. When a write fails for a passing reason (database locked, disk
+full, server gone) the data is kept and retried with backoff, and ``last_error`` says why. When
+the database refuses particular records (a constraint, a value it cannot take), the batch is
+written in halves so that only the refused records are set aside; they are logged and counted
+in ``rejected``, and everything else is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from katmonitor.samples import DeviceStatus, Sample, WaveformBlock
+from katmonitor.storage.store import SessionStore
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 5.0
+# Upper bound on a joined waveform block (60 s at 100 Hz): blobs stay small enough to read
+# back a piece at a time.
+MAX_BLOCK_POINTS = 6000
+
+
+@dataclass(slots=True)
+class _Run:
+    """Contiguous waveform blocks of one stream, to be stored as one block."""
+
+    session_id: int
+    first: WaveformBlock
+    parts: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+    submitted: int = 0  # how many submitted blocks were joined in (for ``pending``)
+
+    def add(self, block: WaveformBlock) -> None:
+        self.parts.append(block.values)
+        self.count += block.count
+        self.submitted += 1
+
+    def accepts(self, session_id: int, block: WaveformBlock) -> bool:
+        first = self.first
+        rate = first.sample_rate_hz
+        end_time = first.start_time + self.count / rate
+        return (
+            session_id == self.session_id
+            and block.source == first.source
+            and block.kind == first.kind
+            and block.sample_rate_hz == rate
+            and block.status == first.status
+            # Starts where this run ends, within half a sample period.
+            and abs(block.start_time - end_time) <= 0.5 / rate
+            and self.count + block.count <= MAX_BLOCK_POINTS
+        )
+
+    def block(self) -> WaveformBlock:
+        values = np.concatenate(self.parts).astype(np.float32, copy=False)
+        return replace(self.first, values=values)
+
+
+# What waits to be written: a numeric sample or device status with its session id, or a run.
+_Item = tuple[int, Sample | DeviceStatus] | _Run
+# What device threads enqueue; an Event is a flush() marker.
+_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus] | threading.Event
+
+
+class Recorder:
+    def __init__(self, store: SessionStore, *, flush_interval_s: float = 0.25) -> None:
+        self._store = store
+        self._interval = flush_interval_s
+        self._cond = threading.Condition()
+        # Guarded by _cond:
+        self._queue: deque[_Entry] = deque()
+        self._pending = 0
+        self._wake = False
+        self._closed = False
+        self._stop_deadline = 0.0
+        self._warned_closed = False
+        self._ran_here = False
+        # Used by the writer thread only:
+        self._buffer: list[_Item] = []
+        self._open_runs: dict[tuple[int, str, str], _Run] = {}
+        self._waiters: list[threading.Event] = []
+        self._last_logged_error: str | None = None
+
+        self._thread: threading.Thread | None = None
+        self._last_error: str | None = None
+        self._rejected = 0
+
+    # -- producer side (any thread) --------------------------------------------------------
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None or self._closed:
+                return
+            # Daemon: a forgotten stop() must not hang the app at exit.
+            self._thread = threading.Thread(
+                target=self._run, name="katmonitor-recorder", daemon=True
+            )
+            self._thread.start()
+
+    def submit_sample(self, session_id: int, sample: Sample) -> None:
+        self._submit((session_id, sample))
+
+    def submit_waveform(self, session_id: int, block: WaveformBlock) -> None:
+        self._submit((session_id, block))
+
+    def submit_status(self, session_id: int, status: DeviceStatus) -> None:
+        self._submit((session_id, status))
+
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until everything submitted before this call is committed; False on timeout."""
+        marker = threading.Event()
+        with self._cond:
+            if self._pending == 0:
+                return True
+            if self._closed or self._thread is None:
+                return False  # no writer will take it
+            self._queue.append(marker)
+            self._wake = True
+            self._cond.notify()
+        return marker.wait(timeout_s)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Store what is left (retrying until ``timeout_s``), then end the writer thread."""
+        with self._cond:
+            if not self._closed:
+                self._closed = True
+                self._stop_deadline = time.monotonic() + timeout_s
+                self._wake = True
+                self._cond.notify()
+        if self._thread is None:
+            with self._cond:
+                run_here, self._ran_here = not self._ran_here, True
+            if run_here:
+                self._run()  # never started: do the final write in this thread
+        elif self._thread is not threading.current_thread():
+            self._thread.join(timeout_s + 1.0)
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last write failed; None once a write succeeds again."""
+        return self._last_error
+
+    @property
+    def pending(self) -> int:
+        """Submitted samples, blocks and statuses not yet committed."""
+        with self._cond:
+            return self._pending
+
+    @property
+    def rejected(self) -> int:
+        """Records the database refused (each logged as an error); normally 0."""
+        return self._rejected
+
+    def _submit(self, entry: _Entry) -> None:
+        with self._cond:
+            if not self._closed:
+                self._queue.append(entry)
+                self._pending += 1
+                return
+            warn, self._warned_closed = not self._warned_closed, True
+        if warn:
+            log.error("data submitted after the recorder was stopped is not stored")
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._interval
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._wake, timeout=delay)
+                self._wake = False
+                incoming, self._queue = self._queue, deque()
+                closing = self._closed
+            try:
+                for entry in incoming:
+                    if isinstance(entry, threading.Event):
+                        self._waiters.append(entry)
+                    else:
+                        self._absorb(entry)
+                done = self._write_buffer()
+            except Exception:  # a bug here must not end recording
+                log.exception("recorder: unexpected error; the data is kept and retried")
+                done = False
+            if done:
+                delay = self._interval
+                for waiter in self._waiters:
+                    waiter.set()
+                self._waiters.clear()
+            else:
+                delay = min(max(delay, self._interval) * 2, MAX_BACKOFF_S)
+            if closing:
+                with self._cond:
+                    left = self._pending
+                if left == 0:
+                    return
+                remaining = self._stop_deadline - time.monotonic()
+                if remaining <= 0:
+                    log.error(
+                        "recorder stopped with %d records not stored: %s", left, self._last_error
+                    )
+                    return
+                delay = min(delay, remaining)
+
+    def _absorb(self, entry: tuple[int, Sample | WaveformBlock | DeviceStatus]) -> None:
+        session_id, item = entry
+        if not isinstance(item, WaveformBlock):
+            self._buffer.append((session_id, item))
+            return
+        key = (session_id, item.source, str(item.kind))
+        run = self._open_runs.get(key)
+        if run is None or not run.accepts(session_id, item):
+            run = _Run(session_id, item)
+            self._buffer.append(run)
+            self._open_runs[key] = run
+        run.add(item)
+
+    def _write_buffer(self) -> bool:
+        """Try to commit the buffer; True when nothing is left to write."""
+        if not self._buffer:
+            return True
+        try:
+            self._write(self._buffer)
+        except Exception as exc:
+            if _is_transient(exc):
+                self._note_failure(exc)
+                return False
+            self._set_aside_refused()
+            return not self._buffer
+        self._written(self._buffer)
+        self._buffer = []
+        self._open_runs.clear()
+        return True
+
+    def _set_aside_refused(self) -> None:
+        """Write the buffer in halves until only the records the database refuses are left."""
+        stack = [self._buffer]
+        refused: list[tuple[_Item, Exception]] = []
+        kept: list[_Item] = []
+        while stack:
+            part = stack.pop()
+            try:
+                self._write(part)
+            except Exception as exc:
+                if _is_transient(exc):
+                    # Keep this part and everything not tried yet for the next attempt.
+                    kept = part + [item for rest in reversed(stack) for item in rest]
+                    self._note_failure(exc)
+                    break
+                if len(part) == 1:
+                    refused.append((part[0], exc))
+                    continue
+                middle = len(part) // 2
+                stack.extend((part[middle:], part[:middle]))
+            else:
+                self._written(part)
+        self._buffer = kept
+        self._open_runs.clear()
+        if refused:
+            items = [item for item, _ in refused]
+            count = _count(items)
+            self._rejected += count
+            self._release(count)  # no longer pending: they are not retried
+            self._last_error = f"the database refused {count} records: {refused[0][1]}"
+            log.error(
+                "recorder: the database refused %d records (not stored), e.g. %r: %s",
+                count,
+                items[0],
+                refused[0][1],
+            )
+
+    def _write(self, items: list[_Item]) -> None:
+        samples: list[tuple[int, Sample]] = []
+        blocks: list[tuple[int, WaveformBlock]] = []
+        statuses: list[tuple[int, DeviceStatus]] = []
+        for item in items:
+            if isinstance(item, _Run):
+                blocks.append((item.session_id, item.block()))
+                continue
+            session_id, record = item
+            if isinstance(record, Sample):
+                samples.append((session_id, record))
+            else:
+                statuses.append((session_id, record))
+        self._store.write_batch(samples, blocks, statuses)
+
+    def _written(self, items: list[_Item]) -> None:
+        self._release(_count(items))
+        if self._last_error is not None and self._last_logged_error is not None:
+            log.info("recorder: writing works again; the kept data is stored")
+        self._last_error = None
+        self._last_logged_error = None
+
+    def _release(self, count: int) -> None:
+        with self._cond:
+            self._pending -= count
+
+    def _note_failure(self, exc: Exception) -> None:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self._last_error = message
+        if message != self._last_logged_error:  # once per distinct error, not every retry
+            log.warning("recorder: cannot store data yet (kept, will retry): %s", message)
+            self._last_logged_error = message
+
+
+def _count(items: list[_Item]) -> int:
+    return sum(item.submitted if isinstance(item, _Run) else 1 for item in items)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A failure that retrying can cure: locked or full database, lost connection."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | DisconnectionError | PoolTimeoutError):
+            return True
+        seen = seen.__cause__
+    return False

@@ -1,0 +1,130 @@
+"""The database schema as SQLAlchemy 2.0 typed ORM models.
+
+Times are UTC epoch seconds in Float columns, never DateTime: SQLite drops the time zone of a
+DateTime, and one float compares, sorts and indexes the same on SQLite and PostgreSQL. Only
+generic types are used, so the same schema runs on both.
+
+Any change here needs a new migration in ``migrations/versions`` (tests/core/test_migrations.py
+fails when the migrations and these models disagree).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints: Alembic's batch mode (how SQLite alters tables) must be able to find a
+# constraint by name to drop or recreate it.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A BIGINT primary key is not a rowid alias in SQLite and would not autoincrement there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+metadata = Base.metadata
+
+
+class SessionRecord(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    medicine: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | interrupted | ended
+    training: Mapped[bool] = mapped_column(Boolean)
+    devices: Mapped[str] = mapped_column(Text)  # device spec strings, newline-joined
+    workstation: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SampleRecord(Base):
+    __tablename__ = "samples"
+    # Also serves as the index of the foreign key (session_id is its first column).
+    __table_args__ = (Index("ix_samples_session_kind_time", "session_id", "kind", "time"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    time: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(255))  # sorted status words, comma-joined
+
+
+class WaveformBlockRecord(Base):
+    __tablename__ = "waveform_blocks"
+    __table_args__ = (Index("ix_waveform_blocks_session_start", "session_id", "start_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    source: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    start_time: Mapped[float] = mapped_column(Float)
+    sample_rate_hz: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32 points
+
+
+class DoseEventRecord(Base):
+    __tablename__ = "dose_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    medicine: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(16))
+    dose_mg: Mapped[float] = mapped_column(Float)
+    unit_count: Mapped[int] = mapped_column(Integer)
+    lot: Mapped[str] = mapped_column(String(64))
+    given_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[float] = mapped_column(Float)
+
+
+class ObservationRecord(Base):
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[float] = mapped_column(Float)
+
+
+class DeviceEventRecord(Base):
+    __tablename__ = "device_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    conditions: Mapped[str] = mapped_column(String(255))  # sorted words, comma-joined
+    message: Mapped[str] = mapped_column(Text)

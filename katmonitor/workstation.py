@@ -1,0 +1,234 @@
+"""The dosing-room workstation: devices, the acquisition pipeline, the recorder and the
+session that is running. The UI and the CLI drive this object; neither holds clinical rules.
+
+Threads: each device reads on its own thread into the pipeline; the recorder writes on one
+thread; a watchdog thread reports devices that fell silent. Methods here are called from the
+UI (or CLI) thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from devices.base import Device
+from katmonitor.clock import Clock, SystemClock
+from katmonitor.config import workstation_name
+from katmonitor.errors import SessionStateError
+from katmonitor.limits import LimitChecker, LimitFlag
+from katmonitor.live_buffers import LiveBuffers
+from katmonitor.pipeline import Pipeline
+from katmonitor.readings import Reading, current_readings
+from katmonitor.recorder import Recorder
+from katmonitor.samples import DeviceStatus
+from katmonitor.session import (
+    DoseEvent,
+    Observation,
+    Route,
+    Session,
+    SessionStatus,
+    validate_client_id,
+    validate_dose,
+)
+from katmonitor.storage.database import Database
+from katmonitor.storage.store import SessionStore
+from katmonitor.vitals import VitalKind
+
+TimelineEvent = DoseEvent | Observation
+
+
+class Workstation:
+    def __init__(
+        self,
+        database: Database,
+        devices: Sequence[Device],
+        *,
+        clock: Clock | None = None,
+        limits: LimitChecker | None = None,
+        baseline_window_s: float = 600.0,
+        flush_interval_s: float = 0.25,
+        name: str | None = None,
+    ) -> None:
+        self.database = database
+        self.store = SessionStore(database)
+        self.devices = list(devices)
+        self.clock = clock or SystemClock()
+        self.buffers = LiveBuffers()
+        self.pipeline = Pipeline(
+            self.buffers, limits or LimitChecker(), baseline_window_s=baseline_window_s
+        )
+        self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s)
+        self.name = name or workstation_name()
+        self.session: Session | None = None
+        self._timeline: list[TimelineEvent] = []
+        self._watchdog_stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.recorder.start()
+        for device in self.devices:
+            device.start(self.pipeline)
+        self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self._watchdog.start()
+
+    def shutdown(self) -> None:
+        """Stop devices, flush everything to disk; a running session is left INTERRUPTED so it
+        can be reopened. Safe to call twice."""
+        self._watchdog_stop.set()
+        for device in self.devices:
+            device.stop()
+        if self.session is not None and self.session.status is SessionStatus.ACTIVE:
+            self.pipeline.stop_recording()
+            self.recorder.stop()
+            self.session = self.store.set_status(self.session.id, SessionStatus.INTERRUPTED)
+        else:
+            self.recorder.stop()
+        if self._watchdog is not None:
+            self._watchdog.join(2.0)
+            self._watchdog = None
+        self._started = False
+
+    def _watch(self) -> None:
+        while not self._watchdog_stop.wait(1.0):
+            self.pipeline.check_silence(self.clock.now())
+
+    # -- what the views show ------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        """True when any connected device is simulated: everything recorded is training data."""
+        return any(device.simulated for device in self.devices)
+
+    def readings(self) -> dict[VitalKind, Reading]:
+        return current_readings(self.buffers, self.pipeline.limits, self.clock.now())
+
+    def active_flags(self) -> list[LimitFlag]:
+        """Current (not stale) readings outside their limits."""
+        return [r.flag for r in self.readings().values() if r.alarming and r.flag is not None]
+
+    def device_statuses(self) -> list[DeviceStatus]:
+        return self.pipeline.statuses()
+
+    def timeline(self) -> list[TimelineEvent]:
+        return sorted(self._timeline, key=lambda event: event.time)
+
+    @property
+    def recording(self) -> bool:
+        return self.session is not None and self.session.status is SessionStatus.ACTIVE
+
+    # -- the session ---------------------------------------------------------------------------
+
+    def start_session(self, client_id: str, medicine: str, route: Route) -> Session:
+        if self.recording:
+            raise SessionStateError(
+                "a session is already running", "end it before starting another"
+            )
+        client = validate_client_id(client_id)
+        now = self.clock.now()
+        session = self.store.create_session(
+            client_id=client,
+            medicine=medicine.strip(),
+            route=route,
+            started_at=now,
+            training=self.training,
+            devices=[device.spec for device in self.devices],
+            workstation=self.name,
+        )
+        self.session = session
+        self._timeline = []
+        self.pipeline.start_recording(
+            self.recorder, session.id, baseline_since=now - self.pipeline.baseline_window_s
+        )
+        return session
+
+    def reopen_session(self, session_id: int) -> Session:
+        """Continue recording into a session that was interrupted (app closed, power lost)."""
+        if self.recording:
+            raise SessionStateError(
+                "a session is already running", "end it before reopening another"
+            )
+        session = self.store.get_session(session_id)
+        if session.status is SessionStatus.ENDED:
+            raise SessionStateError(f"session {session_id} has ended and cannot be reopened")
+        if session.training != self.training:
+            kind = "a training" if session.training else "a clinical"
+            raise SessionStateError(
+                f"session {session_id} is {kind} session; it cannot continue with "
+                + ("real" if session.training else "simulated")
+                + " devices",
+                "training and clinical data are never mixed",
+            )
+        self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
+        self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
+        self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())
+        return self.session
+
+    def add_dose(
+        self,
+        dose_mg: float,
+        unit_count: int,
+        lot: str,
+        given_by: str,
+        *,
+        time: float | None = None,
+        note: str = "",
+    ) -> DoseEvent:
+        session = self._require_session()
+        validate_dose(dose_mg, unit_count, lot, given_by)
+        now = self.clock.now()
+        when = now if time is None else time
+        if when > now + 60:
+            raise SessionStateError("a dose cannot be recorded in the future")
+        event = self.store.add_dose(
+            session.id,
+            time=when,
+            medicine=session.medicine,
+            route=session.route,
+            dose_mg=dose_mg,
+            unit_count=unit_count,
+            lot=lot.strip(),
+            given_by=given_by.strip(),
+            recorded_at=now,
+            note=note,
+        )
+        self._timeline.append(event)
+        return event
+
+    def add_observation(self, text: str, author: str, *, time: float | None = None) -> Observation:
+        session = self._require_session()
+        if not text.strip():
+            raise SessionStateError("an observation needs some text")
+        now = self.clock.now()
+        event = self.store.add_observation(
+            session.id,
+            time=now if time is None else time,
+            text=text.strip(),
+            author=author.strip(),
+            recorded_at=now,
+        )
+        self._timeline.append(event)
+        return event
+
+    def end_session(self) -> Session:
+        session = self._require_session()
+        self.pipeline.stop_recording()
+        self.recorder.flush()
+        self.session = self.store.set_status(
+            session.id, SessionStatus.ENDED, ended_at=self.clock.now()
+        )
+        return self.session
+
+    def reopenable_sessions(self) -> list[Session]:
+        current = self.session.id if self.session is not None else None
+        return [s for s in self.store.open_sessions() if s.id != current]
+
+    def _require_session(self) -> Session:
+        if not self.recording or self.session is None:
+            raise SessionStateError("no session is running", "start a session first")
+        return self.session

@@ -1,0 +1,97 @@
+import numpy as np
+
+from katmonitor.limits import Limit, LimitChecker
+from katmonitor.pipeline import Pipeline
+from katmonitor.readings import current_readings, format_age
+from katmonitor.samples import (
+    CollectingSink,
+    ConnectionState,
+    DeviceStatus,
+    Sample,
+    WaveformBlock,
+)
+from katmonitor.vitals import VitalKind
+
+
+class RecordingSink(CollectingSink):
+    """Stands in for the recorder's queue, keyed by session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session_ids: set[int] = set()
+
+    def submit_sample(self, session_id: int, sample: Sample) -> None:
+        self.session_ids.add(session_id)
+        self.on_sample(sample)
+
+    def submit_waveform(self, session_id: int, block: WaveformBlock) -> None:
+        self.session_ids.add(session_id)
+        self.on_waveform(block)
+
+    def submit_status(self, session_id: int, status: DeviceStatus) -> None:
+        self.session_ids.add(session_id)
+        self.on_status(status)
+
+
+def hr(t: float, value: float | None) -> Sample:
+    return Sample(t, "sim", VitalKind.HR, value)
+
+
+def test_pre_session_minutes_become_the_baseline_and_older_data_is_not_kept() -> None:
+    pipeline = Pipeline(baseline_window_s=600)
+    for t in range(0, 1000, 10):
+        pipeline.on_sample(hr(float(t), 70.0))
+    pipeline.on_waveform(WaveformBlock(995.0, 100.0, "sim", VitalKind.PLETH, np.zeros(10, "f4")))
+    recorder = RecordingSink()
+    written = pipeline.start_recording(recorder, 7, baseline_since=1000.0 - 600)
+    assert written == 61  # samples at 400..990 plus the pleth block
+    assert [s.time for s in recorder.samples][:2] == [400.0, 410.0]
+    pipeline.on_sample(hr(1000.0, 71.0))
+    assert recorder.samples[-1].time == 1000.0
+    assert recorder.session_ids == {7}
+    pipeline.stop_recording()
+    pipeline.on_sample(hr(1010.0, 72.0))
+    assert recorder.samples[-1].time == 1000.0
+
+
+def test_values_outside_limits_are_flagged_once_per_excursion() -> None:
+    pipeline = Pipeline(limits=LimitChecker({VitalKind.HR: Limit(50, 100)}))
+    for t, value in enumerate([80, 120, 125, 90, 130]):
+        pipeline.on_sample(hr(float(t), float(value)))
+    onsets = [(f.sample.value, f.direction) for f in pipeline.flag_log]
+    assert onsets == [(120.0, "high"), (130.0, "high")]
+    active = pipeline.active_flags()
+    assert len(active) == 1 and active[0].text == "HR 130 bpm > 100"
+
+
+def test_readings_mark_stale_values_and_never_flag_them_as_current() -> None:
+    pipeline = Pipeline(limits=LimitChecker({VitalKind.HR: Limit(50, 100)}))
+    pipeline.on_sample(hr(100.0, 130.0))
+    fresh = current_readings(pipeline.buffers, pipeline.limits, now=105.0)[VitalKind.HR]
+    assert not fresh.stale and fresh.alarming and fresh.value_text() == "130"
+    old = current_readings(pipeline.buffers, pipeline.limits, now=125.0)[VitalKind.HR]
+    assert old.stale and not old.alarming and old.age_s == 25.0
+    assert format_age(old.age_s) == "25 s" and format_age(3900) == "1 h 05 min"
+
+
+def test_a_missing_value_reads_as_dashes() -> None:
+    pipeline = Pipeline()
+    pipeline.on_sample(Sample(1.0, "sim", VitalKind.SPO2, None, frozenset({"sensor_off"})))
+    reading = current_readings(pipeline.buffers, pipeline.limits, now=2.0)[VitalKind.SPO2]
+    assert reading.value_text() == "---" and not reading.alarming
+
+
+def test_a_device_that_falls_silent_is_reported_and_recorded_then_recovers() -> None:
+    pipeline = Pipeline()
+    recorder = RecordingSink()
+    pipeline.start_recording(recorder, 1, baseline_since=0.0)
+    pipeline.on_status(DeviceStatus(0.0, "sim", ConnectionState.CONNECTED))
+    pipeline.on_sample(hr(1.0, 70.0))
+    assert pipeline.check_silence(now=4.0) == []
+    [silent] = pipeline.check_silence(now=7.0)
+    assert silent.state is ConnectionState.NO_DATA
+    assert pipeline.check_silence(now=8.0) == []  # reported once, not every second
+    pipeline.on_sample(hr(9.0, 70.0))
+    states = [s.state for s in recorder.statuses]
+    assert states == [ConnectionState.CONNECTED, ConnectionState.NO_DATA, ConnectionState.CONNECTED]
+    assert pipeline.statuses()[0].state is ConnectionState.CONNECTED

@@ -1,0 +1,107 @@
+import time
+
+import pytest
+
+from devices.registry import open_device
+from katmonitor.errors import ConfigurationError, SessionStateError
+from katmonitor.samples import Sample
+from katmonitor.session import Route, SessionStatus
+from katmonitor.storage.database import open_database
+from katmonitor.storage.store import SessionStore
+from katmonitor.vitals import VitalKind
+from katmonitor.workstation import Workstation
+
+
+@pytest.fixture
+def workstation(sqlite_url: str):
+    station = Workstation(open_database(sqlite_url), [open_device("sim:normal?nibp_interval=5")])
+    station.start()
+    yield station
+    station.shutdown()
+    station.database.close()
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_vitals_show_before_a_session_and_the_minutes_before_start_become_the_baseline(
+    workstation: Workstation,
+) -> None:
+    wait_for(lambda: VitalKind.HR in workstation.readings())
+    assert not workstation.recording
+    time.sleep(1.5)
+    session = workstation.start_session("C-001", "esketamine", Route.INTRANASAL)
+    assert session.training  # fed by the simulator
+    time.sleep(1.2)
+    ended = workstation.end_session()
+    assert ended.status is SessionStatus.ENDED and ended.ended_at is not None
+    store = SessionStore(workstation.database)
+    items = list(store.iter_samples(session.id))
+    times = [item.time if isinstance(item, Sample) else item.end_time for item in items]
+    assert min(times) < session.started_at - 1.0  # pre-dose baseline kept
+    assert max(times) >= session.started_at + 1.0  # and recording went on after the start
+    counts = store.sample_counts(session.id)
+    assert counts["hr"] >= 3 and counts["pleth"] >= 250
+
+
+def test_doses_and_observations_are_recorded_on_the_timeline(workstation: Workstation) -> None:
+    session = workstation.start_session("C-002", "esketamine", Route.INTRANASAL)
+    dose = workstation.add_dose(56, 2, "LOT-A1", "RN Lee")
+    note = workstation.add_observation("Client relaxed, eyes closed", "RN Lee")
+    assert [e.id for e in workstation.timeline()] == [dose.id, note.id]
+    store = SessionStore(workstation.database)
+    [stored] = store.doses(session.id)
+    assert (stored.dose_mg, stored.unit_count, stored.lot, stored.route) == (
+        56,
+        2,
+        "LOT-A1",
+        Route.INTRANASAL,
+    )
+    assert store.observations(session.id)[0].text == "Client relaxed, eyes closed"
+
+
+def test_entries_that_cannot_be_right_are_refused_and_nothing_is_stored(
+    workstation: Workstation,
+) -> None:
+    with pytest.raises(SessionStateError, match="no session is running"):
+        workstation.add_dose(56, 2, "L", "RN Lee")
+    with pytest.raises(ConfigurationError, match="client identifier is required"):
+        workstation.start_session("  ", "ketamine", Route.ORAL)
+    session = workstation.start_session("C-003", "ketamine", Route.SUBLINGUAL)
+    with pytest.raises(ConfigurationError, match="positive"):
+        workstation.add_dose(0, 1, "L", "RN Lee")
+    with pytest.raises(ConfigurationError, match="who gave"):
+        workstation.add_dose(100, 1, "L", " ")
+    with pytest.raises(SessionStateError, match="already running"):
+        workstation.start_session("C-004", "ketamine", Route.ORAL)
+    assert SessionStore(workstation.database).doses(session.id) == []
+
+
+def test_shutdown_leaves_a_running_session_interrupted_and_it_can_be_reopened(
+    sqlite_url: str,
+) -> None:
+    database = open_database(sqlite_url)
+    first = Workstation(database, [open_device("sim:normal")])
+    first.start()
+    session = first.start_session("C-005", "ketamine", Route.IM)
+    time.sleep(1.1)
+    first.shutdown()
+    store = SessionStore(database)
+    assert store.get_session(session.id).status is SessionStatus.INTERRUPTED
+    before = store.sample_counts(session.id)["hr"]
+    assert before >= 1
+
+    second = Workstation(database, [open_device("sim:normal")])
+    second.start()
+    assert [s.id for s in second.reopenable_sessions()] == [session.id]
+    second.reopen_session(session.id)
+    time.sleep(1.1)
+    second.end_session()
+    second.shutdown()
+    assert store.get_session(session.id).status is SessionStatus.ENDED
+    assert store.sample_counts(session.id)["hr"] > before
+    database.close()
