@@ -103,9 +103,17 @@ class Recorder:
     # -- producer side (any thread) --------------------------------------------------------
 
     def start(self) -> None:
+        """Start the writer thread; after stop(), start() records again (nothing kept is lost)."""
         with self._cond:
-            if self._thread is not None or self._closed:
-                return
+            if self._thread is not None and not self._closed:
+                return  # running
+            previous = self._thread
+        if previous is not None and previous is not threading.current_thread():
+            previous.join()  # a stopped writer ends by its stop deadline
+        with self._cond:
+            self._closed = False
+            self._warned_closed = False
+            self._ran_here = False
             # Daemon: a forgotten stop() must not hang the app at exit.
             self._thread = threading.Thread(
                 target=self._run, name="katmonitor-recorder", daemon=True
@@ -277,9 +285,9 @@ class Recorder:
             self._release(count)  # no longer pending: they are not retried
             self._last_error = f"the database refused {count} records: {refused[0][1]}"
             log.error(
-                "recorder: the database refused %d records (not stored), e.g. %r: %s",
+                "recorder: the database refused %d records (not stored), e.g. %s: %s",
                 count,
-                items[0],
+                _describe(items[0]),
                 refused[0][1],
             )
 
@@ -315,6 +323,17 @@ class Recorder:
         if message != self._last_logged_error:  # once per distinct error, not every retry
             log.warning("recorder: cannot store data yet (kept, will retry): %s", message)
             self._last_logged_error = message
+
+
+def _describe(item: _Item) -> str:
+    if isinstance(item, _Run):
+        first = item.first
+        return (
+            f"{item.count} {first.kind} points from {first.source} at {first.start_time} "
+            f"for session {item.session_id}"
+        )
+    session_id, record = item
+    return f"{record!r} for session {session_id}"
 
 
 def _count(items: list[_Item]) -> int:

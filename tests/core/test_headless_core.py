@@ -23,7 +23,9 @@ def test_core_module_imports_no_qt(module: str) -> None:
         "qt = sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'ui')))\n"
         "print(','.join(qt))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 

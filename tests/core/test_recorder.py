@@ -168,6 +168,18 @@ def test_stop_without_start_still_writes(
     assert store.sample_counts(session_id) == {"hr": 1}
 
 
+def test_start_after_stop_records_again(
+    store: FlakyStore, session_id: int, make_recorder: Callable[..., Recorder]
+) -> None:
+    recorder = make_recorder()
+    recorder.submit_sample(session_id, hr(0))
+    recorder.stop()
+    recorder.start()
+    recorder.submit_sample(session_id, hr(1))
+    assert recorder.flush()
+    assert [s.time for s in store.iter_samples(session_id)] == [hr(0).time, hr(1).time]
+
+
 def test_submit_after_stop_is_reported_not_stored(
     store: FlakyStore,
     session_id: int,

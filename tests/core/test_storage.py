@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 from katmonitor.errors import DatabaseError, NotFoundError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
-from katmonitor.storage import SessionStore, open_database, store as store_module
+from katmonitor.storage import SessionStore, open_database
+from katmonitor.storage import store as store_module
 from katmonitor.storage.models import metadata
 from katmonitor.vitals import VitalKind
 
@@ -284,7 +285,7 @@ def test_iter_samples_streams_in_chunks(
     sid = new_session(store)
     # Equal times across and within kinds exercise the (time, id) keyset.
     samples = [
-        Sample(T0 + (i // 3), "s", kind, float(i))
+        Sample(T0 + (i // 4), "s", kind, float(i))  # ties straddle the 3-row chunks
         for i in range(20)
         for kind in (VitalKind.HR, VitalKind.SPO2)
     ]

@@ -31,7 +31,9 @@ def test_staleness_uses_each_kinds_freshness_limit() -> None:
 
 
 def test_sample_json_line_format() -> None:
-    line = Sample(1_800_000_000.25, "sim", VitalKind.SPO2, 97.0, frozenset({"b", "a"})).to_json_dict()
+    line = Sample(
+        1_800_000_000.25, "sim", VitalKind.SPO2, 97.0, frozenset({"b", "a"})
+    ).to_json_dict()
     assert line == {
         "time": "2027-01-15T08:00:00.250Z",
         "source": "sim",
