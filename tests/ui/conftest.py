@@ -1,0 +1,65 @@
+"""Fixtures for the window tests: a real Workstation on a temporary SQLite database, real
+(simulated) devices, the real MainWindow - offscreen (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from devices.registry import open_device
+from katmonitor.clock import Clock
+from katmonitor.storage.database import Database, open_database
+from katmonitor.workstation import Workstation
+from ui.main_window import MainWindow
+from ui.theme import apply_theme
+
+FAST_SIM = "sim:normal?nibp_interval=5"
+
+MakeWindow = Callable[..., MainWindow]
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the real user data directory or a developer's KATMONITOR_DB."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("KATMONITOR_DATA_DIR", str(data))
+    monkeypatch.delenv("KATMONITOR_DB", raising=False)
+    monkeypatch.setenv("KATMONITOR_WORKSTATION", "test-room")
+    return data
+
+
+@pytest.fixture(scope="session", autouse=True)
+def themed_app(qapp: object) -> None:
+    apply_theme(qapp)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = open_database("sqlite:///" + str(tmp_path / "t.sqlite3"))
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, database: Database) -> Iterator[MakeWindow]:
+    """Build, start and show a window; every workstation is shut down at the end."""
+    workstations: list[Workstation] = []
+
+    def make(devices: Sequence[str] = (FAST_SIM,), *, clock: Clock | None = None,
+             db: Database | None = None) -> MainWindow:
+        workstation = Workstation(db or database, [open_device(spec) for spec in devices],
+                                  clock=clock)
+        workstations.append(workstation)
+        window = MainWindow(workstation, confirm_close=False)
+        qtbot.addWidget(window)
+        workstation.start()
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for workstation in workstations:
+        workstation.shutdown()

@@ -1,0 +1,260 @@
+"""Dialogs for the session: start, dose, observation, reopen.
+
+Each dialog collects input and hands it to the workstation; the core validates. If the core
+refuses (a :class:`KatMonitorError`), its message and hint are shown inside the dialog, which
+stays open so the nurse can correct the entry - nothing is recorded and no traceback is shown.
+Dialogs are opened window-modal with ``open()`` (not ``exec()``), so tests can fill and accept
+them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from katmonitor.errors import KatMonitorError
+from katmonitor.session import DoseEvent, Observation, Route, Session
+from katmonitor.workstation import Workstation
+from ui import theme
+
+MEDICINES = ("Esketamine", "Ketamine")
+
+
+def error_text(error: KatMonitorError) -> str:
+    return f"{error.message}\n{error.hint}" if error.hint else error.message
+
+
+def show_error(parent: QWidget, error: KatMonitorError, title: str = "KAT Monitor") -> QMessageBox:
+    """A non-blocking warning box with the core's message and hint (never a traceback)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, error.message,
+                      QMessageBox.StandardButton.Ok, parent)
+    if error.hint:
+        box.setInformativeText(error.hint)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def to_qdatetime(epoch_s: float) -> QDateTime:
+    return QDateTime.fromMSecsSinceEpoch(round(epoch_s * 1000))
+
+
+def from_qdatetime(value: QDateTime) -> float:
+    return value.toMSecsSinceEpoch() / 1000.0
+
+
+def local_time_text(epoch_s: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return datetime.fromtimestamp(epoch_s).strftime(fmt)
+
+
+def time_edit(epoch_s: float) -> QDateTimeEdit:
+    edit = QDateTimeEdit(to_qdatetime(epoch_s))
+    edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+    edit.setCalendarPopup(True)
+    return edit
+
+
+class SubmitDialog(QDialog):
+    """A form whose OK hands the entry to the core; a refusal is shown in the dialog."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(460)
+        self.form = QFormLayout()
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {theme.ALARM}; font-weight: bold;")
+        self.error_label.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+
+    def error(self) -> str:
+        """The refusal shown, or "" (for tests)."""
+        return self.error_label.text() if not self.error_label.isHidden() else ""
+
+    def submit(self) -> None:
+        """Hand the entry to the core; raise KatMonitorError to refuse it."""
+        raise NotImplementedError
+
+    def accept(self) -> None:
+        try:
+            self.submit()
+        except KatMonitorError as error:
+            self.error_label.setText(error_text(error))
+            self.error_label.show()
+            return
+        super().accept()
+
+
+class StartSessionDialog(SubmitDialog):
+    def __init__(self, workstation: Workstation, parent: QWidget | None = None) -> None:
+        super().__init__("Start session", parent)
+        self.workstation = workstation
+        self.session: Session | None = None
+        self.client_edit = QLineEdit()
+        self.client_edit.setPlaceholderText("client identifier (no names)")
+        self.medicine_combo = QComboBox()
+        self.medicine_combo.setEditable(True)
+        self.medicine_combo.addItems(MEDICINES)
+        self.route_combo = QComboBox()
+        for route in Route:
+            self.route_combo.addItem(route.label, route)
+        self.form.addRow("&Client:", self.client_edit)
+        self.form.addRow("Planned &medicine:", self.medicine_combo)
+        self.form.addRow("&Route:", self.route_combo)
+        if workstation.training:
+            note = QLabel("Training session: the monitor is simulated; the data are not clinical.")
+            note.setWordWrap(True)
+            note.setStyleSheet(f"color: {theme.TRAINING_BANNER};")
+            self.form.addRow(note)
+
+    def set_route(self, route: Route) -> None:
+        self.route_combo.setCurrentIndex(self.route_combo.findData(route))
+
+    def route(self) -> Route:
+        return Route(self.route_combo.currentData())
+
+    def submit(self) -> None:
+        self.session = self.workstation.start_session(
+            self.client_edit.text(), self.medicine_combo.currentText(), self.route()
+        )
+
+
+class DoseDialog(SubmitDialog):
+    def __init__(self, workstation: Workstation, *, given_by: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Add dose", parent)
+        self.workstation = workstation
+        self.dose: DoseEvent | None = None
+        session = workstation.session
+        route = session.route if session is not None else Route.INTRANASAL
+        if session is not None:
+            self.form.addRow(QLabel(f"{session.medicine} · {route.label}"))
+        self.time_edit = time_edit(workstation.clock.now())
+        self.dose_spin = QDoubleSpinBox()
+        self.dose_spin.setRange(0.0, 10000.0)  # the core decides what is plausible
+        self.dose_spin.setDecimals(1)
+        self.dose_spin.setSuffix(" mg")
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(0, 99)
+        self.count_spin.setValue(1)
+        self.lot_edit = QLineEdit()
+        self.given_by_edit = QLineEdit(given_by)
+        self.note_edit = QLineEdit()
+        self.form.addRow("&Time:", self.time_edit)
+        self.form.addRow("&Dose:", self.dose_spin)
+        self.form.addRow(f"&Number of {route.unit_name}:", self.count_spin)
+        self.form.addRow("&Lot:", self.lot_edit)
+        self.form.addRow("&Given by:", self.given_by_edit)
+        self.form.addRow("N&ote:", self.note_edit)
+
+    def submit(self) -> None:
+        self.dose = self.workstation.add_dose(
+            self.dose_spin.value(), self.count_spin.value(), self.lot_edit.text(),
+            self.given_by_edit.text(), time=from_qdatetime(self.time_edit.dateTime()),
+            note=self.note_edit.text().strip(),
+        )
+
+
+class ObservationDialog(SubmitDialog):
+    def __init__(self, workstation: Workstation, *, author: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Add observation", parent)
+        self.workstation = workstation
+        self.observation: Observation | None = None
+        self.time_edit = time_edit(workstation.clock.now())
+        self.text_edit = QPlainTextEdit()
+        self.text_edit.setTabChangesFocus(True)
+        self.text_edit.setMinimumHeight(110)
+        self.author_edit = QLineEdit(author)
+        self.form.addRow("&Time:", self.time_edit)
+        self.form.addRow("O&bservation:", self.text_edit)
+        self.form.addRow("&Author:", self.author_edit)
+
+    def submit(self) -> None:
+        self.observation = self.workstation.add_observation(
+            self.text_edit.toPlainText(), self.author_edit.text(),
+            time=from_qdatetime(self.time_edit.dateTime()),
+        )
+
+
+def session_summary(session: Session) -> str:
+    return (f"#{session.id}  {session.client_id} · {session.medicine} · {session.route.label} · "
+            f"started {local_time_text(session.started_at)} · {session.status.value}"
+            + (" · training" if session.training else ""))
+
+
+class ReopenDialog(SubmitDialog):
+    def __init__(self, workstation: Workstation, parent: QWidget | None = None) -> None:
+        super().__init__("Reopen session", parent)
+        self.workstation = workstation
+        self.session: Session | None = None
+        self.setMinimumWidth(620)
+        self.list = QListWidget()
+        for session in workstation.reopenable_sessions():
+            item = QListWidgetItem(session_summary(session))
+            item.setData(Qt.ItemDataRole.UserRole, session.id)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        else:
+            self.list.addItem("No interrupted sessions to reopen.")
+            self.list.setEnabled(False)
+        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
+        self.form.addRow(QLabel("Sessions left open when the app closed:"))
+        self.form.addRow(self.list)
+
+    def select_session(self, session_id: int) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == session_id:
+                self.list.setCurrentRow(row)
+                return
+        raise ValueError(f"session {session_id} is not listed")
+
+    def submit(self) -> None:
+        item = self.list.currentItem()
+        session_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if session_id is None:
+            raise KatMonitorError("choose a session to reopen")
+        self.session = self.workstation.reopen_session(int(session_id))
+
+
+def confirm(parent: QWidget, title: str, text: str, detail: str,
+            on_yes: Callable[[], None]) -> QMessageBox:
+    """A non-blocking Yes/No question; ``on_yes`` runs only if the nurse confirms."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setInformativeText(detail)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
+    box.open()
+    return box

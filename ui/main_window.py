@@ -1,0 +1,265 @@
+"""The dosing-room window: trends over the pleth in the centre, numerics on the right.
+
+One QTimer drives every refresh (the pyqtgraph advice: one timer, reuse curves, never redraw
+per sample). Each tick copies what it needs from the workstation's live buffers; widgets only
+repaint what changed, trends redraw at most about once a second, the pleth every tick.
+Everything shown is read through the workstation's public API; the rules (stale, limits)
+are the core's.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from katmonitor.limits import LimitFlag
+from katmonitor.samples import ConnectionState, DeviceStatus
+from katmonitor.vitals import VitalKind
+from katmonitor.workstation import Workstation
+from ui import theme
+from ui.numeric_tile import NibpTile, NumericTile
+from ui.pleth_view import PlethView
+from ui.session_panel import SessionPanel
+from ui.trend_plots import RANGES, TrendPlots
+
+TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
+RECENT_FLAGS_SHOWN = 8
+TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
+STATE_TEXT = {
+    ConnectionState.CONNECTING: "connecting",
+    ConnectionState.CONNECTED: "connected",
+    ConnectionState.NO_DATA: "no data",
+    ConnectionState.DISCONNECTED: "disconnected",
+    ConnectionState.STOPPED: "stopped",
+}
+
+
+def device_status_text(status: DeviceStatus) -> str:
+    text = f"{status.source}: {STATE_TEXT.get(status.state, str(status.state))}"
+    if status.state is not ConnectionState.CONNECTED and status.message:
+        text += f" ({status.message})"
+    return text
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, workstation: Workstation, *, confirm_close: bool | None = None) -> None:
+        super().__init__()
+        self.workstation = workstation
+        # Ask before closing over a running session - but never in tests or on SIGTERM.
+        self.confirm_close = (os.environ.get("KATMONITOR_NO_CONFIRM") is None
+                              if confirm_close is None else confirm_close)
+        self._closing = False
+        self._flags_key: tuple[object, ...] = ()
+        self._status_key: tuple[object, ...] = ()
+        self.setWindowTitle("KAT Monitor")
+        self.resize(1600, 900)
+
+        self.training_banner = QLabel(TRAINING_TEXT)
+        self.training_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.training_banner.setFont(theme.font(theme.TILE_DETAIL_PX, bold=True))
+        self.training_banner.setStyleSheet(
+            f"background: {theme.TRAINING_BANNER}; color: {theme.TRAINING_TEXT}; padding: 3px;"
+        )
+        self.training_banner.setVisible(workstation.training)
+
+        self.session_panel = SessionPanel(workstation, on_change=self.refresh)
+        self.trends = TrendPlots(workstation)
+        self.pleth = PlethView(workstation)
+        self.tiles: dict[VitalKind, NumericTile] = {
+            VitalKind.HR: NumericTile(VitalKind.HR, theme.BIG_NUMERIC_PX),
+            VitalKind.SPO2: NumericTile(VitalKind.SPO2, theme.BIG_NUMERIC_PX),
+            VitalKind.PULSE_RATE: NumericTile(VitalKind.PULSE_RATE, theme.BIG_NUMERIC_PX),
+            VitalKind.PERFUSION_INDEX: NumericTile(VitalKind.PERFUSION_INDEX,
+                                                   theme.SMALL_NUMERIC_PX),
+        }
+        self.nibp_tile = NibpTile()
+        self.flags_list = QListWidget()
+        self.flags_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.flags_list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+
+        self._build_layout()
+        self._build_actions()
+        self.device_label = QLabel()
+        self.recorder_label = QLabel()
+        self.recorder_label.setStyleSheet(f"color: {theme.ALARM}; font-weight: bold;")
+        self.database_label = QLabel(f"Database: {workstation.database.display_url}")
+        status_bar = self.statusBar()
+        status_bar.addWidget(self.device_label)
+        status_bar.addWidget(self.recorder_label)
+        status_bar.addPermanentWidget(self.database_label)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(TIMER_INTERVAL_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.refresh()
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        tiles = QGridLayout()
+        tiles.setSpacing(6)
+        tiles.addWidget(self.tiles[VitalKind.HR], 0, 0)
+        tiles.addWidget(self.tiles[VitalKind.SPO2], 0, 1)
+        tiles.addWidget(self.tiles[VitalKind.PULSE_RATE], 1, 0)
+        tiles.addWidget(self.tiles[VitalKind.PERFUSION_INDEX], 1, 1)
+        tiles.addWidget(self.nibp_tile, 2, 0, 1, 2)
+        flags_title = QLabel("Out of limits")
+        flags_title.setFont(theme.font(theme.TILE_LABEL_PX, bold=True))
+        flags_title.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addLayout(tiles)
+        right.addWidget(flags_title)
+        right.addWidget(self.flags_list, 1)
+        right_widget = QWidget()
+        right_widget.setLayout(right)
+        right_widget.setFixedWidth(440)
+
+        centre = QVBoxLayout()
+        centre.setSpacing(4)
+        centre.addWidget(self.trends, 3)
+        centre.addWidget(self.pleth, 1)
+        body = QHBoxLayout()
+        body.setContentsMargins(6, 4, 6, 4)
+        body.addLayout(centre, 1)
+        body.addWidget(right_widget)
+
+        root = QVBoxLayout()
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        root.addWidget(self.training_banner)
+        root.addWidget(self.session_panel)
+        root.addLayout(body, 1)
+        central = QWidget()
+        central.setLayout(root)
+        self.setCentralWidget(central)
+
+    def _build_actions(self) -> None:
+        panel = self.session_panel
+        toolbar = QToolBar("Session")
+        toolbar.setObjectName("session_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        session_menu = self.menuBar().addMenu("&Session")
+        for act in panel.actions_in_order:
+            toolbar.addAction(act)
+            session_menu.addAction(act)
+            if act is panel.end_action:
+                session_menu.addSeparator()
+        session_menu.addSeparator()
+        session_menu.addAction("&Quit", self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        for trend_range in RANGES:
+            view_menu.addAction(self.trends.range_actions[trend_range.name])
+        self.addToolBar(toolbar)
+
+    # -- the frame -----------------------------------------------------------------------------
+
+    @property
+    def timer_interval_ms(self) -> int:
+        return self.timer.interval()
+
+    def refresh(self) -> None:
+        """One frame: numerics, header, flags, status, trends (if due) and the pleth."""
+        ws = self.workstation
+        now = ws.clock.now()
+        readings = ws.readings()
+        for kind, tile in self.tiles.items():
+            tile.show_reading(readings.get(kind))
+        self.nibp_tile.show_readings(readings.get(VitalKind.NIBP_SYSTOLIC),
+                                     readings.get(VitalKind.NIBP_DIASTOLIC),
+                                     readings.get(VitalKind.NIBP_MEAN))
+        self.session_panel.refresh()
+        self._refresh_flags(ws.active_flags())
+        self._refresh_status()
+        self.trends.refresh(now)
+        self.pleth.refresh(now)
+
+    def _refresh_flags(self, active: list[LimitFlag]) -> None:
+        try:
+            log = list(self.workstation.pipeline.flag_log)
+        except RuntimeError:  # appended to by a device thread while copied: next tick
+            return
+        recent = log[-RECENT_FLAGS_SHOWN:][::-1]
+        key = (tuple(f.text for f in active),
+               tuple((f.sample.time, f.text) for f in recent))
+        if key == self._flags_key:
+            return
+        self._flags_key = key
+        self.flags_list.clear()
+        for flag in active:
+            arrow = "▲" if flag.direction == "high" else "▼"
+            item = QListWidgetItem(f"{arrow} {flag.text}")
+            item.setForeground(theme.colour(theme.ALARM))
+            item.setFont(theme.font(theme.TILE_LABEL_PX, bold=True))
+            self.flags_list.addItem(item)
+        if not active:
+            item = QListWidgetItem("None now")
+            item.setForeground(theme.colour(theme.TEXT_DIM))
+            self.flags_list.addItem(item)
+        if recent:
+            header = QListWidgetItem("Recent onsets")
+            header.setForeground(theme.colour(theme.TEXT_DIM))
+            header.setFont(theme.font(theme.BASE_PX, bold=True))
+            self.flags_list.addItem(header)
+        for flag in recent:
+            when = datetime.fromtimestamp(flag.sample.time).strftime("%H:%M:%S")
+            item = QListWidgetItem(f"{when}  {flag.text}")
+            item.setForeground(theme.colour(theme.TEXT_DIM))
+            self.flags_list.addItem(item)
+
+    def flag_list_texts(self) -> list[str]:
+        """Every line of the out-of-limits list as shown (for tests)."""
+        return [self.flags_list.item(row).text() for row in range(self.flags_list.count())]
+
+    def _refresh_status(self) -> None:
+        statuses = sorted(self.workstation.device_statuses(), key=lambda s: s.source)
+        error = self.workstation.recorder.last_error
+        key = (tuple((s.source, s.state, s.message) for s in statuses), error)
+        if key == self._status_key:
+            return
+        self._status_key = key
+        text = "   ".join(device_status_text(s) for s in statuses) or "no device reporting"
+        self.device_label.setText(f"Devices: {text}")
+        self.recorder_label.setText(f"⚠ Not saved yet: {error}" if error else "")
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close_without_asking(self) -> None:
+        """Close cleanly now (SIGTERM/SIGINT): a running session is left INTERRUPTED."""
+        self.confirm_close = False
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.confirm_close and self.workstation.recording and not self._closing:
+            answer = QMessageBox.question(
+                self, "Close KAT Monitor",
+                "A session is recording. Close anyway?\n\nEverything recorded so far is saved; "
+                "the session is kept as interrupted and can be reopened (Session → Reopen).",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self._closing = True
+        self.timer.stop()
+        # Stops the devices and flushes the recorder; an active session becomes INTERRUPTED.
+        self.workstation.shutdown()
+        event.accept()
