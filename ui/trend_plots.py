@@ -9,6 +9,7 @@ symbols, mean as a dot), never as a line that would invent values between cuff c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ RANGE_BY_NAME = {r.name: r for r in RANGES}
 # Redraw the moving window at most once a second (of the workstation clock), and on long
 # ranges only when it has moved by a pixel column: more often would change nothing visible.
 MIN_REDRAW_INTERVAL_S = 1.0
+WINDOW_STEPS = 30
+SESSION_WINDOW_STEPS_S = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 # Fixed y ranges keep the picture calm; they only widen when data fall outside.
 DEFAULT_Y = {"hr": (40.0, 140.0), "nibp": (40.0, 200.0), "spo2": (85.0, 101.0)}
 # Horizontal grid lines at fixed values: pyqtgraph's own y grid costs ~8 ms a plot to paint.
@@ -158,6 +161,8 @@ class TrendPlots(QWidget):
         self._marker_key: tuple[object, ...] = ()
         self._drawn_version = -1
         self._drawn_at: float | None = None
+        self._drawn_window: tuple[float, float] | None = None
+        self._nibp_drawn_key: tuple[float | None, float, float] | None = None
         self._dirty = True
         self._seconds_per_column = 0.0
         self._y_ranges: dict[str, tuple[float, float]] = {}
@@ -262,7 +267,12 @@ class TrendPlots(QWidget):
         """The (start, end) times the plots show for the current range."""
         trend_range = RANGE_BY_NAME[self.range_name]
         if trend_range.span_s is not None:
-            return now - trend_range.span_s, now
+            # The window advances in steps of 1/30 of its span (1 min on "30 min"), like a
+            # monitor's trend page: between steps only the curves change, not the axes, which
+            # keeps a frame cheap. The newest point is always within the last step.
+            step = trend_range.span_s / WINDOW_STEPS
+            end = math.ceil(now / step) * step
+            return end - trend_range.span_s, end
         session = self.workstation.session
         # The session holds the pre-dose baseline recorded before "Start session"; with no
         # session, everything the live buffers hold is shown.
@@ -270,7 +280,10 @@ class TrendPlots(QWidget):
                  if session is not None else None)
         times, _ = self.workstation.buffers.trend(VitalKind.HR, since=since)
         start = float(times[0]) if times.shape[0] else (since or now - 60.0)
-        return start, max(now, start + 60.0)
+        # Grow the window in whole steps from a fixed ladder so its end stays put between steps.
+        wanted = (now - start) / WINDOW_STEPS
+        step = next((s for s in SESSION_WINDOW_STEPS_S if s >= wanted), SESSION_WINDOW_STEPS_S[-1])
+        return start, start + math.ceil(max(now - start, 1.0) / step) * step
 
     def view_x_range(self) -> tuple[float, float]:
         (x0, x1), _ = self.plots["spo2"].vb.viewRange()
@@ -288,7 +301,8 @@ class TrendPlots(QWidget):
         due = (self._drawn_at is None or now < self._drawn_at
                or now - self._drawn_at >= interval)
         if not (force or self._dirty or (due and (version != self._drawn_version
-                                                  or now != self._drawn_at))):
+                                                  or self.visible_window(now)
+                                                  != self._drawn_window))):
             return False
         self._drawn_version = version
         self._drawn_at = now
@@ -297,7 +311,7 @@ class TrendPlots(QWidget):
         return True
 
     def _redraw(self, now: float) -> None:
-        start, end = self.visible_window(now)
+        start, end = self._drawn_window = self.visible_window(now)
         columns = max(100, int(self.plots["spo2"].vb.width()))
         self._seconds_per_column = (end - start) / columns
         buffers = self.workstation.buffers
@@ -308,7 +322,12 @@ class TrendPlots(QWidget):
             times, values = break_gaps(times, values, spec_of(kind).freshness_s)
             times, values = minmax_decimate(times, values, start, end, columns)
             curve.setData(times, values)
-        self._draw_nibp(since)
+        # NIBP changes every few minutes: rebuild its scatter items only when it did.
+        latest_nibp = buffers.latest(VitalKind.NIBP_SYSTOLIC)
+        nibp_key = (latest_nibp.time if latest_nibp else None, start, end)
+        if nibp_key != self._nibp_drawn_key:
+            self._nibp_drawn_key = nibp_key
+            self._draw_nibp(since)
         pad = (end - start) * 0.01
         self.plots["spo2"].setXRange(start, end + pad, padding=0)
         self._fit_y("hr", [self.curves[VitalKind.HR], self.curves[VitalKind.PULSE_RATE]])
