@@ -203,7 +203,8 @@ class NibpTile(_Tile):
         elif any(r is not None and r.alarming for r, _ in parts):
             markers = [flag_marker(r.flag, prefix) for r, prefix in parts
                        if r is not None and r.alarming and r.flag is not None]
-            self._show("alarm", value, mean_text, taken, "  ".join(markers))
+            # One line per flagged pressure: three on one line would not fit the tile.
+            self._show("alarm", value, mean_text, taken, "\n".join(markers))
         else:
             self._show("current", value, mean_text, taken, "")
 
