@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -161,10 +162,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    run_app = _load_user_interface()
     workstation = _open_workstation(args.db, args.device or [DEFAULT_DEVICE])
-    from ui.app import run_app  # Qt is imported only here: the core stays headless
-
     return run_app(workstation)
+
+
+def _load_user_interface() -> Callable[..., int]:
+    """Import the Qt window (only here: the core stays headless), or say why it cannot open."""
+    display_variables = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in display_variables):
+        raise ConfigurationError(
+            "there is no display to open the window on",
+            "start it from a desktop session; for headless recording use `katmonitor record`",
+        )
+    try:
+        from ui.app import run_app
+    except ImportError as error:
+        raise ConfigurationError(
+            f"the Qt user interface cannot be loaded: {error}",
+            "install Qt's system libraries (Debian/Ubuntu: libgl1 libegl1 libxkbcommon0 "
+            "libfontconfig1 libglib2.0-0 libdbus-1-3)",
+        ) from None
+    return run_app
 
 
 def cmd_record(args: argparse.Namespace) -> int:

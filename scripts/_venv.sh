@@ -13,7 +13,14 @@ target="$ROOT"
 # Reinstall only when pyproject.toml changed since the last install (fast repeat runs).
 stamp="$VENV/.katmonitor-installed-$extras"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$target"
+    echo "installing KAT Monitor into $VENV ..."
+    # Build-backend chatter goes to a log; it is shown only when the install fails.
+    if ! { "$VENV/bin/python" -m pip install --quiet --upgrade pip \
+           && "$VENV/bin/python" -m pip install --quiet -e "$target"; } >"$VENV/install.log" 2>&1
+    then
+        cat "$VENV/install.log" >&2
+        echo "installing KAT Monitor failed (log above, also in $VENV/install.log)" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi

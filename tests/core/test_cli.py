@@ -241,3 +241,19 @@ def test_bad_option_values_are_usage_errors(sqlite_url: str) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     result = katmonitor("record", "--device", "sim:normal", "--route", "nasal", "--db", sqlite_url)
     assert result.returncode == 2 and "intranasal" in result.stderr
+
+
+def test_run_without_a_display_says_so_instead_of_crashing(sqlite_url: str) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "katmonitor", "run", "--db", sqlite_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert_clean_error(result, "no display", "katmonitor record")
