@@ -11,6 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 
 from katmonitor.samples import SampleSink
+from katmonitor.vitals import VitalKind
 
 
 class Device(ABC):
@@ -23,6 +24,8 @@ class Device(ABC):
         self.spec = spec
         self.source = source
         """Short name recorded with every sample from this device (e.g. ``sim``, ``ge-dri``)."""
+        self.primary_kinds: frozenset[VitalKind] = frozenset()
+        """Kinds this device is the configured primary for when several devices report them."""
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from katmonitor.vitals import VitalKind
 
-
 # Status words used across protocols (lower_snake_case; a decoder may add protocol-specific ones):
 # value-level (DecodedSample.status): invalid, not_updated, under_range, over_range,
 #   not_calibrated, measuring, data_old (NIBP older than 60 s), questionable, no_value

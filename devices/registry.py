@@ -14,14 +14,29 @@ from urllib.parse import parse_qsl
 
 from devices.base import Device
 from katmonitor.errors import ConfigurationError
+from katmonitor.vitals import VitalKind
 
 # kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
 DRIVERS: dict[str, str] = {
     "sim": "devices.simulated:create",
+    "ge-dri": "devices.drivers:serial_device",
+    "masimo": "devices.drivers:serial_device",
+    "nonin-df2": "devices.drivers:serial_device",
+    "nonin-df7": "devices.drivers:serial_device",
+    "nonin-df8": "devices.drivers:serial_device",
+    "hl7": "devices.drivers:hl7_device",
+    "replay": "devices.drivers:replay_device",
 }
 
 DESCRIPTIONS: dict[str, str] = {
-    "sim": "simulated monitor (training): sim:SCENARIO[?nibp_interval=S&seed=N]",
+    "sim": "sim:SCENARIO[?protocol=ge-dri&nibp_interval=S&...]  simulated monitor (training)",
+    "ge-dri": "ge-dri:PORT[?baud=115200]  GE Datex-Ohmeda S/5, CARESCAPE (DRI)",
+    "masimo": "masimo:PORT  Masimo Rad-8 / Radical-7, serial ASCII 1",
+    "nonin-df2": "nonin-df2:PORT  Nonin pulse oximeter, data format 2",
+    "nonin-df7": "nonin-df7:PORT  Nonin pulse oximeter, data format 7 (pleth)",
+    "nonin-df8": "nonin-df8:PORT  Nonin pulse oximeter, data format 8",
+    "hl7": "hl7:HOST:PORT  HL7 PCD-01 listener for monitor gateways (MLLP)",
+    "replay": "replay:FILE?protocol=NAME[&speed=X]  play back a raw capture (training)",
 }
 
 
@@ -94,7 +109,17 @@ def open_device(text: str) -> Device:
     module_name, _, factory_name = target.partition(":")
     module = importlib.import_module(module_name)
     device: Device = getattr(module, factory_name)(spec)
+    device.primary_kinds = _primary_kinds(spec)
     return device
+
+
+def _primary_kinds(spec: DeviceSpec) -> frozenset[VitalKind]:
+    raw = spec.options.get("primary", "")
+    try:
+        return frozenset(VitalKind(k.strip()) for k in raw.split(",") if k.strip())
+    except ValueError:
+        kinds = ", ".join(k.value for k in VitalKind)
+        raise ConfigurationError(f"unknown kind in primary={raw!r}", f"kinds: {kinds}") from None
 
 
 def _spec_hint() -> str:

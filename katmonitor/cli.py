@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
+from urllib.parse import quote
 
 from katmonitor import __version__
 from katmonitor.config import DEFAULT_DEVICE, data_dir, resolve_database_url
@@ -32,6 +33,7 @@ log = logging.getLogger("katmonitor")
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER_ERROR = 2
+PROTOCOL_NAMES = "ge-dri, hl7, masimo, nonin-df2, nonin-df7, nonin-df8"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="SPEC",
         help=f"device spec, repeatable (default: {DEFAULT_DEVICE})",
+    )
+    run.add_argument(
+        "--capture",
+        metavar="FILE",
+        type=Path,
+        help="also write the device's raw bytes to FILE (one device only)",
     )
     run.set_defaults(handler=cmd_run)
 
@@ -88,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="collect this long before the session starts (pre-dose baseline)",
     )
+    record.add_argument(
+        "--capture",
+        metavar="FILE",
+        type=Path,
+        help="also write the device's raw bytes to FILE (one device only)",
+    )
     record.set_defaults(handler=cmd_record)
 
     sessions = commands.add_parser("sessions", help="list and show recorded sessions")
@@ -121,8 +135,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     current.set_defaults(handler=cmd_db_current)
 
-    devices = commands.add_parser("devices", help="list the device types")
+    devices = commands.add_parser("devices", help="list the device types and serial ports")
     devices.set_defaults(handler=cmd_devices)
+
+    decode = commands.add_parser(
+        "decode", help="decode a raw capture; one JSON object per line (problems on stderr)"
+    )
+    decode.add_argument("--protocol", required=True, help=f"one of: {PROTOCOL_NAMES}")
+    decode.add_argument("file", metavar="FILE", type=Path)
+    decode.set_defaults(handler=cmd_decode)
+
+    simulate = commands.add_parser(
+        "simulate", help="emit a simulated device's real byte stream (pty, port, TCP or file)"
+    )
+    simulate.add_argument("--protocol", required=True, help=f"one of: {PROTOCOL_NAMES}")
+    simulate.add_argument(
+        "--scenario", default="normal", help="normal, hypertensive or desaturation"
+    )
+    where = simulate.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--pty", action="store_true", help="create a pseudo-terminal and print its path"
+    )
+    where.add_argument("--port", metavar="PATH", help="write to this serial port")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="connect to an HL7 listener")
+    where.add_argument("--out", metavar="FILE", type=Path, help="write a capture file")
+    simulate.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="simulated seconds per real second"
+    )
+    simulate.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="simulated seconds to run (default: until stopped; 60 for --out)",
+    )
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--nibp-interval", type=_positive_float, default=180.0, metavar="SECONDS")
+    noise = simulate.add_argument_group("noise injection")
+    noise.add_argument(
+        "--bit-errors",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="RATE",
+        help="probability of a flipped bit per byte",
+    )
+    noise.add_argument(
+        "--drop-rate",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="RATE",
+        help="probability of a lost byte",
+    )
+    noise.add_argument("--silence-at", type=_non_negative_float, metavar="S")
+    noise.add_argument(
+        "--silence-for",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="0: silent for good",
+    )
+    noise.add_argument("--sensor-off-at", type=_non_negative_float, metavar="S")
+    noise.add_argument("--sensor-off-for", type=_non_negative_float, default=0.0, metavar="S")
+    simulate.set_defaults(handler=cmd_simulate)
     return parser
 
 
@@ -163,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_app = _load_user_interface()
-    workstation = _open_workstation(args.db, args.device or [DEFAULT_DEVICE])
+    specs = _with_capture(args.device or [DEFAULT_DEVICE], args.capture)
+    workstation = _open_workstation(args.db, specs)
     return run_app(workstation)
 
 
@@ -187,7 +261,7 @@ def _load_user_interface() -> Callable[..., int]:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    workstation = _open_workstation(args.db, args.device)
+    workstation = _open_workstation(args.db, _with_capture(args.device, args.capture))
     stop = threading.Event()
     restore = _on_termination(lambda: stop.set())
     try:
@@ -281,11 +355,89 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    from serial.tools import list_ports
+
     from devices.registry import DESCRIPTIONS, available_kinds
 
+    print("Device types (--device SPEC):")
     for kind in available_kinds():
-        print(DESCRIPTIONS.get(kind, kind))
+        print(f"  {DESCRIPTIONS.get(kind, kind)}")
+    ports = sorted(list_ports.comports(), key=lambda p: p.device)
+    print("Serial ports:" if ports else "Serial ports: none found")
+    for port in ports:
+        print(f"  {port.device}  {port.description}")
     return EXIT_OK
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from devices.codec import DecodeProblem
+    from devices.decode import decode_capture
+    from devices.protocols import protocol
+
+    info = protocol(args.protocol)
+    try:
+        data = args.file.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {args.file}: {error.strerror}") from None
+    problems = 0
+    for line in decode_capture(info, data):
+        if isinstance(line, DecodeProblem):
+            problems += 1
+            print(f"{args.file}: offset {line.offset}: {line.message}", file=sys.stderr)
+        else:
+            sys.stdout.write(json.dumps(line) + "\n")
+    if problems:
+        print(
+            f"{args.file}: {problems} problem(s); the bytes concerned were skipped", file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from devices.noise import NoiseSettings, NoisyStream
+    from devices.protocols import protocol
+    from devices.simulated import VitalsModel
+    from devices.simulator import SimulationTarget, run_simulation
+
+    info = protocol(args.protocol)
+    tcp = _host_port(args.tcp) if args.tcp else None
+    if tcp is not None and info.transport != "tcp-listen":
+        raise ConfigurationError(f"{info.name} is a serial protocol: use --pty or --port")
+    emulator = info.make_emulator(VitalsModel(args.scenario, args.seed), time.time())
+    if hasattr(emulator, "nibp_interval_s"):
+        emulator.nibp_interval_s = args.nibp_interval
+    noise = NoiseSettings(
+        bit_error_rate=args.bit_errors,
+        drop_rate=args.drop_rate,
+        silence_at_s=args.silence_at,
+        silence_for_s=args.silence_for,
+        sensor_off_at_s=args.sensor_off_at,
+        sensor_off_for_s=args.sensor_off_for,
+        seed=args.seed,
+    )
+    stream = NoisyStream(emulator, noise) if noise.active else emulator
+    stop = threading.Event()
+    restore = _on_termination(stop.set)
+    try:
+        run_simulation(
+            info,
+            stream,
+            SimulationTarget(args.pty, args.port, tcp, args.out),
+            speed=args.speed,
+            duration_s=args.duration,
+            stop=stop.is_set,
+            announce=lambda text: print(text, flush=True),
+        )
+    finally:
+        restore()
+    return EXIT_OK
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigurationError(f"{text!r} is not HOST:PORT")
+    return host or "127.0.0.1", int(port)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -308,6 +460,20 @@ def _open_workstation(cli_url: str | None, specs: Sequence[str]):  # -> Workstat
             "training and clinical data are never mixed: use only sim: devices for training",
         )
     return Workstation(_open_database(cli_url), devices)
+
+
+def _with_capture(specs: Sequence[str], capture: Path | None) -> list[str]:
+    """Add the raw-bytes capture option to the one device spec."""
+    if capture is None:
+        return list(specs)
+    if len(specs) != 1:
+        raise ConfigurationError(
+            "--capture needs exactly one --device",
+            "for several devices add ?capture=FILE to each spec instead",
+        )
+    spec = specs[0]
+    separator = "&" if "?" in spec else "?"
+    return [f"{spec}{separator}capture={quote(str(capture.expanduser().resolve()))}"]
 
 
 def _display_url(database: object) -> str:

@@ -18,7 +18,7 @@ from typing import Protocol
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
-from katmonitor.vitals import VitalKind
+from katmonitor.vitals import VitalKind, spec_of
 
 # After this long without any data from a connected device it is reported as "no data".
 DEFAULT_SILENCE_LIMIT_S = 5.0
@@ -51,29 +51,37 @@ class Pipeline:
         self._statuses: dict[str, DeviceStatus] = {}
         self._last_data: dict[str, float] = {}
         self._flags: dict[VitalKind, LimitFlag] = {}
+        self.primary_sources: dict[VitalKind, str] = {}
+        """Configured device (source name) to show per kind when several report it."""
+        self._shown: dict[VitalKind, str] = {}
+        self._last_by_source: dict[tuple[VitalKind, str], float] = {}
         self.flag_log: deque[LimitFlag] = deque(maxlen=FLAG_LOG_LENGTH)
         """Each time a parameter went out of limits (onsets, newest last)."""
 
     # -- SampleSink -------------------------------------------------------------------------
 
     def on_sample(self, sample: Sample) -> None:
-        flag = self.limits.check(sample)
-        self.buffers.add_sample(sample)
         with self._lock:
             self._note_data(sample.source, sample.time)
+            self._route(sample, sample.time)  # every source is recorded
+            if not self._is_shown(sample.kind, sample.source, sample.time):
+                return
+            flag = self.limits.check(sample)
             if flag is None:
                 self._flags.pop(sample.kind, None)
             else:
                 if sample.kind not in self._flags:
                     self.flag_log.append(flag)
                 self._flags[sample.kind] = flag
-            self._route(sample, sample.time)
+        self.buffers.add_sample(sample)
 
     def on_waveform(self, block: WaveformBlock) -> None:
-        self.buffers.add_waveform(block)
         with self._lock:
             self._note_data(block.source, block.end_time)
             self._route(block, block.start_time)
+            shown = self._is_shown(block.kind, block.source, block.end_time)
+        if shown:
+            self.buffers.add_waveform(block)
 
     def on_status(self, status: DeviceStatus) -> None:
         with self._lock:
@@ -141,7 +149,27 @@ class Pipeline:
             self.on_status(status)
         return silent
 
+    def shown_source(self, kind: VitalKind) -> str | None:
+        """The device whose values of ``kind`` are on screen (and checked against limits)."""
+        with self._lock:
+            return self._shown.get(kind)
+
     # -- internals (called with the lock held) -----------------------------------------------
+
+    def _is_shown(self, kind: VitalKind, source: str, time: float) -> bool:
+        """When two devices report the same kind, one is on screen: the configured primary,
+        else the first to report; another takes over only while the shown one is stale."""
+        self._last_by_source[(kind, source)] = time
+        shown = self._shown.get(kind)
+        if shown is None or shown == source or self.primary_sources.get(kind) == source:
+            self._shown[kind] = source
+            return True
+        last_shown = self._last_by_source.get((kind, shown), float("-inf"))
+        if time - last_shown > spec_of(kind).freshness_s:
+            self._shown[kind] = source
+            return True
+        return False
+
 
     def _note_data(self, source: str, time: float) -> None:
         self._last_data[source] = time

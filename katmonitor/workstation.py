@@ -57,6 +57,9 @@ class Workstation:
         self.pipeline = Pipeline(
             self.buffers, limits or LimitChecker(), baseline_window_s=baseline_window_s
         )
+        for device in self.devices:
+            for kind in device.primary_kinds:
+                self.pipeline.primary_sources[kind] = device.source
         self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s)
         self.name = name or workstation_name()
         self.session: Session | None = None

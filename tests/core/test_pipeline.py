@@ -95,3 +95,40 @@ def test_a_device_that_falls_silent_is_reported_and_recorded_then_recovers() -> 
     states = [s.state for s in recorder.statuses]
     assert states == [ConnectionState.CONNECTED, ConnectionState.NO_DATA, ConnectionState.CONNECTED]
     assert pipeline.statuses()[0].state is ConnectionState.CONNECTED
+
+
+def test_with_two_devices_for_one_kind_the_primary_is_shown_and_both_are_recorded() -> None:
+    pipeline = Pipeline()
+    pipeline.primary_sources[VitalKind.SPO2] = "oximeter"
+    recorder = RecordingSink()
+    pipeline.start_recording(recorder, 1, baseline_since=0.0)
+
+    def spo2(t: float, source: str, value: float) -> None:
+        pipeline.on_sample(Sample(t, source, VitalKind.SPO2, value))
+
+    spo2(1.0, "monitor", 95.0)  # nothing else yet: shown
+    spo2(1.5, "oximeter", 98.0)  # the configured primary takes over
+    spo2(2.0, "monitor", 94.0)
+    assert pipeline.buffers.latest(VitalKind.SPO2).source == "oximeter"
+    assert pipeline.shown_source(VitalKind.SPO2) == "oximeter"
+    # The primary falls silent beyond the freshness limit: the other device is shown instead.
+    spo2(13.0, "monitor", 93.0)
+    assert pipeline.buffers.latest(VitalKind.SPO2).value == 93.0
+    spo2(14.0, "oximeter", 97.0)  # and the primary wins again when it is back
+    assert pipeline.buffers.latest(VitalKind.SPO2).source == "oximeter"
+    assert [(s.source, s.value) for s in recorder.samples] == [
+        ("monitor", 95.0),
+        ("oximeter", 98.0),
+        ("monitor", 94.0),
+        ("monitor", 93.0),
+        ("oximeter", 97.0),
+    ]
+
+
+def test_without_configuration_the_first_device_reporting_a_kind_is_shown() -> None:
+    pipeline = Pipeline()
+    pipeline.on_sample(Sample(1.0, "monitor", VitalKind.PULSE_RATE, 70.0))
+    pipeline.on_sample(Sample(1.2, "oximeter", VitalKind.PULSE_RATE, 90.0))
+    assert pipeline.buffers.latest(VitalKind.PULSE_RATE).value == 70.0
+    times, _ = pipeline.buffers.trend(VitalKind.PULSE_RATE)
+    assert times.tolist() == [1.0]
