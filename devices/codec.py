@@ -109,6 +109,11 @@ class Decoder(ABC):
     def feed(self, chunk: bytes) -> list[DecodedEvent]:
         """Consume ``chunk`` (any length, split anywhere) and return the completed events."""
 
+    def flush(self) -> list[DecodedEvent]:
+        """At the end of a stream: what the last bytes completed (e.g. a CR-separated HL7
+        message has no terminator) and problems with a cut-off frame. Nothing by default."""
+        return []
+
     def requests_on_connect(self) -> bytes:
         """Bytes to send when the link comes up (e.g. GE's data request); none by default."""
         return b""

@@ -24,6 +24,8 @@ def decode_capture(info: ProtocolInfo, data: bytes) -> Iterator[dict[str, object
     for start in range(0, len(data), CHUNK_BYTES):
         for event in decoder.feed(data[start : start + CHUNK_BYTES]):
             yield from _lines(info.name, event)
+    for event in decoder.flush():
+        yield from _lines(info.name, event)
 
 
 def _time(device_time: float | None) -> str | None:

@@ -648,6 +648,8 @@ class GeDriEmulator(Emulator):
         self._nibp: tuple[float, float, float] | None = None
         self._nibp_time: int | None = None
         self._record_number = 0
+        self.nibp_interval_s = NIBP_CYCLE_S
+        """The monitor's automatic NIBP cycle (the simulator's --nibp-interval)."""
 
     def receive(self, data: bytes, now: float) -> bytes:
         for frame in self._deframer.feed(data):
@@ -697,7 +699,7 @@ class GeDriEmulator(Emulator):
         while self._next_nibp <= at:  # the monitor's own NIBP cycle
             self._nibp = model.nibp(self._next_nibp - self.start_time)
             self._nibp_time = int(self._next_nibp)
-            self._next_nibp += NIBP_CYCLE_S
+            self._next_nibp += self.nibp_interval_s
         values: dict[VitalKind, float | None] = dict(model.numerics(at - self.start_time))
         if self._nibp is not None:
             values[VitalKind.NIBP_SYSTOLIC] = self._nibp[0]

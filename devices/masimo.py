@@ -116,8 +116,9 @@ def _parse_time(text: str) -> float | None:
     if match is None:
         return None
     month, day, year, hour, minute, second = (int(g) for g in match.groups())
+    year += 1900 if year >= 69 else 2000  # the POSIX %y pivot: 69-99 -> 1969-1999
     try:
-        stamp = datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None  # a garbled clock is no reason to drop the readings
     return stamp.timestamp()

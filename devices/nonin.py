@@ -62,11 +62,12 @@ SERIAL_SETTINGS: dict[str, object] = {
     "parity": "N",
     "stopbits": 1,
     "rtscts": False,
-    "xonxoff": False,
 }
 
 FORMATS: dict[str, int] = {"df2": 0x02, "df7": 0x07, "df8": 0x08}
 SELECTABLE_FORMATS = (0x02, 0x07, 0x08, 0x0D)  # 0x0D: DF13 spot-check records (not decoded)
+STX = 0x02
+ETX = 0x03
 ACK = 0x06
 NAK = 0x15
 
@@ -104,6 +105,7 @@ FIRMWARE_REVISION = 0x30  # what the emulator reports in frame 4
 MAX_SKIPPED = 125  # report a run of skipped bytes at least once per packet's worth
 
 NO_VALUE = frozenset({"no_value"})
+INVALID = frozenset({"invalid"})
 
 Perfusion = Literal["none", "green", "yellow", "red"]
 PERFUSION_BITS: dict[str, int] = {"none": 0x00, "green": 0x02, "red": 0x04, "yellow": 0x06}
@@ -114,7 +116,7 @@ def format_select_command(data_format: int) -> bytes:
     """The host command that switches the oximeter to ``data_format`` (2, 7, 8 or 13)."""
     if data_format not in SELECTABLE_FORMATS:
         raise ValueError(f"Nonin data format must be one of 2, 7, 8, 13, not {data_format}")
-    return bytes((0x02, 0x70, 0x02, 0x02, data_format, 0x03))
+    return bytes((STX, 0x70, 0x02, 0x02, data_format, ETX))
 
 
 def checksum(data: bytes | Sequence[int]) -> int:
@@ -170,7 +172,7 @@ def _packet_status(reading: NoninReading) -> int:
 
 
 def _pleth_points(pleth: Sequence[int] | np.ndarray, maximum: int) -> list[int]:
-    points = [min(max(int(round(float(p))), 0), maximum) for p in pleth]
+    points = [min(max(round(float(p)), 0), maximum) for p in pleth]
     if len(points) != FRAMES_PER_PACKET:
         raise ValueError(f"a packet carries {FRAMES_PER_PACKET} pleth points, not {len(points)}")
     return points
@@ -228,9 +230,12 @@ class _Frame(NamedTuple):
     value: int  # the FLOAT byte
 
 
-def _sample(kind: VitalKind, code: int, missing: int, offset: int) -> DecodedSample:
+def _sample(kind: VitalKind, code: int, offset: int) -> DecodedSample:
+    missing, maximum = (MISSING_SPO2, 100) if kind is VitalKind.SPO2 else (MISSING_HR, 510)
     if code == missing:
         return DecodedSample(kind, None, NO_VALUE, offset=offset)
+    if code > maximum:
+        return DecodedSample(kind, None, INVALID, offset=offset)
     return DecodedSample(kind, float(code), offset=offset)
 
 
@@ -249,7 +254,6 @@ class NoninDecoder(Decoder):
             raise ValueError(f"Nonin data format must be one of {', '.join(FORMATS)}")
         self.data_format = data_format
         self.protocol = f"nonin-{data_format}"
-        self._frame_length = {"df2": 5, "df7": 5, "df8": 4}[data_format]
         self._buf = bytearray()
         self._pos = 0  # next unread byte in _buf
         self._buf_offset = 0  # stream offset of _buf[0]
@@ -373,8 +377,12 @@ class NoninDecoder(Decoder):
             # A frame before the first SYNC has no known place in its packet: ignore it.
             return
         if sync != (len(self._packet) == 0):
-            where = "inside a packet" if sync else "where a packet should start"
-            events.append(DecodeProblem(frame.offset, f"packet sync bit {sync} {where}", 5))
+            # Frames were lost or gained without a checksum error: the slot count is wrong.
+            if sync:
+                message = f"packet start after {len(self._packet)} frames; packet dropped"
+            else:
+                message = "no packet start (SYNC) where one was due; resynchronising"
+            events.append(DecodeProblem(frame.offset, message, 5))
             self._packet = [frame] if sync else None
             self._last_good = sync
             return
@@ -392,22 +400,21 @@ class NoninDecoder(Decoder):
         good = [f for f in frames if f is not None]
         if not good:
             return
-        offset = good[0].offset if frames[0] is None else frames[0].offset
+        first = next(i for i, f in enumerate(frames) if f is not None)
+        offset = good[0].offset - 5 * first  # where the packet's first frame began
         self._report_conditions(self._packet_conditions(frames, good), offset, events)
         hr_msb, hr_lsb, spo2 = frames[SLOT_HR_MSB], frames[SLOT_HR_LSB], frames[SLOT_SPO2]
         if hr_msb is not None and hr_lsb is not None:
             hr = ((hr_msb.value & 0x03) << 7) | (hr_lsb.value & 0x7F)
-            events.append(_sample(VitalKind.PULSE_RATE, hr, MISSING_HR, hr_msb.offset))
+            events.append(_sample(VitalKind.PULSE_RATE, hr, hr_msb.offset))
         if spo2 is not None:
-            events.append(_sample(VitalKind.SPO2, spo2.value, MISSING_SPO2, spo2.offset))
+            events.append(_sample(VitalKind.SPO2, spo2.value, spo2.offset))
         if len(good) == FRAMES_PER_PACKET:
             # Pleth only from whole packets, so points are evenly spaced at 75 Hz.
             points = np.array([f.pleth for f in good], dtype=np.float32)
             events.append(DecodedWaveform(VitalKind.PLETH, FRAME_RATE_HZ, points, offset=offset))
 
-    def _packet_conditions(
-        self, frames: list[_Frame | None], good: list[_Frame]
-    ) -> frozenset[str]:
+    def _packet_conditions(self, frames: list[_Frame | None], good: list[_Frame]) -> frozenset[str]:
         # Perfusion and artifact are reported only during a pulse (0 between pulses), so the
         # last pulse's bits are held; otherwise the condition would flicker with every beat.
         for frame in good:
@@ -484,8 +491,8 @@ class NoninDecoder(Decoder):
         hr = ((status1 & 0x03) << 7) | hr_low
         if sensor_alarm:  # display values held after finger-out: not a current reading
             hr, spo2 = MISSING_HR, MISSING_SPO2
-        events.append(_sample(VitalKind.PULSE_RATE, hr, MISSING_HR, offset))
-        events.append(_sample(VitalKind.SPO2, spo2, MISSING_SPO2, offset))
+        events.append(_sample(VitalKind.PULSE_RATE, hr, offset))
+        events.append(_sample(VitalKind.SPO2, spo2, offset))
 
 
 class NoninEmulator(Emulator):
@@ -551,28 +558,36 @@ class NoninEmulator(Emulator):
         return encode_df7_packet(reading, wave * 1000.0, timer=timer)
 
     def receive(self, data: bytes, now: float) -> bytes:
+        # Host commands are STX, op code, length, that many bytes, ETX.
         self._rx += data
         replies = bytearray()
         while True:
-            start = self._rx.find(0x02)
+            start = self._rx.find(STX)
             if start < 0:
                 self._rx.clear()
                 break
             del self._rx[:start]
-            if len(self._rx) < 6:
+            if len(self._rx) < 3:
                 break
-            command, self._rx = bytes(self._rx[:6]), self._rx[6:]
-            replies.append(self._command(command, now))
+            end = 3 + self._rx[2]  # where the ETX belongs
+            if len(self._rx) <= end:
+                break
+            if self._rx[end] != ETX:
+                replies.append(NAK)  # not a command: refuse, look for the next STX
+                del self._rx[:1]
+                continue
+            op, body = self._rx[1], bytes(self._rx[3:end])
+            del self._rx[: end + 1]
+            is_format_select = op == 0x70 and len(body) == 2 and body[0] == 0x02
+            replies.append(self._select(body[1]) if is_format_select else NAK)
         return bytes(replies)
 
-    def _command(self, command: bytes, now: float) -> int:
-        if command[:4] != b"\x02\x70\x02\x02" or command[5] != 0x03:
-            return NAK
-        for name, code in FORMATS.items():
-            if command[4] == code:
+    def _select(self, code: int) -> int:
+        for name, format_code in FORMATS.items():
+            if code == format_code:
                 if name != self.data_format:
                     # Switch after what was already sent, keeping the stream's time base.
-                    self._epoch, self._sent = max(self._due(), now), 0
+                    self._epoch, self._sent = self._due(), 0
                     self.data_format, self.protocol = name, f"nonin-{name}"
                 return ACK
         return NAK

@@ -44,11 +44,11 @@ class ProtocolInfo:
             settings["baudrate"] = baudrate
         return settings
 
-    def wire_bytes_per_s(self) -> float:
+    def wire_bytes_per_s(self, baudrate: int | None = None) -> float:
         """Bytes per second the link can carry (start + data + parity + stop bits per byte)."""
         if self.transport != "serial":
             return 0.0
-        settings = self.serial_settings()
+        settings = self.serial_settings(baudrate)
         bits = 1 + int(settings.get("bytesize", 8)) + int(settings.get("stopbits", 1))
         bits += 0 if settings.get("parity", "N") == "N" else 1
         return float(settings.get("baudrate", self.default_baudrate)) / bits

@@ -18,7 +18,7 @@ from katmonitor.vitals import VitalKind
 
 # kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
 DRIVERS: dict[str, str] = {
-    "sim": "devices.simulated:create",
+    "sim": "devices.drivers:simulated_device",
     "ge-dri": "devices.drivers:serial_device",
     "masimo": "devices.drivers:serial_device",
     "nonin-df2": "devices.drivers:serial_device",

@@ -1,8 +1,9 @@
-"""The simulated monitor: plausible adult vitals for training, demos and tests.
+"""The simulator's physiology: plausible adult vitals for training, demos and tests.
 
-Every second it reports HR, pulse rate, SpO2 and perfusion index; NIBP every ``nibp_interval``
-seconds (the first reading a few seconds after connection, as a monitor's start-up measurement);
-and a 100 Hz pleth waveform in 10-point blocks whose beat rate follows the pulse.
+The emulators in each protocol module (``devices/ge_dri.py``, ``masimo.py``, ...) turn this
+model into the bytes a real device sends; ``sim:`` devices and ``katmonitor simulate`` run the
+real decoders on those bytes (see ``devices/drivers.py``), so training exercises the same code
+path as hardware.
 
 Scenarios (``sim:NAME``):
   normal        steady, healthy adult values
@@ -10,28 +11,18 @@ Scenarios (``sim:NAME``):
                 (the ketamine pattern) - crosses the default systolic limit
   desaturation  SpO2 dips to the high 80s for a minute every 5 minutes
 
-Options: ``nibp_interval`` (s, default 180), ``seed`` (int), ``stop_after`` (s: the feed falls
-silent, as an unplugged cable does, while the device stays "connected").
 """
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
-from devices.base import Device
-from devices.registry import DeviceSpec
-from katmonitor.clock import Clock, SystemClock
 from katmonitor.errors import ConfigurationError
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
 from katmonitor.vitals import VitalKind
 
 SCENARIOS = ("normal", "hypertensive", "desaturation")
-PLETH_RATE_HZ = 100.0
-BLOCK_POINTS = 10  # 10 points at 100 Hz: one block every 100 ms
-FIRST_NIBP_AFTER_S = 3.0
 
 
 class VitalsModel:
@@ -89,81 +80,3 @@ class VitalsModel:
             -(((phases - 0.5) / 0.12) ** 2)
         )
         return (wave * 50.0).astype(np.float32)
-
-
-class SimulatedMonitor(Device):
-    simulated = True
-
-    def __init__(
-        self,
-        spec: str,
-        scenario: str = "normal",
-        *,
-        nibp_interval_s: float = 180.0,
-        seed: int = 1,
-        stop_after_s: float | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(spec, source="sim")
-        self.model = VitalsModel(scenario, seed)
-        self.nibp_interval_s = nibp_interval_s
-        self.stop_after_s = stop_after_s
-        self.clock = clock or SystemClock()
-
-    def _run(self, sink: SampleSink) -> None:
-        start_wall = self.clock.now()
-        start_mono = time.monotonic()
-        sink.on_status(
-            DeviceStatus(
-                start_wall, self.source, ConnectionState.CONNECTED, message="simulated monitor"
-            )
-        )
-        block_seconds = BLOCK_POINTS / PLETH_RATE_HZ
-        block_index = 0
-        next_numeric_s = 0.0
-        next_nibp_s = FIRST_NIBP_AFTER_S
-        while not self.stopping:
-            elapsed = block_index * block_seconds
-            if self.stop_after_s is not None and elapsed >= self.stop_after_s:
-                self.wait(3600.0)  # silent until stopped, like a monitor whose cable is out
-                break
-            now = start_wall + elapsed
-            sink.on_waveform(
-                WaveformBlock(
-                    now,
-                    PLETH_RATE_HZ,
-                    self.source,
-                    VitalKind.PLETH,
-                    self.model.pleth(elapsed, BLOCK_POINTS, PLETH_RATE_HZ),
-                )
-            )
-            if elapsed >= next_numeric_s:
-                for kind, value in self.model.numerics(elapsed).items():
-                    sink.on_sample(Sample(now, self.source, kind, value))
-                next_numeric_s += 1.0
-            if elapsed >= next_nibp_s:
-                systolic, diastolic, mean = self.model.nibp(elapsed)
-                sink.on_sample(Sample(now, self.source, VitalKind.NIBP_SYSTOLIC, systolic))
-                sink.on_sample(Sample(now, self.source, VitalKind.NIBP_DIASTOLIC, diastolic))
-                sink.on_sample(Sample(now, self.source, VitalKind.NIBP_MEAN, mean))
-                next_nibp_s += self.nibp_interval_s
-            block_index += 1
-            # Pace on the monotonic clock; if the machine stalled, catch up so the pleth stays
-            # contiguous and every second keeps its numerics.
-            delay = start_mono + block_index * block_seconds - time.monotonic()
-            if delay > 0 and self.wait(delay):
-                break
-        sink.on_status(DeviceStatus(self.clock.now(), self.source, ConnectionState.STOPPED))
-
-
-def create(spec: DeviceSpec) -> SimulatedMonitor:
-    spec.check_options({"nibp_interval", "seed", "stop_after"})
-    scenario = spec.address or "normal"
-    stop_after = spec.options.get("stop_after")
-    return SimulatedMonitor(
-        spec.text,
-        scenario,
-        nibp_interval_s=spec.option_float("nibp_interval", 180.0, minimum=5.0),
-        seed=spec.option_int("seed", 1),
-        stop_after_s=spec.option_float("stop_after", 0.0, minimum=0.0) if stop_after else None,
-    )

@@ -29,13 +29,13 @@ from devices.codec import (
     Decoder,
     Reply,
 )
-from devices.transport import Transport, TransportError
+from devices.transport import READ_TIMEOUT_S, Transport, TransportError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
 from katmonitor.vitals import VitalKind, spec_of
 
 CLOCK_DRIFT_LIMIT_S = 60.0
 RECONNECT_INTERVAL_S = 2.0
-READ_TIMEOUT_S = 0.02
+WAVE_JITTER_S = 1.0
 # Checksum errors: judged over a sliding window of recent frames.
 ERROR_WINDOW_FRAMES = 200
 ERROR_RATE_LIMIT = 0.05
@@ -129,13 +129,16 @@ class EventConverter:
         if count == 0:
             return
         duration = count / event.sample_rate_hz
-        if event.device_time is not None:
-            estimate = self._time(event.device_time, now, continuous=True)
-        else:
-            estimate = now - duration
+        # Waveform points are placed by arrival: device clocks tick in whole seconds (GE DRI),
+        # too coarse for 100 Hz. Blocks are chained end to start while arrival jitter stays
+        # under WAVE_JITTER_S; a longer gap (device silent) starts a new run.
+        estimate = now - duration
         expected = self._next_wave_start.get(event.kind)
-        # Keep the waveform contiguous while arrival jitter is small; resynchronise after a gap.
-        start = expected if expected is not None and abs(estimate - expected) < 0.5 else estimate
+        start = (
+            expected
+            if expected is not None and abs(estimate - expected) < WAVE_JITTER_S
+            else estimate
+        )
         self._next_wave_start[event.kind] = start + duration
         values = np.asarray(event.values, dtype=np.float32)
         self.sink.on_waveform(

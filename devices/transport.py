@@ -24,6 +24,8 @@ import serial
 
 from devices.codec import Emulator
 
+READ_TIMEOUT_S = 0.02
+
 
 class TransportError(Exception):
     def __init__(self, reason: str, message: str) -> None:
@@ -68,7 +70,7 @@ class SerialTransport(Transport):
         self.close()
         try:
             self._serial = serial.Serial(
-                port=self.port, timeout=0.05, exclusive=True, **self.settings
+                port=self.port, timeout=READ_TIMEOUT_S, exclusive=True, **self.settings
             )
         except serial.SerialException as error:
             raise _serial_error(self.port, error) from None
@@ -78,24 +80,25 @@ class SerialTransport(Transport):
     def read(self, timeout_s: float) -> bytes:
         port = self._require()
         try:
-            port.timeout = timeout_s
+            if port.timeout != timeout_s:  # reconfiguring the port costs a tcsetattr
+                port.timeout = timeout_s
             first = port.read(1)
             if not first:
                 return b""
             waiting = port.in_waiting
             return first + (port.read(waiting) if waiting else b"")
-        except (serial.SerialException, OSError) as error:
+        except (serial.SerialException, OSError):
             raise TransportError(
-                "disconnected", f"{self.port} was disconnected ({error})"
+                "disconnected", f"serial port {self.port} was disconnected"
             ) from None
 
     def write(self, data: bytes) -> None:
         port = self._require()
         try:
             port.write(data)
-        except (serial.SerialException, OSError) as error:
+        except (serial.SerialException, OSError):
             raise TransportError(
-                "disconnected", f"{self.port} was disconnected ({error})"
+                "disconnected", f"serial port {self.port} was disconnected"
             ) from None
 
     def close(self) -> None:

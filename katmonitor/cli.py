@@ -135,8 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     current.set_defaults(handler=cmd_db_current)
 
-    devices = commands.add_parser("devices", help="list the device types and serial ports")
+    devices = commands.add_parser(
+        "devices",
+        help="list the device types and serial ports; show or set this workstation's devices",
+    )
     devices.set_defaults(handler=cmd_devices)
+    device_commands = devices.add_subparsers(dest="devices_command", metavar="ACTION")
+    devices_show = device_commands.add_parser(
+        "show", help="show the devices `run` uses on this workstation"
+    )
+    devices_show.set_defaults(handler=cmd_devices_show)
+    devices_set = device_commands.add_parser(
+        "set", help="save the devices `run` uses on this workstation"
+    )
+    devices_set.add_argument("specs", nargs="+", metavar="SPEC", help="device spec, in order")
+    devices_set.set_defaults(handler=cmd_devices_set)
 
     decode = commands.add_parser(
         "decode", help="decode a raw capture; one JSON object per line (problems on stderr)"
@@ -236,9 +249,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_app = _load_user_interface()
-    specs = _with_capture(args.device or [DEFAULT_DEVICE], args.capture)
-    workstation = _open_workstation(args.db, specs)
+    specs = _with_capture(run_device_specs(args.device), args.capture)
+    try:
+        workstation = _open_workstation(args.db, specs)
+    except ConfigurationError as error:
+        if args.device:
+            raise
+        from katmonitor.settings import settings_path
+
+        # The bad spec came from the saved settings: say where, and how to change them.
+        raise ConfigurationError(
+            f"{error.message} (saved in {settings_path()})",
+            "change the saved devices with `katmonitor devices set SPEC...`, or start with "
+            "`katmonitor run --device SPEC` and use Devices… (Ctrl+Shift+D)",
+        ) from None
     return run_app(workstation)
+
+
+def run_device_specs(cli_devices: Sequence[str] | None) -> list[str]:
+    """The devices `run` opens: --device if given, else this workstation's saved devices,
+    else the default simulated monitor."""
+    if cli_devices:
+        return list(cli_devices)
+    from katmonitor.settings import load_settings
+
+    return load_settings().effective_devices()
 
 
 def _load_user_interface() -> Callable[..., int]:
@@ -369,6 +404,30 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_devices_show(args: argparse.Namespace) -> int:
+    from katmonitor.settings import load_settings, settings_path
+
+    settings = load_settings()
+    print(f"Workstation settings: {settings_path()}")
+    if not settings.devices:
+        print(f"Devices: none saved; `run` uses {DEFAULT_DEVICE} (simulated, training)")
+    for spec in settings.devices:
+        print(f"  {spec}")
+    return EXIT_OK
+
+
+def cmd_devices_set(args: argparse.Namespace) -> int:
+    from devices.registry import open_device
+    from katmonitor.settings import WorkstationSettings, save_settings
+    from katmonitor.workstation import require_one_mode
+
+    specs = [spec.strip() for spec in args.specs]
+    require_one_mode([open_device(spec) for spec in specs])  # created, never started
+    path = save_settings(WorkstationSettings(devices=specs))
+    print(f"Saved {len(specs)} device(s) to {path}; `katmonitor run` uses them from now on.")
+    return EXIT_OK
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from devices.codec import DecodeProblem
     from devices.decode import decode_capture
@@ -451,14 +510,10 @@ def _open_database(cli_url: str | None, *, upgrade: bool = True):  # -> Database
 
 def _open_workstation(cli_url: str | None, specs: Sequence[str]):  # -> Workstation
     from devices.registry import open_device
-    from katmonitor.workstation import Workstation
+    from katmonitor.workstation import Workstation, require_one_mode
 
     devices = [open_device(spec) for spec in specs]  # bad specs fail before the db is touched
-    if len({d.simulated for d in devices}) > 1:
-        raise ConfigurationError(
-            "simulated and real devices cannot be used together",
-            "training and clinical data are never mixed: use only sim: devices for training",
-        )
+    require_one_mode(devices)
     return Workstation(_open_database(cli_url), devices)
 
 

@@ -149,6 +149,19 @@ class Pipeline:
             self.on_status(status)
         return silent
 
+    def forget_sources(self, sources: set[str]) -> None:
+        """Drop what is known about devices that were removed, so their last status is not
+        shown for ever and a new device does not wait for theirs to go stale to be shown."""
+        with self._lock:
+            for source in sources:
+                self._statuses.pop(source, None)
+                self._last_data.pop(source, None)
+            for kind, source in list(self._shown.items()):
+                if source in sources:
+                    del self._shown[kind]
+            for key in [key for key in self._last_by_source if key[1] in sources]:
+                del self._last_by_source[key]
+
     def shown_source(self, kind: VitalKind) -> str | None:
         """The device whose values of ``kind`` are on screen (and checked against limits)."""
         with self._lock:

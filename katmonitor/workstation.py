@@ -12,9 +12,10 @@ import threading
 from collections.abc import Sequence
 
 from devices.base import Device
+from devices.registry import open_device
 from katmonitor.clock import Clock, SystemClock
 from katmonitor.config import workstation_name
-from katmonitor.errors import SessionStateError
+from katmonitor.errors import ConfigurationError, SessionStateError
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
@@ -37,6 +38,15 @@ from katmonitor.vitals import VitalKind
 TimelineEvent = DoseEvent | Observation
 
 
+def require_one_mode(devices: Sequence[Device]) -> None:
+    """Refuse simulated and real devices together: training and clinical data never mix."""
+    if len({device.simulated for device in devices}) > 1:
+        raise ConfigurationError(
+            "simulated and real devices cannot be used together",
+            "training and clinical data are never mixed: use only sim: devices for training",
+        )
+
+
 class Workstation:
     def __init__(
         self,
@@ -57,9 +67,7 @@ class Workstation:
         self.pipeline = Pipeline(
             self.buffers, limits or LimitChecker(), baseline_window_s=baseline_window_s
         )
-        for device in self.devices:
-            for kind in device.primary_kinds:
-                self.pipeline.primary_sources[kind] = device.source
+        self.pipeline.primary_sources = _primary_sources(self.devices)
         self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s)
         self.name = name or workstation_name()
         self.session: Session | None = None
@@ -96,6 +104,35 @@ class Workstation:
             self._watchdog.join(2.0)
             self._watchdog = None
         self._started = False
+
+    def replace_devices(self, devices: Sequence[Device | str]) -> None:
+        """Use these devices (or spec strings) from now on, feeding the same pipeline.
+
+        Everything is checked before anything changes: a bad spec, simulated with real
+        devices, or - while a session records - a switch that would turn a training session
+        clinical or the reverse (training and clinical data are never mixed) is refused and
+        the current devices keep running.
+        """
+        new = [open_device(d) if isinstance(d, str) else d for d in devices]
+        require_one_mode(new)
+        training = any(device.simulated for device in new)
+        if self.recording and self.session is not None and training != self.session.training:
+            kind = "a training" if self.session.training else "a clinical"
+            raise SessionStateError(
+                f"the session recording now is {kind} session; it cannot continue with "
+                + ("real" if self.session.training else "simulated")
+                + " devices",
+                "end the session first, then change the devices: training and clinical data "
+                "are never mixed",
+            )
+        old, self.devices = self.devices, new
+        for device in old:
+            device.stop()  # its "stopped" status still reaches the recording, if any
+        self.pipeline.forget_sources({device.source for device in old})
+        self.pipeline.primary_sources = _primary_sources(new)
+        if self._started:
+            for device in new:
+                device.start(self.pipeline)
 
     def _watch(self) -> None:
         while not self._watchdog_stop.wait(1.0):
@@ -235,3 +272,7 @@ class Workstation:
         if not self.recording or self.session is None:
             raise SessionStateError("no session is running", "start a session first")
         return self.session
+
+
+def _primary_sources(devices: Sequence[Device]) -> dict[VitalKind, str]:
+    return {kind: device.source for device in devices for kind in device.primary_kinds}

@@ -13,7 +13,7 @@ import os
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -32,6 +32,7 @@ from katmonitor.samples import ConnectionState, DeviceStatus
 from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
 from ui.session_panel import SessionPanel
@@ -40,13 +41,6 @@ from ui.trend_plots import RANGES, TrendPlots
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
 RECENT_FLAGS_SHOWN = 8
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
-STATE_TEXT = {
-    ConnectionState.CONNECTING: "connecting",
-    ConnectionState.CONNECTED: "connected",
-    ConnectionState.NO_DATA: "no data",
-    ConnectionState.DISCONNECTED: "disconnected",
-    ConnectionState.STOPPED: "stopped",
-}
 
 
 def device_status_text(status: DeviceStatus) -> str:
@@ -167,7 +161,20 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for trend_range in RANGES:
             view_menu.addAction(self.trends.range_actions[trend_range.name])
+        self.devices_action = QAction("&Devices…", self)
+        self.devices_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
+        self.devices_action.setToolTip("Choose, test and watch this workstation's devices "
+                                       "(Ctrl+Shift+D)")
+        self.devices_action.triggered.connect(lambda _=False: self.open_device_settings())
+        self.menuBar().addMenu("&Workstation").addAction(self.devices_action)
         self.addToolBar(toolbar)
+
+    def open_device_settings(self) -> DeviceSettingsDialog:
+        dialog = DeviceSettingsDialog(self.workstation, parent=self)
+        dialog.applied.connect(self.refresh)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # window-modal, non-blocking, like the session dialogs
+        return dialog
 
     # -- the frame -----------------------------------------------------------------------------
 
@@ -186,6 +193,8 @@ class MainWindow(QMainWindow):
                                      readings.get(VitalKind.NIBP_DIASTOLIC),
                                      readings.get(VitalKind.NIBP_MEAN))
         self.session_panel.refresh()
+        if self.training_banner.isHidden() == ws.training:  # the devices may have changed
+            self.training_banner.setVisible(ws.training)
         self._refresh_flags(ws.active_flags())
         self._refresh_status()
         self.trends.refresh(now)

@@ -43,7 +43,7 @@ def test_record_headless_then_read_the_session_back(sqlite_url: str) -> None:
         "--route",
         "intranasal",
         "--duration",
-        "4",
+        "6",
     )
     assert result.returncode == 0, result.stderr
     session_id = int(result.stdout.strip())
@@ -57,9 +57,11 @@ def test_record_headless_then_read_the_session_back(sqlite_url: str) -> None:
         katmonitor("sessions", "show", str(session_id), "--json", "--db", sqlite_url).stdout
     )
     counts = summary["sample_counts"]
-    assert 4 <= counts["hr"] <= 6 and 4 <= counts["spo2"] <= 6
-    assert counts["nibp_systolic"] == 1  # first NIBP 3 s after connection
-    assert 350 <= counts["pleth"] <= 460
+    # The simulated GE monitor sends displayed values every 5 s: at connection and at +5 s.
+    assert counts["hr"] == 2 and counts["spo2"] == 2
+    # NIBP: "invalid" before the first measurement, then the reading taken at +3 s.
+    assert counts["nibp_systolic"] == 2
+    assert 550 <= counts["pleth"] <= 650  # 100 Hz
     assert summary["route"] == "intranasal" and summary["dose_events"] == []
 
     lines = katmonitor(
@@ -118,10 +120,14 @@ def test_data_reaches_the_disk_within_a_second_while_recording(tmp_path: Path) -
         session_id = int(process.stdout.readline())
         time.sleep(3.0)
         with sqlite3.connect(db_path) as connection:
+            # The pleth arrives every 0.25 s: the newest stored point shows how far behind
+            # the disk is.
             newest = connection.execute(
-                "SELECT max(time) FROM samples WHERE session_id = ?", (session_id,)
+                "SELECT max(start_time + count / sample_rate_hz) FROM waveform_blocks"
+                " WHERE session_id = ?",
+                (session_id,),
             ).fetchone()[0]
-        assert newest is not None and time.time() - newest < 1.6  # numerics come once a second
+        assert newest is not None and time.time() - newest < 1.0
     finally:
         process.terminate()
         process.wait(20)
@@ -155,7 +161,7 @@ def test_sigterm_flushes_and_leaves_the_session_reopenable(sqlite_url: str) -> N
         katmonitor("sessions", "show", str(session_id), "--json", "--db", sqlite_url).stdout
     )
     assert summary["status"] == "interrupted" and summary["ended_at"] is None
-    assert summary["sample_counts"]["hr"] >= 3
+    assert summary["sample_counts"]["hr"] >= 1
     rows = [
         json.loads(x)
         for x in katmonitor(

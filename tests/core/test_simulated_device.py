@@ -1,35 +1,71 @@
+"""The simulated monitor (training mode): the simulator's physiology, turned into a real
+device's bytes by its emulator and decoded by the real decoder - no shortcut path."""
+
 import time
 
 import numpy as np
 import pytest
 
 from devices.registry import open_device, parse_spec
-from devices.simulated import SimulatedMonitor, VitalsModel
+from devices.simulated import VitalsModel
+from devices.stream_device import StreamDevice
+from devices.transport import EmulatorTransport
 from katmonitor.errors import ConfigurationError
 from katmonitor.samples import CollectingSink, ConnectionState
 from katmonitor.vitals import VitalKind
 
 
-def test_simulator_streams_numerics_every_second_nibp_on_its_cycle_and_100hz_pleth() -> None:
-    device = open_device("sim:normal?nibp_interval=5")
+def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder() -> None:
+    device = open_device("sim:normal?nibp_interval=60")
+    assert isinstance(device, StreamDevice) and isinstance(device.transport, EmulatorTransport)
+    assert device.transport.emulator.protocol == "ge-dri"
     sink = CollectingSink()
     device.start(sink)
-    time.sleep(2.55)
+    time.sleep(5.6)
     device.stop()
     kinds = [s.kind for s in sink.samples]
-    assert kinds.count(VitalKind.HR) == 3  # t = 0, 1, 2 s
-    assert kinds.count(VitalKind.SPO2) == 3
-    assert kinds.count(VitalKind.NIBP_SYSTOLIC) == 0  # first NIBP only after 3 s
+    # DRI displayed values come every 5 s (the protocol's minimum): at connection and at +5 s.
+    assert kinds.count(VitalKind.HR) == 2
+    assert {VitalKind.SPO2, VitalKind.PULSE_RATE, VitalKind.PERFUSION_INDEX} <= set(kinds)
+    # Before its first measurement the monitor reports NIBP as invalid; then the reading taken
+    # at +3 s arrives with the values at +5 s.
+    nibp_readings = [s for s in sink.samples if s.kind is VitalKind.NIBP_SYSTOLIC]
+    assert [s.value is None for s in nibp_readings] == [True, False]
+    nibp = nibp_readings[-1]
+    assert nibp.time < sink.samples[-1].time  # keeps its measurement time
     points = sum(b.count for b in sink.blocks)
-    assert 240 <= points <= 270
-    # Blocks are contiguous: each starts where the previous one ended.
+    assert 500 <= points <= 575  # 100 Hz pleth
     for before, after in zip(sink.blocks, sink.blocks[1:], strict=False):
-        assert after.start_time == pytest.approx(before.end_time, abs=1e-6)
+        assert after.start_time == pytest.approx(before.end_time, abs=1e-6)  # contiguous
     assert sink.statuses[0].state is ConnectionState.CONNECTED
     assert sink.statuses[-1].state is ConnectionState.STOPPED
-    assert device.simulated
-    hr = [s.value for s in sink.samples if s.kind is VitalKind.HR]
-    assert all(v is not None and 55 <= v <= 95 for v in hr)
+    assert device.simulated and {s.source for s in sink.samples} == {"sim"}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "kind"),
+    [("masimo", VitalKind.SPO2), ("nonin-df7", VitalKind.SPO2), ("hl7", VitalKind.HR)],
+)
+def test_simulator_can_speak_any_protocol(protocol: str, kind: VitalKind) -> None:
+    device = open_device(f"sim:normal?protocol={protocol}")
+    sink = CollectingSink()
+    device.start(sink)
+    deadline = time.monotonic() + 5
+    while kind not in {s.kind for s in sink.samples} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    device.stop()
+    assert kind in {s.kind for s in sink.samples}
+
+
+def test_sensor_off_period_shows_as_a_device_condition_and_no_values() -> None:
+    device = open_device("sim:normal?protocol=masimo&sensor_off_at=1.5&sensor_off_for=10")
+    sink = CollectingSink()
+    device.start(sink)
+    time.sleep(3.2)
+    device.stop()
+    assert any("sensor_off" in s.conditions for s in sink.statuses)
+    late = [s for s in sink.samples if s.kind is VitalKind.SPO2][-1]
+    assert late.value is None
 
 
 def test_hypertensive_scenario_raises_blood_pressure_toward_40_minutes() -> None:
@@ -51,12 +87,13 @@ def test_pleth_follows_the_pulse_and_is_continuous_between_blocks() -> None:
 
 
 def test_silent_feed_option_stops_data_but_not_the_device() -> None:
-    device = open_device("sim:normal?stop_after=0.5")
+    device = open_device("sim:normal?protocol=masimo&stop_after=1.5")
     sink = CollectingSink()
     device.start(sink)
-    time.sleep(1.2)
+    time.sleep(2.0)
     count = len(sink.samples) + len(sink.blocks)
-    time.sleep(0.5)
+    assert count >= 3
+    time.sleep(1.2)
     assert len(sink.samples) + len(sink.blocks) == count
     assert device.running
     device.stop()
@@ -72,6 +109,12 @@ def test_silent_feed_option_stops_data_but_not_the_device() -> None:
         ("sim:normal?nibp_interval=abc", "is not a number"),
         ("sim:normal?nibp_interval=1", "must be >= 5"),
         ("sim:normal?colour=blue", "unknown option(s) colour"),
+        ("sim:normal?protocol=philips", "unknown protocol 'philips'"),
+        ("sim:normal?primary=temperature", "unknown kind in primary"),
+        ("ge-dri:", "names no serial port"),
+        ("hl7:2575", "needs HOST:PORT"),
+        ("replay:/nonexistent.bin?protocol=masimo", "does not exist"),
+        ("replay:/nonexistent.bin", "say which protocol"),
     ],
 )
 def test_bad_device_specs_are_reported_clearly(spec: str, message: str) -> None:
@@ -83,4 +126,6 @@ def test_bad_device_specs_are_reported_clearly(spec: str, message: str) -> None:
 def test_spec_parsing() -> None:
     spec = parse_spec("GE-DRI:/dev/ttyUSB0?baud=115200")
     assert (spec.kind, spec.address, spec.options) == ("ge-dri", "/dev/ttyUSB0", {"baud": "115200"})
-    assert isinstance(open_device("sim:desaturation"), SimulatedMonitor)
+    device = open_device("masimo:/dev/ttyUSB1?primary=spo2,pulse_rate&name=oximeter")
+    assert device.source == "oximeter"
+    assert device.primary_kinds == {VitalKind.SPO2, VitalKind.PULSE_RATE}

@@ -233,7 +233,8 @@ def test_closing_while_recording_leaves_the_session_interrupted_and_it_can_be_re
     ws.add_dose(56.0, 2, "LOT-7", "RN Ada")
     session = ws.session
     assert session is not None
-    qtbot.wait(1_200)
+    # The simulated GE monitor sends displayed values every 5 s: wait for a second reading.
+    qtbot.waitUntil(lambda: ws.buffers.trend(VitalKind.HR)[0].shape[0] >= 2, timeout=8_000)
 
     window.close()
     store = SessionStore(database)

@@ -1,0 +1,98 @@
+"""Latency from the last byte of a frame written to a pseudo-terminal to the decoded sample
+reaching the pipeline, through the real driver (serial transport, link loop, decoder).
+
+    python -m bench.latency [--frames 500]
+
+Goal: p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import threading
+import time
+import tty
+
+from devices.protocols import protocol
+from devices.registry import open_device
+from devices.simulated import VitalsModel
+from katmonitor.samples import DeviceStatus, Sample, WaveformBlock
+from katmonitor.vitals import VitalKind
+
+
+class TimingSink:
+    def __init__(self, kind: VitalKind) -> None:
+        self.kind = kind
+        self.arrivals: list[float] = []
+        self.event = threading.Event()
+
+    def on_sample(self, sample: Sample) -> None:
+        if sample.kind is self.kind:
+            self.arrivals.append(time.perf_counter())
+            self.event.set()
+
+    def on_waveform(self, block: WaveformBlock) -> None:
+        pass
+
+    def on_status(self, status: DeviceStatus) -> None:
+        pass
+
+
+def measure(name: str, kind: VitalKind, frames: int) -> list[float]:
+    info = protocol(name)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    tty.setraw(master)
+    device = open_device(f"{name}:{os.ttyname(slave)}")
+    sink = TimingSink(kind)
+    device.start(sink)
+    start = time.time()
+    emulator = info.make_emulator(VitalsModel("normal", seed=5), start)
+    time.sleep(0.3)
+    os.set_blocking(master, False)
+    with contextlib.suppress(BlockingIOError):
+        emulator.receive(os.read(master, 4096), start)  # the driver's requests, if any
+    latencies = []
+    now = start
+    try:
+        while len(latencies) < frames:
+            now += 1.0  # one second of device output per step: one frame with the numeric
+            data = emulator.advance(now)
+            if not data:
+                continue
+            sink.event.clear()
+            before = len(sink.arrivals)
+            os.write(master, data)
+            written = time.perf_counter()
+            if sink.event.wait(1.0) and len(sink.arrivals) > before:
+                latencies.append((sink.arrivals[before] - written) * 1000.0)
+            time.sleep(0.01)
+    finally:
+        device.stop()
+        os.close(master)
+        os.close(slave)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    for name, kind in (
+        ("masimo", VitalKind.SPO2),
+        ("nonin-df8", VitalKind.SPO2),
+        ("ge-dri", VitalKind.HR),
+    ):
+        latencies = sorted(measure(name, kind, args.frames))
+        p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+        print(
+            f"{name:<10} frames {len(latencies):>4}  median {statistics.median(latencies):6.2f} ms"
+            f"  p99 {p99:6.2f} ms  max {latencies[-1]:6.2f} ms  (goal p99 <= 10 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
