@@ -9,13 +9,13 @@ Goal: p99 <= 10 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import threading
 import time
 import tty
 
+from devices.ge_dri import PH_DISPLAYED, phdb_request
 from devices.protocols import protocol
 from devices.registry import open_device
 from devices.simulated import VitalsModel
@@ -41,7 +41,7 @@ class TimingSink:
         pass
 
 
-def measure(name: str, kind: VitalKind, frames: int) -> list[float]:
+def measure(name: str, kind: VitalKind, frames: int, step_s: float = 1.0) -> list[float]:
     info = protocol(name)
     master, slave = os.openpty()
     tty.setraw(slave)
@@ -51,15 +51,16 @@ def measure(name: str, kind: VitalKind, frames: int) -> list[float]:
     device.start(sink)
     start = time.time()
     emulator = info.make_emulator(VitalsModel("normal", seed=5), start)
+    if emulator.needs_request:
+        # Numerics only (no waveform), so each step writes exactly the frame being timed.
+        emulator.receive(phdb_request(PH_DISPLAYED, 5, 0), start)
     time.sleep(0.3)
-    os.set_blocking(master, False)
-    with contextlib.suppress(BlockingIOError):
-        emulator.receive(os.read(master, 4096), start)  # the driver's requests, if any
-    latencies = []
+    latencies: list[float] = []
     now = start
+    deadline = time.monotonic() + 120.0
     try:
-        while len(latencies) < frames:
-            now += 1.0  # one second of device output per step: one frame with the numeric
+        while len(latencies) < frames and time.monotonic() < deadline:
+            now += step_s  # device output up to the next frame that carries the numeric
             data = emulator.advance(now)
             if not data:
                 continue

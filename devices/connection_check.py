@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devices.protocols import PROTOCOLS
-from devices.registry import parse_spec
+from devices.registry import open_device, parse_spec
 from devices.stream_device import describe_conditions
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.vitals import VitalKind, spec_of
@@ -77,8 +77,6 @@ def check_connection(
     waiting will not cure persists (port missing, busy, no permission), or when ``stop()``
     turns true. ConfigurationError if the spec itself is wrong.
     """
-    from devices.registry import open_device  # imports the driver modules lazily
-
     device = open_device(spec)
     sink = _ProbeSink()
     started = time.monotonic()

@@ -78,6 +78,7 @@ class EventConverter:
         self._link_conditions: set[str] = set()
         self._reported: DeviceStatus | None = None
         self._next_wave_start: dict[VitalKind, float] = {}
+        self._last_intermittent: dict[VitalKind, tuple[float, float | None]] = {}
         self._frames: deque[bool] = deque(maxlen=ERROR_WINDOW_FRAMES)
         self._good_seen = 0
 
@@ -121,6 +122,12 @@ class EventConverter:
 
     def _sample(self, event: DecodedSample, now: float) -> None:
         continuous = not spec_of(event.kind).intermittent
+        if not continuous and event.device_time is not None:
+            # Some monitors repeat the last NIBP in every message: one measurement, one sample.
+            key = (event.device_time, event.value)
+            if self._last_intermittent.get(event.kind) == key:
+                return
+            self._last_intermittent[event.kind] = key
         when = self._time(event.device_time, now, continuous)
         self.sink.on_sample(Sample(when, self.source, event.kind, event.value, event.status))
 

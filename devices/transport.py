@@ -22,9 +22,19 @@ from typing import Any
 
 import serial
 
+try:
+    import termios
+except ImportError:  # Windows
+    termios = None  # type: ignore[assignment]
+
 from devices.codec import Emulator
 
 READ_TIMEOUT_S = 0.02
+# What a serial port raises when it goes away: termios.error (not an OSError) comes from
+# reconfiguring a port whose device vanished.
+_PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
+if termios is not None:
+    _PORT_ERRORS += (termios.error,)
 
 
 class TransportError(Exception):
@@ -87,7 +97,7 @@ class SerialTransport(Transport):
                 return b""
             waiting = port.in_waiting
             return first + (port.read(waiting) if waiting else b"")
-        except (serial.SerialException, OSError):
+        except _PORT_ERRORS:
             raise TransportError(
                 "disconnected", f"serial port {self.port} was disconnected"
             ) from None
@@ -96,7 +106,7 @@ class SerialTransport(Transport):
         port = self._require()
         try:
             port.write(data)
-        except (serial.SerialException, OSError):
+        except _PORT_ERRORS:
             raise TransportError(
                 "disconnected", f"serial port {self.port} was disconnected"
             ) from None

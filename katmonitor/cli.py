@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser(
         "devices",
         help="list the device types and serial ports; show or set this workstation's devices",
+        description="Without ACTION: list the device types and the serial ports.",
     )
     devices.set_defaults(handler=cmd_devices)
     device_commands = devices.add_subparsers(dest="devices_command", metavar="ACTION")

@@ -11,6 +11,7 @@ freezes), saving is :func:`katmonitor.settings.save_settings`, and whether a swi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from urllib.parse import quote
@@ -444,7 +445,9 @@ class DeviceSettingsDialog(QDialog):
         except Exception as error:  # shown to the engineer rather than lost with the thread
             report = ConnectionReport(False, f"the test failed: {error}")
         if not self._test_stop.is_set():
-            self._results.finished.emit(spec, report)
+            # RuntimeError: the dialog went away with its window meanwhile; nobody to tell.
+            with contextlib.suppress(RuntimeError):
+                self._results.finished.emit(spec, report)
 
     def _show_test_result(self, spec: str, report: ConnectionReport) -> None:
         self.test_button.setEnabled(True)

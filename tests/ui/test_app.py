@@ -45,7 +45,7 @@ def test_sigterm_closes_the_window_and_leaves_the_session_interrupted(tmp_path: 
         line = child.stdout.readline()
         assert line.startswith("running "), child.stderr.read() if child.stderr else line
         session_id = int(line.split()[1])
-        time.sleep(1.2)  # let the monitor send a second of data
+        time.sleep(2.0)  # let the monitor send a couple of seconds of data
         child.send_signal(signal.SIGTERM)
         _, stderr = child.communicate(timeout=20)
     finally:

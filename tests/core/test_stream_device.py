@@ -1,0 +1,64 @@
+"""The link loop's conversion of decoded events: device clocks, waveform continuity, repeated
+readings, link-health conditions."""
+
+import numpy as np
+
+from devices.codec import DecodedSample, DecodedWaveform, DecodeProblem
+from devices.ge_dri import GeDriDecoder
+from devices.stream_device import EventConverter
+from katmonitor.samples import CollectingSink
+from katmonitor.vitals import VitalKind
+
+
+def test_device_times_are_mapped_onto_the_workstation_clock() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("mon", sink)
+    decoder = GeDriDecoder()
+    # The device clock is 2 h behind; an NIBP measured 3 min before the latest HR.
+    for t in range(10):
+        converter.handle(
+            [DecodedSample(VitalKind.HR, 70.0, device_time=1000.0 + t)], decoder, 8200.0 + t
+        )
+    converter.handle(
+        [DecodedSample(VitalKind.NIBP_SYSTOLIC, 120.0, device_time=829.0)], decoder, 8209.0
+    )
+    nibp = sink.samples[-1]
+    assert nibp.time == 829.0 + 7200.0  # its real measurement time on our clock
+    assert any("clock_drift" in s.conditions for s in sink.statuses)
+
+
+def test_a_repeated_nibp_reading_is_recorded_once() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("gw", sink)
+    decoder = GeDriDecoder()
+    reading = DecodedSample(VitalKind.NIBP_SYSTOLIC, 131.0, device_time=5000.0)
+    for now in (5010.0, 5011.0, 5012.0):
+        converter.handle([reading], decoder, now)
+    newer = DecodedSample(VitalKind.NIBP_SYSTOLIC, 131.0, device_time=5180.0)
+    converter.handle([newer], decoder, 5181.0)
+    assert len([s for s in sink.samples if s.kind is VitalKind.NIBP_SYSTOLIC]) == 2
+
+
+def test_waveform_blocks_are_chained_until_the_device_falls_silent() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("ox", sink)
+    decoder = GeDriDecoder()
+    block = DecodedWaveform(VitalKind.PLETH, 100.0, np.zeros(25, np.float32))
+    for now in (10.25, 10.55, 10.74, 11.0):  # jittery arrival
+        converter.handle([block], decoder, now)
+    starts = [b.start_time for b in sink.blocks]
+    assert starts == [10.0, 10.25, 10.5, 10.75]  # contiguous despite the jitter
+    converter.handle([block], decoder, 20.0)  # after a silence: a new run
+    assert sink.blocks[-1].start_time == 19.75
+
+
+def test_a_high_rate_of_corrupted_frames_is_a_condition_until_it_clears() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("ox", sink)
+    decoder = GeDriDecoder()
+    decoder.counters.good = 20
+    converter.handle([DecodeProblem(i, "bad checksum") for i in range(5)], decoder, 1.0)
+    assert "checksum_errors" in sink.statuses[-1].conditions
+    decoder.counters.good += 400
+    converter.handle([], decoder, 2.0)
+    assert "checksum_errors" not in sink.statuses[-1].conditions
