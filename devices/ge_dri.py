@@ -79,6 +79,7 @@ MT_WAVE = 1  # waveforms (and their requests)
 
 _HEADER = struct.Struct("<hBBHIB3xh")  # r_len .. r_maintype: 16 bytes
 _SR_DESC = struct.Struct("<hB")  # sr_offset (from the start of the data area), sr_type
+_SR_TABLE = struct.Struct("<" + "hB" * MAX_SUBRECORDS)
 _U32 = struct.Struct("<I")
 _I16 = struct.Struct("<h")
 
@@ -198,55 +199,57 @@ class Frame:
 
 
 class Deframer:
-    """Incremental 0x7E framing: feed any chunks, get complete frames (good or bad)."""
+    """Incremental 0x7E framing: feed any chunks, get complete frames (good or bad).
+
+    Works on whole runs between flags (bytes.find) rather than byte by byte: decoding keeps
+    up with a 115200-baud link more than a thousand times over.
+    """
 
     def __init__(self) -> None:
         self._offset = 0  # stream offset of the next byte
         self._synced = False
         self._start = 0
-        self._buffer = bytearray()
-        self._escaped = False
+        self._raw = bytearray()  # escaped bytes since the opening flag
         self._skipped = 0  # bytes seen outside any frame (before the first flag, after a resync)
 
     def feed(self, chunk: bytes) -> list[Frame]:
         frames: list[Frame] = []
-        for byte in chunk:
-            position = self._offset
-            self._offset += 1
-            if byte == FLAG:
-                if self._skipped:
-                    start = position - self._skipped
-                    message = f"{self._skipped} bytes outside a frame skipped"
-                    frames.append(Frame(start, self._skipped, None, message))
-                    self._skipped = 0
-                elif self._synced and (self._buffer or self._escaped):
-                    frames.append(self._finish(position))
-                # Every flag may open a frame: frames either share flags or come as 7E..7E 7E..7E.
-                self._synced = True
-                self._start = position
-                self._buffer.clear()
-                self._escaped = False
-            elif not self._synced:
-                self._skipped += 1
-            elif self._escaped:
-                self._buffer.append(byte ^ ESCAPE_XOR)
-                self._escaped = False
-            elif byte == ESCAPE:
-                self._escaped = True
-            else:
-                self._buffer.append(byte)
-                if len(self._buffer) > _MAX_FRAME_BYTES:
-                    # A lost end flag: drop what we have and wait for the next flag.
-                    length = position - self._start + 1
-                    frames.append(Frame(self._start, length, None, "frame too long", bad=True))
-                    self._synced = False
-                    self._buffer.clear()
-        return frames
+        base = self._offset
+        self._offset += len(chunk)
+        position = 0
+        while True:
+            flag = chunk.find(_FLAG_BYTE, position)
+            segment_end = len(chunk) if flag < 0 else flag
+            if segment_end > position:
+                if self._synced:
+                    self._raw += chunk[position:segment_end]
+                    if len(self._raw) > _MAX_FRAME_BYTES:
+                        # A lost end flag: drop what we have and wait for the next flag.
+                        length = base + segment_end - self._start
+                        frames.append(Frame(self._start, length, None, "frame too long", bad=True))
+                        self._synced = False
+                        self._raw.clear()
+                else:
+                    self._skipped += segment_end - position
+            if flag < 0:
+                return frames
+            at = base + flag
+            if self._skipped:
+                message = f"{self._skipped} bytes outside a frame skipped"
+                frames.append(Frame(at - self._skipped, self._skipped, None, message))
+                self._skipped = 0
+            elif self._synced and self._raw:
+                frames.append(self._finish(at))
+            # Every flag may open a frame: frames either share flags or come as 7E..7E 7E..7E.
+            self._synced = True
+            self._start = at
+            self._raw.clear()
+            position = flag + 1
 
     def _finish(self, end: int) -> Frame:
         length = end - self._start + 1
-        data = bytes(self._buffer)
-        if self._escaped:
+        data = _unescape(self._raw)
+        if data is None:
             return Frame(self._start, length, None, "escape byte before the end flag", bad=True)
         if len(data) < HEADER_SIZE + 1:
             message = f"frame too short ({len(data)} bytes)"
@@ -261,6 +264,28 @@ class Deframer:
             message = f"record length field {r_len} but {len(record)} bytes received"
             return Frame(self._start, length, None, message, bad=True)
         return Frame(self._start, length, record)
+
+
+_FLAG_BYTE = bytes([FLAG])
+_ESCAPE_BYTE = bytes([ESCAPE])
+
+
+def _unescape(raw: bytes | bytearray) -> bytes | None:
+    """7D XX -> XX ^ 0x20 (not XX | 0x7C); None when the frame ends inside an escape."""
+    if _ESCAPE_BYTE not in raw:
+        return bytes(raw)
+    out = bytearray()
+    position = 0
+    while True:
+        escape = raw.find(_ESCAPE_BYTE, position)
+        if escape < 0:
+            out += raw[position:]
+            return bytes(out)
+        out += raw[position:escape]
+        if escape + 1 >= len(raw):
+            return None
+        out.append(raw[escape + 1] ^ ESCAPE_XOR)
+        position = escape + 2
 
 
 # --- Records -----------------------------------------------------------------------------------
@@ -309,12 +334,12 @@ def parse_header(record: bytes) -> RecordHeader:
     if len(record) < HEADER_SIZE:
         raise ValueError(f"record of {len(record)} bytes is shorter than its header")
     r_len, r_nbr, dri_level, plug_id, r_time, _subnet, maintype = _HEADER.unpack_from(record, 0)
+    descriptors = _SR_TABLE.unpack_from(record, _HEADER.size)  # all 8 at once: this is hot
     subrecords: list[tuple[int, int]] = []
-    for index in range(MAX_SUBRECORDS):
-        sr_offset, sr_type = _SR_DESC.unpack_from(record, _HEADER.size + index * _SR_DESC.size)
-        if sr_type == END_OF_LIST:
+    for index in range(0, 2 * MAX_SUBRECORDS, 2):
+        if descriptors[index + 1] == END_OF_LIST:
             break
-        subrecords.append((sr_offset, sr_type))
+        subrecords.append((descriptors[index], descriptors[index + 1]))
     return RecordHeader(r_len, r_nbr, dri_level, plug_id, r_time, maintype, tuple(subrecords))
 
 
@@ -606,18 +631,32 @@ class GeDriDecoder(Decoder):
                 events.append(DecodeProblem(offset, f"waveform of {count} samples overruns"))
                 continue
             raw = np.frombuffer(data, dtype="<i2", count=count, offset=start)
-            values = np.where(raw <= _LAST_CODE, np.nan, raw / 100.0).astype(np.float32)
-            words = set()
-            if status & WF_STATUS_GAP:
-                words.add("gap")
-            if status & WF_STATUS_LEAD_OFF:
-                words.add("lead_off")
+            values = raw * np.float32(0.01)
+            if count and raw.min() <= _LAST_CODE:  # rare: only then pay for the masking
+                values[raw <= _LAST_CODE] = np.nan
             events.append(
                 DecodedWaveform(
-                    VitalKind.PLETH, PLETH_RATE_HZ, values, frozenset(words), device_time, offset
+                    VitalKind.PLETH,
+                    PLETH_RATE_HZ,
+                    values,
+                    _WAVE_STATUS[status & _WAVE_BITS],
+                    device_time,
+                    offset,
                 )
             )
         return events
+
+
+_WAVE_BITS = WF_STATUS_GAP | WF_STATUS_LEAD_OFF
+_WAVE_STATUS = {
+    bits: frozenset(
+        word
+        for bit, word in ((WF_STATUS_GAP, "gap"), (WF_STATUS_LEAD_OFF, "lead_off"))
+        if bits & bit
+    )
+    for bits in range(_WAVE_BITS + 1)
+    if bits & ~_WAVE_BITS == 0
+}
 
 
 # --- Emulator ----------------------------------------------------------------------------------
