@@ -245,25 +245,7 @@ class StreamDevice(Device):
             while not self.stopping:
                 try:
                     self.transport.open()
-                except TransportError as error:
-                    if error.message != last_problem:  # report each distinct problem once
-                        last_problem = error.message
-                        sink.on_status(
-                            DeviceStatus(
-                                self.clock(),
-                                self.source,
-                                ConnectionState.DISCONNECTED,
-                                frozenset({error.reason}),
-                                error.message,
-                            )
-                        )
-                    if error.reason == "ended":
-                        self.wait(float("inf"))
-                        break
-                    self.wait(self.reconnect_interval_s)
-                    continue
-                last_problem = ""
-                try:
+                    last_problem = ""
                     # A fresh decoder per connection: no half frame survives a replug.
                     run_link(
                         self.transport,
@@ -275,18 +257,20 @@ class StreamDevice(Device):
                         clock=self.clock,
                     )
                 except TransportError as error:
-                    last_problem = error.message
-                    sink.on_status(
-                        DeviceStatus(
-                            self.clock(),
-                            self.source,
-                            ConnectionState.DISCONNECTED,
-                            frozenset({error.reason}),
-                            error.message,
+                    if error.message != last_problem:  # each distinct problem once, not per retry
+                        last_problem = error.message
+                        sink.on_status(
+                            DeviceStatus(
+                                self.clock(),
+                                self.source,
+                                ConnectionState.DISCONNECTED,
+                                frozenset({error.reason}),
+                                error.message,
+                            )
                         )
-                    )
-                    if error.reason == "ended":
-                        self.wait(float("inf"))
+                    if error.reason == "ended":  # a capture played to its end: idle until stopped
+                        while not self.wait(3600.0):
+                            pass
                         break
                     self.wait(self.reconnect_interval_s)
                 finally:

@@ -43,10 +43,15 @@ RECENT_FLAGS_SHOWN = 8
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
 
 
+def device_has_problem(status: DeviceStatus) -> bool:
+    """A technical condition the nurse must see: lost link, no data, sensor off, bad frames."""
+    return status.state is not ConnectionState.CONNECTED or bool(status.conditions)
+
+
 def device_status_text(status: DeviceStatus) -> str:
     text = f"{status.source}: {STATE_TEXT.get(status.state, str(status.state))}"
-    if status.state is not ConnectionState.CONNECTED and status.message:
-        text += f" ({status.message})"
+    if device_has_problem(status) and status.message:
+        text = f"⚠ {text} ({status.message})"
     return text
 
 
@@ -240,12 +245,16 @@ class MainWindow(QMainWindow):
     def _refresh_status(self) -> None:
         statuses = sorted(self.workstation.device_statuses(), key=lambda s: s.source)
         error = self.workstation.recorder.last_error
-        key = (tuple((s.source, s.state, s.message) for s in statuses), error)
+        key = (tuple((s.source, s.state, s.conditions, s.message) for s in statuses), error)
         if key == self._status_key:
             return
         self._status_key = key
         text = "   ".join(device_status_text(s) for s in statuses) or "no device reporting"
         self.device_label.setText(f"Devices: {text}")
+        problem = not statuses or any(device_has_problem(s) for s in statuses)
+        self.device_label.setStyleSheet(
+            f"color: {theme.TECHNICAL_ALARM}; font-weight: bold;" if problem else ""
+        )
         self.recorder_label.setText(f"⚠ Not saved yet: {error}" if error else "")
 
     # -- closing -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ TEXT = "#b9c0c8"
 TEXT_DIM = "#7c848e"
 STALE = "#5c636c"
 ALARM = "#ff4a4a"
+TECHNICAL_ALARM = "#f0b400"  # device/link problems: amber, distinct from physiological red
 ALARM_BACKGROUND = "#3a0d0d"
 TRAINING_BANNER = "#b85c00"
 TRAINING_TEXT = "#0a0a0a"

@@ -105,3 +105,35 @@ def test_shutdown_leaves_a_running_session_interrupted_and_it_can_be_reopened(
     assert store.get_session(session.id).status is SessionStatus.ENDED
     assert store.sample_counts(session.id)["hr"] > before
     database.close()
+
+
+def test_a_monitor_and_an_oximeter_feed_one_session_and_the_primary_is_shown(
+    sqlite_url: str,
+) -> None:
+    database = open_database(sqlite_url)
+    monitor = open_device("sim:normal")  # GE DRI: HR, NIBP, SpO2, PR, PI, pleth
+    oximeter = open_device("sim:normal?protocol=masimo&name=oximeter&primary=spo2,pulse_rate")
+    station = Workstation(database, [monitor, oximeter])
+    station.start()
+    try:
+        session = station.start_session("C-006", "esketamine", Route.INTRANASAL)
+        wait_for(
+            lambda: VitalKind.SPO2 in station.readings() and VitalKind.HR in station.readings()
+        )
+        time.sleep(1.5)
+        assert station.readings()[VitalKind.SPO2].sample.source == "oximeter"
+        assert station.readings()[VitalKind.HR].sample.source == "sim"
+        station.end_session()
+    finally:
+        station.shutdown()
+    spo2_sources = {
+        item.source
+        for item in SessionStore(database).iter_samples(session.id)
+        if isinstance(item, Sample) and item.kind is VitalKind.SPO2
+    }
+    assert spo2_sources == {"sim", "oximeter"}  # both recorded, each with its source
+    assert SessionStore(database).get_session(session.id).devices == (
+        "sim:normal",
+        "sim:normal?protocol=masimo&name=oximeter&primary=spo2,pulse_rate",
+    )
+    database.close()
