@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from katmonitor.storage.models import metadata
+
+POSTGRES_URL = os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +26,27 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'katmonitor.sqlite3'}"
+
+
+def reset_postgres(url: str) -> None:
+    """Drop KAT Monitor's tables (and Alembic's) so each test starts from an empty database."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text("DROP TABLE IF EXISTS future_things"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: SQLite always, PostgreSQL too when KATMONITOR_TEST_POSTGRES_URL is set
+    (scripts/test starts a throwaway server for it)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'katmonitor.sqlite3'}"
+    if not POSTGRES_URL:
+        pytest.skip("set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL")
+    reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL

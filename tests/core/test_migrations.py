@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import logging.config
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from katmonitor.errors import DatabaseError
 from katmonitor.session import Route
@@ -24,30 +23,8 @@ from katmonitor.storage.database import alembic_config, make_engine
 from katmonitor.storage.models import metadata
 
 REPO = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
 TABLES = {"sessions", "samples", "waveform_blocks", "dose_events", "observations", "device_events"}
 FUTURE = "9999_from_the_future"
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            conn.execute(text("DROP TABLE IF EXISTS future_things"))
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'katmonitor.sqlite3'}"
-    if not POSTGRES_URL:
-        pytest.skip("set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL")
-    reset_postgres(POSTGRES_URL)
-    return POSTGRES_URL
 
 
 def schema_diff(engine: Engine) -> list[object]:

@@ -16,39 +16,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
 
 from katmonitor.errors import DatabaseError, NotFoundError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
 from katmonitor.storage import store as store_module
-from katmonitor.storage.models import metadata
 from katmonitor.vitals import VitalKind
 
-POSTGRES_URL = os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
 T0 = 1_800_000_000.123456789
-
-
-def reset_postgres(url: str) -> None:
-    """Drop KAT Monitor's tables (and Alembic's) so each test starts from an empty database."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'katmonitor.sqlite3'}"
-    if not POSTGRES_URL:
-        pytest.skip("set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL")
-    reset_postgres(POSTGRES_URL)
-    return POSTGRES_URL
 
 
 @pytest.fixture
