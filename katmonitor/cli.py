@@ -25,7 +25,7 @@ from urllib.parse import quote
 from katmonitor import __version__
 from katmonitor.config import DEFAULT_DEVICE, data_dir, resolve_database_url
 from katmonitor.errors import ConfigurationError, KatMonitorError
-from katmonitor.samples import Sample, WaveformBlock, iso_utc
+from katmonitor.samples import DeviceStatus, Sample, WaveformBlock, iso_utc
 from katmonitor.session import DoseEvent, Observation, Route, Session, parse_route
 
 log = logging.getLogger("katmonitor")
@@ -210,6 +210,29 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--sensor-off-at", type=_non_negative_float, metavar="S")
     noise.add_argument("--sensor-off-for", type=_non_negative_float, default=0.0, metavar="S")
     simulate.set_defaults(handler=cmd_simulate)
+
+    alarms = commands.add_parser("alarms", help="alarm profiles: replay recorded data, check files")
+    alarm_commands = alarms.add_subparsers(dest="alarms_command", metavar="ACTION", required=True)
+    replay = alarm_commands.add_parser(
+        "replay",
+        parents=[db_option],
+        help="run an alarm profile over samples; alarm events as JSON lines, then a summary",
+        description="Input: JSON lines (as `katmonitor decode` or `katmonitor sessions show ID "
+        "--samples` print; '-' reads stdin) or a stored session id. Output: one JSON object per "
+        'alarm event on stdout, then one summary object ({"summary": true, ...}) as the last '
+        "line.",
+    )
+    replay.add_argument(
+        "--profile",
+        default="default",
+        help="shipped profile name (default, intranasal-esketamine, sublingual-ketamine, "
+        "im-ketamine, iv-ketamine) or a .toml path; 'route' uses the session's route",
+    )
+    replay.add_argument("source", metavar="FILE_OR_SESSION_ID")
+    replay.set_defaults(handler=cmd_alarms_replay)
+    check = alarm_commands.add_parser("check-profile", help="load a profile and print its rules")
+    check.add_argument("profile", metavar="NAME_OR_FILE")
+    check.set_defaults(handler=cmd_alarms_check_profile)
     return parser
 
 
@@ -490,6 +513,94 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     finally:
         restore()
+    return EXIT_OK
+
+
+def cmd_alarms_replay(args: argparse.Namespace) -> int:
+    from katmonitor.alarms.engine import AlarmEngine
+    from katmonitor.alarms.profile import load_profile, profile_for_route
+    from katmonitor.alarms.replay import ReplaySummary, read_json_lines, replay
+
+    summary = ReplaySummary()
+    source: str = args.source
+    if source.isdigit() and not Path(source).exists():
+        from katmonitor.alarms.baseline import compute_baseline
+        from katmonitor.storage.store import SessionStore
+
+        database = _open_database(args.db)
+        try:
+            store = SessionStore(database)
+            session = store.get_session(int(source))
+            name = profile_for_route(session.route) if args.profile == "route" else args.profile
+            engine = AlarmEngine(load_profile(name))
+            doses = store.doses(session.id)
+            anchor = doses[0].time if doses else session.started_at
+            items = _stored_items(store, session.id)
+            before = [i for i in items if i.time <= anchor]
+            after = [i for i in items if i.time > anchor]
+            _emit_alarm_events(replay(engine, before, summary))
+            # As live: the pre-dose baseline is set at the first dose (or the session start).
+            samples = [i for i in before if isinstance(i, Sample)]
+            _emit_alarm_events(engine.set_baseline(compute_baseline(samples, anchor), anchor))
+            _emit_alarm_events(replay(engine, after, summary))
+        finally:
+            database.close()
+    else:
+        if args.profile == "route":
+            raise ConfigurationError("--profile route needs a stored session id")
+        engine = AlarmEngine(load_profile(args.profile))
+        if source == "-":
+            _emit_alarm_events(replay(engine, read_json_lines(sys.stdin, "stdin"), summary))
+        else:
+            try:
+                handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as error:
+                raise ConfigurationError(f"cannot read {source}: {error.strerror}") from None
+            with handle:
+                _emit_alarm_events(replay(engine, read_json_lines(handle, source), summary))
+    sys.stdout.write(json.dumps(summary.to_json_dict()) + "\n")
+    return EXIT_OK
+
+
+def _stored_items(store, session_id: int) -> list:  # -> list[Sample | DeviceStatus]
+    samples = [i for i in store.iter_samples(session_id) if isinstance(i, Sample)]
+    return sorted([*samples, *store.device_events(session_id)], key=_item_time)
+
+
+def _item_time(item: Sample | DeviceStatus) -> float:
+    return item.time
+
+
+def _emit_alarm_events(events) -> None:
+    write = sys.stdout.write
+    for event in events:
+        write(json.dumps(event.to_json_dict()) + "\n")
+
+
+def cmd_alarms_check_profile(args: argparse.Namespace) -> int:
+    from katmonitor.alarms.profile import load_profile
+
+    profile = load_profile(args.profile)
+    print(f"profile {profile.name} ({profile.path}): OK")
+    print(
+        f"  latching {profile.latching}, audio pause {profile.audio_pause_s:g} s, "
+        f"reminder {profile.reminder_s:g} s"
+    )
+    for kind, rule in profile.parameters.items():
+        sides = []
+        for side, limit in (("low", rule.low), ("high", rule.high)):
+            if limit is None:
+                continue
+            text = f"{side} {limit.limit:g} {limit.priority.label}"
+            if limit.high_priority_limit is not None:
+                text += f" (high beyond {limit.high_priority_limit:g})"
+            if limit.baseline_offset is not None:
+                text += f" (or baseline {'+' if side == 'high' else '-'}{limit.baseline_offset:g})"
+            sides.append(text)
+        extra = f", delay {rule.delay_s:g} s, hysteresis {rule.hysteresis:g}"
+        if rule.trend is not None:
+            extra += f", trend +{rule.trend.rise:g} in {rule.trend.window_s:g} s"
+        print(f"  {kind}: {'; '.join(sides)}{extra}")
     return EXIT_OK
 
 

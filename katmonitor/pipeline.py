@@ -1,4 +1,5 @@
-"""The acquisition pipeline: device -> samples -> limit check -> recorder -> live buffers.
+"""The acquisition pipeline: device -> samples -> limit check + alarm engine -> recorder ->
+live buffers.
 
 Devices call the pipeline from their own threads (it is their SampleSink). It never waits on
 the UI or the database: the recorder queues writes for its own thread, the live buffers are
@@ -13,8 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
+from katmonitor.alarms.engine import AlarmEngine
+from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
+from katmonitor.alarms.profile import load_profile
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
@@ -23,6 +28,7 @@ from katmonitor.vitals import VitalKind, spec_of
 # After this long without any data from a connected device it is reported as "no data".
 DEFAULT_SILENCE_LIMIT_S = 5.0
 FLAG_LOG_LENGTH = 500
+ALARM_LOG_LENGTH = 1000
 
 
 class RecorderLike(Protocol):
@@ -32,6 +38,9 @@ class RecorderLike(Protocol):
 
     def submit_status(self, session_id: int, status: DeviceStatus) -> None: ...
 
+    # Optional: submit_alarm_event(session_id, event); a recorder without it does not store
+    # alarm events (they stay in Pipeline.alarm_log).
+
 
 class Pipeline:
     def __init__(
@@ -40,9 +49,14 @@ class Pipeline:
         limits: LimitChecker | None = None,
         *,
         baseline_window_s: float = 600.0,
+        alarms: AlarmEngine | None = None,
     ) -> None:
         self.buffers = buffers or LiveBuffers()
         self.limits = limits or LimitChecker()
+        self.alarms = alarms or AlarmEngine(load_profile("default"))
+        """Runs on every shown sample and every status; use alarm_action() from other threads."""
+        self.alarm_log: deque[AlarmEvent] = deque(maxlen=ALARM_LOG_LENGTH)
+        """The latest alarm events (newest last), recorded or not."""
         self.baseline_window_s = baseline_window_s
         self._lock = threading.Lock()
         self._recorder: RecorderLike | None = None
@@ -73,6 +87,9 @@ class Pipeline:
                 if sample.kind not in self._flags:
                     self.flag_log.append(flag)
                 self._flags[sample.kind] = flag
+            events = self.alarms.process_sample(sample)
+            if events:
+                self._alarm_events(events)
         self.buffers.add_sample(sample)
 
     def on_waveform(self, block: WaveformBlock) -> None:
@@ -88,6 +105,29 @@ class Pipeline:
             self._statuses[status.source] = status
             if self._recorder is not None and self._session_id is not None:
                 self._recorder.submit_status(self._session_id, status)
+            self._alarm_events(self.alarms.process_status(status))
+
+    # -- alarms -------------------------------------------------------------------------------
+
+    def alarm_action(self, action: Callable[[AlarmEngine], list[AlarmEvent]]) -> list[AlarmEvent]:
+        """Run an engine action (acknowledge, pause, adjust, advance...) under the pipeline's
+        lock; its events are logged and recorded like those of samples."""
+        with self._lock:
+            events = action(self.alarms)
+            self._alarm_events(events)
+            return events
+
+    def active_alarms(self) -> list[ActiveAlarm]:
+        with self._lock:
+            return self.alarms.active_alarms()
+
+    def audio_state(self, now: float) -> AudioState:
+        with self._lock:
+            return self.alarms.audio_state(now)
+
+    def set_alarm_engine(self, engine: AlarmEngine) -> None:
+        with self._lock:
+            self.alarms = engine
 
     # -- recording --------------------------------------------------------------------------
 
@@ -183,7 +223,6 @@ class Pipeline:
             return True
         return False
 
-
     def _note_data(self, source: str, time: float) -> None:
         self._last_data[source] = time
         status = self._statuses.get(source)
@@ -192,6 +231,16 @@ class Pipeline:
             self._statuses[source] = back
             if self._recorder is not None and self._session_id is not None:
                 self._recorder.submit_status(self._session_id, back)
+            self._alarm_events(self.alarms.process_status(back))
+
+    def _alarm_events(self, events: list[AlarmEvent]) -> None:
+        if not events:
+            return
+        self.alarm_log.extend(events)
+        submit = getattr(self._recorder, "submit_alarm_event", None)
+        if submit is not None and self._session_id is not None:
+            for event in events:
+                submit(self._session_id, event)
 
     def _route(self, item: Sample | WaveformBlock, time: float) -> None:
         if self._recorder is not None and self._session_id is not None:

@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from katmonitor.alarms.model import AlarmEvent
 from katmonitor.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.storage.store import SessionStore
 
@@ -72,9 +73,9 @@ class _Run:
 
 
 # What waits to be written: a numeric sample or device status with its session id, or a run.
-_Item = tuple[int, Sample | DeviceStatus] | _Run
+_Item = tuple[int, Sample | DeviceStatus | AlarmEvent] | _Run
 # What device threads enqueue; an Event is a flush() marker.
-_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus] | threading.Event
+_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | threading.Event
 
 
 class Recorder:
@@ -128,6 +129,9 @@ class Recorder:
 
     def submit_status(self, session_id: int, status: DeviceStatus) -> None:
         self._submit((session_id, status))
+
+    def submit_alarm_event(self, session_id: int, event: AlarmEvent) -> None:
+        self._submit((session_id, event))
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything submitted before this call is committed; False on timeout."""
@@ -224,7 +228,9 @@ class Recorder:
                     return
                 delay = min(delay, remaining)
 
-    def _absorb(self, entry: tuple[int, Sample | WaveformBlock | DeviceStatus]) -> None:
+    def _absorb(
+        self, entry: tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent]
+    ) -> None:
         session_id, item = entry
         if not isinstance(item, WaveformBlock):
             self._buffer.append((session_id, item))
@@ -295,6 +301,7 @@ class Recorder:
         samples: list[tuple[int, Sample]] = []
         blocks: list[tuple[int, WaveformBlock]] = []
         statuses: list[tuple[int, DeviceStatus]] = []
+        alarms: list[tuple[int, AlarmEvent]] = []
         for item in items:
             if isinstance(item, _Run):
                 blocks.append((item.session_id, item.block()))
@@ -302,9 +309,14 @@ class Recorder:
             session_id, record = item
             if isinstance(record, Sample):
                 samples.append((session_id, record))
+            elif isinstance(record, AlarmEvent):
+                alarms.append((session_id, record))
             else:
                 statuses.append((session_id, record))
-        self._store.write_batch(samples, blocks, statuses)
+        if alarms:
+            self._store.write_batch(samples, blocks, statuses, alarms)
+        else:  # the plain call, as stores without alarm events know it
+            self._store.write_batch(samples, blocks, statuses)
 
     def _written(self, items: list[_Item]) -> None:
         self._release(_count(items))

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 from devices.base import Device
 from devices.registry import open_device
+from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, compute_baseline
+from katmonitor.alarms.engine import AlarmEngine
+from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
+from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.clock import Clock, SystemClock
 from katmonitor.config import workstation_name
 from katmonitor.errors import ConfigurationError, SessionStateError
@@ -21,7 +25,7 @@ from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
 from katmonitor.readings import Reading, current_readings
 from katmonitor.recorder import Recorder
-from katmonitor.samples import DeviceStatus
+from katmonitor.samples import DeviceStatus, Sample
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -58,14 +62,21 @@ class Workstation:
         baseline_window_s: float = 600.0,
         flush_interval_s: float = 0.25,
         name: str | None = None,
+        alarm_profile: str | None = None,
     ) -> None:
+        """``alarm_profile``: a profile name or TOML path used for every session; None: the
+        default profile until a session starts, then the profile for the session's route."""
         self.database = database
         self.store = SessionStore(database)
         self.devices = list(devices)
         self.clock = clock or SystemClock()
         self.buffers = LiveBuffers()
+        self.alarm_profile = alarm_profile
         self.pipeline = Pipeline(
-            self.buffers, limits or LimitChecker(), baseline_window_s=baseline_window_s
+            self.buffers,
+            limits or LimitChecker(),
+            baseline_window_s=baseline_window_s,
+            alarms=AlarmEngine(load_profile(alarm_profile or "default")),
         )
         self.pipeline.primary_sources = _primary_sources(self.devices)
         self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s)
@@ -136,7 +147,10 @@ class Workstation:
 
     def _watch(self) -> None:
         while not self._watchdog_stop.wait(1.0):
-            self.pipeline.check_silence(self.clock.now())
+            now = self.clock.now()
+            self.pipeline.check_silence(now)
+            # Reminders, pause expiry and stale parameters also when no sample arrives.
+            self.pipeline.alarm_action(lambda engine, now=now: engine.advance(now))
 
     # -- what the views show ------------------------------------------------------------------
 
@@ -151,6 +165,61 @@ class Workstation:
     def active_flags(self) -> list[LimitFlag]:
         """Current (not stale) readings outside their limits."""
         return [r.flag for r in self.readings().values() if r.alarming and r.flag is not None]
+
+    # -- alarms ---------------------------------------------------------------------------------
+
+    @property
+    def alarm_engine(self) -> AlarmEngine:
+        """The engine in use (read-only use from the UI thread; act through the methods here)."""
+        return self.pipeline.alarms
+
+    def active_alarms(self) -> list[ActiveAlarm]:
+        return self.pipeline.active_alarms()
+
+    def audio_state(self) -> AudioState:
+        return self.pipeline.audio_state(self.clock.now())
+
+    def acknowledge_alarms(self, user: str) -> list[AlarmEvent]:
+        now = self.clock.now()
+        return self.pipeline.alarm_action(lambda e: e.acknowledge(now, user))
+
+    def pause_alarm_audio(self, user: str) -> list[AlarmEvent]:
+        now = self.clock.now()
+        return self.pipeline.alarm_action(lambda e: e.pause_audio(now, user))
+
+    def set_alarm_off(self, kind: VitalKind, off: bool, user: str) -> list[AlarmEvent]:
+        now = self.clock.now()
+        return self.pipeline.alarm_action(lambda e: e.set_alarm_off(kind, off, now, user))
+
+    def adjust_limit(
+        self, kind: VitalKind, bound: str, value: float, user: str, reason: str
+    ) -> list[AlarmEvent]:
+        """Change a limit for this session, within the profile's bounds (recorded)."""
+        now = self.clock.now()
+        return self.pipeline.alarm_action(
+            lambda e: e.adjust_limit(kind, bound, value, now, user, reason)
+        )
+
+    def _use_alarm_profile(self, route: Route) -> None:
+        name = self.alarm_profile or profile_for_route(route)
+        self.pipeline.set_alarm_engine(AlarmEngine(load_profile(name)))
+
+    def _set_baseline(self, samples: list[Sample], until: float) -> None:
+        baseline = compute_baseline(samples, until)
+        if baseline:
+            self.pipeline.alarm_action(lambda e: e.set_baseline(baseline, until))
+
+    def _buffered_samples(self, until: float) -> list[Sample]:
+        """Recent numerics from the live buffers (the pre-dose minutes)."""
+        samples = []
+        for kind in self.alarm_engine.profile.parameters:
+            times, values = self.buffers.trend(kind, since=until - DEFAULT_NIBP_WINDOW_S)
+            samples.extend(
+                Sample(float(t), "", kind, float(v))
+                for t, v in zip(times, values, strict=True)
+                if t <= until
+            )
+        return samples
 
     def device_statuses(self) -> list[DeviceStatus]:
         return self.pipeline.statuses()
@@ -182,9 +251,12 @@ class Workstation:
         )
         self.session = session
         self._timeline = []
+        self._use_alarm_profile(route)
         self.pipeline.start_recording(
             self.recorder, session.id, baseline_since=now - self.pipeline.baseline_window_s
         )
+        # Until the first dose, the minutes before the session start are the baseline.
+        self._set_baseline(self._buffered_samples(now), now)
         return session
 
     def reopen_session(self, session_id: int) -> Session:
@@ -206,7 +278,18 @@ class Workstation:
             )
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
+        self._use_alarm_profile(session.route)
         self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())
+        doses = self.store.doses(session_id)
+        anchor = doses[0].time if doses else session.started_at
+        before: list[Sample] = []
+        for item in self.store.iter_samples(session_id):
+            if not isinstance(item, Sample):
+                continue
+            if item.time > anchor:
+                break
+            before.append(item)
+        self._set_baseline(before, anchor)
         return self.session
 
     def add_dose(
@@ -225,6 +308,9 @@ class Workstation:
         when = now if time is None else time
         if when > now + 60:
             raise SessionStateError("a dose cannot be recorded in the future")
+        if not any(isinstance(e, DoseEvent) for e in self._timeline):
+            # The first dose anchors the pre-dose baseline.
+            self._set_baseline(self._buffered_samples(when), when)
         event = self.store.add_dose(
             session.id,
             time=when,

@@ -128,3 +128,24 @@ class DeviceEventRecord(Base):
     state: Mapped[str] = mapped_column(String(16))
     conditions: Mapped[str] = mapped_column(String(255))  # sorted words, comma-joined
     message: Mapped[str] = mapped_column(Text)
+
+
+class AlarmEventRecord(Base):
+    """The alarm record: onsets, escalations, acknowledgements, pauses, limit changes, ends."""
+
+    __tablename__ = "alarm_events"
+    __table_args__ = (Index("ix_alarm_events_session_time", "session_id", "time"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    time: Mapped[float] = mapped_column(Float)
+    alarm_id: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    event: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    technical: Mapped[bool] = mapped_column(Boolean)
+    user: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)

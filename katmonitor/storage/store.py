@@ -20,11 +20,13 @@ from sqlalchemy import Row, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.errors import DatabaseError, NotFoundError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.database import WRITE_TRANSACTION, Database
 from katmonitor.storage.models import (
+    AlarmEventRecord,
     DeviceEventRecord,
     DoseEventRecord,
     ObservationRecord,
@@ -40,6 +42,7 @@ BLOCKS = WaveformBlockRecord.__table__
 DOSES = DoseEventRecord.__table__
 OBSERVATIONS = ObservationRecord.__table__
 DEVICE_EVENTS = DeviceEventRecord.__table__
+ALARM_EVENTS = AlarmEventRecord.__table__
 
 # Rows fetched per query while streaming a session back (iter_samples).
 CHUNK_ROWS = 5000
@@ -189,9 +192,10 @@ class SessionStore:
         samples: Sequence[tuple[int, Sample]],
         blocks: Sequence[tuple[int, WaveformBlock]],
         statuses: Sequence[tuple[int, DeviceStatus]],
+        alarm_events: Sequence[tuple[int, AlarmEvent]] = (),
     ) -> None:
         """Insert everything in one transaction: all of it is stored, or none of it."""
-        if not (samples or blocks or statuses):
+        if not (samples or blocks or statuses or alarm_events):
             return
         with self._writing("store recorded data") as conn:
             # A list of parameter dicts makes Core use executemany: one statement, many rows.
@@ -242,6 +246,36 @@ class SessionStore:
                         for sid, d in statuses
                     ],
                 )
+            if alarm_events:
+                conn.execute(insert(ALARM_EVENTS), [_alarm_row(sid, e) for sid, e in alarm_events])
+
+    def add_alarm_events(self, session_id: int, events: Sequence[AlarmEvent]) -> None:
+        """Store alarm events at once (the recorder batches them with the samples instead)."""
+        if events:
+            with self._writing("record the alarm events", session_id) as conn:
+                conn.execute(insert(ALARM_EVENTS), [_alarm_row(session_id, e) for e in events])
+
+    def alarm_events(self, session_id: int) -> list[AlarmEvent]:
+        """The session's alarm record in time order."""
+        query = select(ALARM_EVENTS).where(ALARM_EVENTS.c.session_id == session_id)
+        with self._reading("read the alarm events") as conn:
+            rows = conn.execute(query.order_by(ALARM_EVENTS.c.time, ALARM_EVENTS.c.id))
+            return [
+                AlarmEvent(
+                    r.time,
+                    r.alarm_id,
+                    r.kind,
+                    Priority.parse(r.priority) if r.priority else None,
+                    r.event,
+                    r.value,
+                    r.limit,
+                    r.message,
+                    bool(r.technical),
+                    r.user,
+                    r.reason,
+                )
+                for r in rows
+            ]
 
     def sample_counts(self, session_id: int) -> dict[str, int]:
         """Stored readings per kind; waveform kinds count points, not blocks."""
@@ -374,6 +408,23 @@ def _no_session(session_id: int) -> NotFoundError:
     return NotFoundError(
         f"no session {session_id}", "katmonitor sessions list shows the recorded sessions"
     )
+
+
+def _alarm_row(session_id: int, e: AlarmEvent) -> dict[str, object]:
+    return {
+        "session_id": session_id,
+        "time": e.time,
+        "alarm_id": e.alarm_id,
+        "kind": e.kind,
+        "priority": e.priority.label if e.priority is not None else None,
+        "event": e.event,
+        "value": e.value,
+        "limit": e.limit,
+        "message": e.message,
+        "technical": e.technical,
+        "user": e.user,
+        "reason": e.reason,
+    }
 
 
 def _joined(words: Iterable[str]) -> str:

@@ -23,7 +23,15 @@ from katmonitor.storage.database import alembic_config, make_engine
 from katmonitor.storage.models import metadata
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"sessions", "samples", "waveform_blocks", "dose_events", "observations", "device_events"}
+TABLES = {
+    "sessions",
+    "samples",
+    "waveform_blocks",
+    "dose_events",
+    "observations",
+    "device_events",
+    "alarm_events",
+}
 FUTURE = "9999_from_the_future"
 
 
@@ -51,7 +59,7 @@ def test_upgrade_from_empty_matches_the_models(database_url: str) -> None:
 def test_open_database_upgrades_to_head(database_url: str) -> None:
     database = open_database(database_url)
     try:
-        assert database.schema_revision() == head_revision() == "0001"
+        assert database.schema_revision() == head_revision() == "0002"
         upgrade_schema(database.engine)  # already at head: nothing to do, no error
         assert database.schema_revision() == head_revision()
     finally:
@@ -151,6 +159,7 @@ def test_offline_sql_generation() -> None:
     for table in TABLES:
         assert f"CREATE TABLE {table}" in ddl
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in ddl
+    assert "UPDATE alembic_version SET version_num='0002'" in ddl
 
 
 def test_developer_alembic_ini_drives_the_same_migrations(

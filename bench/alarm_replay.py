@@ -1,0 +1,88 @@
+"""Alarm replay throughput on one core.
+
+    python -m bench.alarm_replay [--samples 2000000]
+
+Generates a stream like a session's (HR, pulse rate, SpO2 at 1 Hz each; NIBP every 3 min) with
+excursions beyond the limits now and then, builds the Sample objects first, then times only
+``AlarmEngine.process_sample`` over them (the replay's own work; JSON parsing and database
+reading are reported separately as they are not the engine's). Goal: >= 1,000,000 samples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+from katmonitor.alarms import AlarmEngine, load_profile
+from katmonitor.alarms.replay import read_json_lines
+from katmonitor.samples import Sample
+from katmonitor.vitals import VitalKind
+
+START = 1_800_000_000.0
+
+
+def generate(count: int, seed: int = 7) -> list[Sample]:
+    rng = random.Random(seed)
+    out: list[Sample] = []
+    t = START
+    hr = spo2 = 0.0
+    while len(out) < count:
+        t += 1.0
+        second = int(t - START)
+        # Every 20 min a 45 s excursion (desaturation and tachycardia).
+        excursion = second % 1200 < 45
+        hr = (128.0 if excursion else 72.0) + rng.uniform(-3, 3)
+        spo2 = (87.0 if excursion else 97.0) + rng.uniform(-1, 1)
+        out.append(Sample(t, "mon", VitalKind.HR, round(hr)))
+        out.append(Sample(t, "ox", VitalKind.PULSE_RATE, round(hr)))
+        out.append(Sample(t, "ox", VitalKind.SPO2, round(spo2)))
+        if second % 180 == 0:
+            systolic = 125.0 + 30.0 * (second % 3600 > 2400) + rng.uniform(-5, 5)
+            out.append(Sample(t, "mon", VitalKind.NIBP_SYSTOLIC, round(systolic)))
+            out.append(Sample(t, "mon", VitalKind.NIBP_DIASTOLIC, round(systolic * 0.62)))
+            out.append(Sample(t, "mon", VitalKind.NIBP_MEAN, round(systolic * 0.75)))
+    return out[:count]
+
+
+def time_engine(samples: list[Sample], profile: str) -> tuple[float, int]:
+    engine = AlarmEngine(load_profile(profile))
+    process = engine.process_sample
+    events = 0
+    started = time.perf_counter()
+    for sample in samples:
+        result = process(sample)
+        if result:
+            events += len(result)
+    elapsed = time.perf_counter() - started
+    return len(samples) / elapsed, events
+
+
+def time_json(samples: list[Sample]) -> float:
+    lines = [json.dumps(s.to_json_dict()) + "\n" for s in samples]
+    started = time.perf_counter()
+    count = sum(1 for _ in read_json_lines(iter(lines)))  # type: ignore[arg-type]
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=2_000_000)
+    parser.add_argument("--profile", default="default")
+    args = parser.parse_args()
+    samples = generate(args.samples)
+    hours = (samples[-1].time - samples[0].time) / 3600
+    print(f"{len(samples):,} samples ({hours:.0f} h of a session's numerics), {args.profile}")
+    best = 0.0
+    for _ in range(3):
+        rate, events = time_engine(samples, args.profile)
+        best = max(best, rate)
+    print(f"engine: {best:,.0f} samples/s (best of 3; {events} alarm events)")
+    verdict = "meets" if best >= 1_000_000 else "misses"
+    print(f"goal >= 1,000,000 samples/s: {verdict}")
+    print(f"JSON-lines parsing (replay CLI input): {time_json(samples[:200_000]):,.0f} lines/s")
+
+
+if __name__ == "__main__":
+    main()
