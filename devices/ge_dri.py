@@ -33,6 +33,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
+from zlib import adler32
 
 import numpy as np
 
@@ -79,7 +80,8 @@ MT_WAVE = 1  # waveforms (and their requests)
 
 _HEADER = struct.Struct("<hBBHIB3xh")  # r_len .. r_maintype: 16 bytes
 _SR_DESC = struct.Struct("<hB")  # sr_offset (from the start of the data area), sr_type
-_SR_TABLE = struct.Struct("<" + "hB" * MAX_SUBRECORDS)
+_HEADER_AND_TABLE = struct.Struct(_HEADER.format + "hB" * MAX_SUBRECORDS)  # all 40 bytes
+_SR_FIELDS = range(7, 7 + 2 * MAX_SUBRECORDS, 2)  # (sr_offset, sr_type) at [i], [i + 1]
 _U32 = struct.Struct("<I")
 _I16 = struct.Struct("<h")
 
@@ -201,8 +203,8 @@ class Frame:
 class Deframer:
     """Incremental 0x7E framing: feed any chunks, get complete frames (good or bad).
 
-    Works on whole runs between flags (bytes.find) rather than byte by byte: decoding keeps
-    up with a 115200-baud link more than a thousand times over.
+    Splits each chunk at its flags in one call (bytes.split) rather than walking it byte by
+    byte: decoding keeps up with a 115200-baud link more than a thousand times over.
     """
 
     def __init__(self) -> None:
@@ -213,67 +215,123 @@ class Deframer:
         self._skipped = 0  # bytes seen outside any frame (before the first flag, after a resync)
 
     def feed(self, chunk: bytes) -> list[Frame]:
-        frames: list[Frame] = []
-        base = self._offset
+        return [Frame(*frame) for frame in self._scan(chunk)]
+
+    def _scan(self, chunk: bytes) -> list[_FrameTuple]:
+        """What :meth:`feed` returns, as plain (offset, length, record, problem, bad) tuples:
+        the decoder's hot path, which would otherwise build a Frame per record."""
+        frames: list[_FrameTuple] = []
+        at = self._offset  # stream offset of the current segment
         self._offset += len(chunk)
-        position = 0
-        while True:
-            flag = chunk.find(_FLAG_BYTE, position)
-            segment_end = len(chunk) if flag < 0 else flag
-            if segment_end > position:
-                if self._synced:
-                    self._raw += chunk[position:segment_end]
-                    if len(self._raw) > _MAX_FRAME_BYTES:
-                        # A lost end flag: drop what we have and wait for the next flag.
-                        length = base + segment_end - self._start
-                        frames.append(Frame(self._start, length, None, "frame too long", bad=True))
-                        self._synced = False
-                        self._raw.clear()
+        synced, start, raw, skipped = self._synced, self._start, self._raw, self._skipped
+        segments = chunk.split(_FLAG_BYTE)
+        tail = segments.pop()  # the bytes after the last flag: no flag closes them yet
+        for segment in segments:  # each one ends at a flag
+            if not segment and not raw and not skipped:
+                # The empty run between frames (7E 7E): this flag only opens the next frame.
+                synced = True
+                start = at
+                at += 1
+                continue
+            size = len(segment)
+            escaped = None  # the frame's escaped bytes, when this flag closes one
+            if size and synced:
+                if raw:
+                    raw += segment
+                    escaped = raw
                 else:
-                    self._skipped += segment_end - position
-            if flag < 0:
-                return frames
-            at = base + flag
-            if self._skipped:
-                message = f"{self._skipped} bytes outside a frame skipped"
-                frames.append(Frame(at - self._skipped, self._skipped, None, message))
-                self._skipped = 0
-            elif self._synced and self._raw:
-                frames.append(self._finish(at))
+                    escaped = segment  # the usual case: a whole frame inside the chunk
+                if len(escaped) > _MAX_FRAME_BYTES:
+                    # A lost end flag: drop what we have and wait for the next flag.
+                    frames.append((start, at + size - start, None, "frame too long", True))
+                    synced = False
+                    escaped = None
+            elif size:
+                skipped += size
+            elif synced and raw:
+                escaped = raw
+            at += size  # now the flag's offset
+            if skipped:
+                message = f"{skipped} bytes outside a frame skipped"
+                frames.append((at - skipped, skipped, None, message, False))
+                skipped = 0
+            elif escaped is not None:
+                frames.append(_check_frame(escaped, start, at - start + 1))
             # Every flag may open a frame: frames either share flags or come as 7E..7E 7E..7E.
-            self._synced = True
-            self._start = at
-            self._raw.clear()
-            position = flag + 1
+            synced = True
+            start = at
+            if raw:
+                raw.clear()
+            at += 1
+        if tail:
+            if synced:
+                raw += tail
+                if len(raw) > _MAX_FRAME_BYTES:
+                    frames.append((start, at + len(tail) - start, None, "frame too long", True))
+                    synced = False
+                    raw.clear()
+            else:
+                skipped += len(tail)
+        self._synced, self._start, self._skipped = synced, start, skipped
+        return frames
 
-    def _finish(self, end: int) -> Frame:
-        length = end - self._start + 1
-        data = _unescape(self._raw)
+
+# (offset, length, record, problem, bad): a Frame's fields, without building the object.
+_FrameTuple = tuple[int, int, "bytes | None", str, bool]
+
+
+def _check_frame(escaped: bytes | bytearray, start: int, length: int) -> _FrameTuple:
+    """Unescape one frame's bytes and check them: a good record or a bad frame."""
+    # ESCAPE, an int: `bytes in bytes` first tries its operand as an int (raising and clearing
+    # a TypeError), which costs more than the search itself.
+    if ESCAPE in escaped:
+        data = _unescape(escaped)
         if data is None:
-            return Frame(self._start, length, None, "escape byte before the end flag", bad=True)
-        if len(data) < HEADER_SIZE + 1:
-            message = f"frame too short ({len(data)} bytes)"
-            return Frame(self._start, length, None, message, bad=True)
-        record, received = data[:-1], data[-1]
-        if checksum(record) != received:
-            message = f"bad checksum (got {received:#04x}, computed {checksum(record):#04x})"
-            return Frame(self._start, length, None, message, bad=True)
-        # The length field guards against a damaged escape that leaves the sum intact.
-        (r_len,) = _I16.unpack_from(record, 0)
-        if r_len != len(record):
-            message = f"record length field {r_len} but {len(record)} bytes received"
-            return Frame(self._start, length, None, message, bad=True)
-        return Frame(self._start, length, record)
+            return (start, length, None, "escape byte before the end flag", True)
+    else:
+        data = bytes(escaped)  # copies only a frame that spanned chunks (a bytearray)
+    size = len(data) - 1  # without the checksum
+    if size < HEADER_SIZE:
+        return (start, length, None, f"frame too short ({size + 1} bytes)", True)
+    record, received = data[:-1], data[-1]
+    computed = _byte_sum(record) & 0xFF
+    if computed != received:
+        message = f"bad checksum (got {received:#04x}, computed {computed:#04x})"
+        return (start, length, None, message, True)
+    # The length field guards against a damaged escape that leaves the sum intact.
+    (r_len,) = _I16.unpack_from(record, 0)
+    if r_len != size:
+        message = f"record length field {r_len} but {size} bytes received"
+        return (start, length, None, message, True)
+    return (start, length, record, "", False)
 
 
+def _byte_sum(data: bytes) -> int:
+    """sum(data), without a Python-level loop over the bytes: the low half of Adler-32 is
+    1 + sum(data) mod 65521, exact up to 256 bytes (1 + 255 * 256 < 65521), and zlib
+    computes it in C. Longer data is summed 256 bytes at a time."""
+    if len(data) <= _ADLER_EXACT_BYTES:
+        return (adler32(data) & 0xFFFF) - 1
+    total = 0
+    for at in range(0, len(data), _ADLER_EXACT_BYTES):
+        total += (adler32(data[at : at + _ADLER_EXACT_BYTES]) & 0xFFFF) - 1
+    return total
+
+
+_ADLER_EXACT_BYTES = 256
 _FLAG_BYTE = bytes([FLAG])
 _ESCAPE_BYTE = bytes([ESCAPE])
 
 
 def _unescape(raw: bytes | bytearray) -> bytes | None:
     """7D XX -> XX ^ 0x20 (not XX | 0x7C); None when the frame ends inside an escape."""
-    if _ESCAPE_BYTE not in raw:
+    escapes = raw.count(_ESCAPE_BYTE)
+    if not escapes:
         return bytes(raw)
+    if escapes == raw.count(_ESCAPED_FLAG) + raw.count(_ESCAPED_ESCAPE):
+        # Every 7D starts a 7D 5E or 7D 5D pair (the usual case): substituting the pairs in
+        # C gives the same bytes as the loop below.
+        return bytes(raw.replace(_ESCAPED_FLAG, _FLAG_BYTE).replace(_ESCAPED_ESCAPE, _ESCAPE_BYTE))
     out = bytearray()
     position = 0
     while True:
@@ -286,6 +344,10 @@ def _unescape(raw: bytes | bytearray) -> bytes | None:
             return None
         out.append(raw[escape + 1] ^ ESCAPE_XOR)
         position = escape + 2
+
+
+_ESCAPED_FLAG = bytes([ESCAPE, FLAG ^ ESCAPE_XOR])
+_ESCAPED_ESCAPE = bytes([ESCAPE, ESCAPE ^ ESCAPE_XOR])
 
 
 # --- Records -----------------------------------------------------------------------------------
@@ -333,14 +395,19 @@ def parse_header(record: bytes) -> RecordHeader:
     """The header of an unframed record (ValueError when shorter than a header)."""
     if len(record) < HEADER_SIZE:
         raise ValueError(f"record of {len(record)} bytes is shorter than its header")
-    r_len, r_nbr, dri_level, plug_id, r_time, _subnet, maintype = _HEADER.unpack_from(record, 0)
-    descriptors = _SR_TABLE.unpack_from(record, _HEADER.size)  # all 8 at once: this is hot
+    fields = _HEADER_AND_TABLE.unpack_from(record, 0)
+    r_len, r_nbr, dri_level, plug_id, r_time, _subnet, maintype = fields[:7]
+    return RecordHeader(r_len, r_nbr, dri_level, plug_id, r_time, maintype, _subrecords(fields))
+
+
+def _subrecords(fields: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """The (sr_offset, sr_type) pairs of unpacked header ``fields``, up to the terminator."""
     subrecords: list[tuple[int, int]] = []
-    for index in range(0, 2 * MAX_SUBRECORDS, 2):
-        if descriptors[index + 1] == END_OF_LIST:
+    for index in _SR_FIELDS:
+        if fields[index + 1] == END_OF_LIST:
             break
-        subrecords.append((descriptors[index], descriptors[index + 1]))
-    return RecordHeader(r_len, r_nbr, dri_level, plug_id, r_time, maintype, tuple(subrecords))
+        subrecords.append((fields[index], fields[index + 1]))
+    return tuple(subrecords)
 
 
 # --- Requests (host -> monitor) ----------------------------------------------------------------
@@ -522,30 +589,41 @@ class GeDriDecoder(Decoder):
 
     def feed(self, chunk: bytes) -> list[DecodedEvent]:
         events: list[DecodedEvent] = []
-        for frame in self._deframer.feed(chunk):
-            if frame.record is None:
-                if frame.bad:
-                    self.counters.bad += 1
-                events.append(DecodeProblem(frame.offset, frame.problem, frame.length))
+        pleth = _PlethBatch()
+        counters = self.counters
+        for offset, length, record, problem, bad in self._deframer._scan(chunk):
+            if record is None:
+                if bad:
+                    counters.bad += 1
+                events.append(DecodeProblem(offset, problem, length))
                 continue
-            self.counters.good += 1
+            counters.good += 1
             try:
-                events.extend(self._decode_record(frame.record, frame.offset))
+                # Waveform records are most of the stream: straight to their decoder, with no
+                # RecordHeader object (the deframer only passes records of >= 40 bytes).
+                fields = _HEADER_AND_TABLE.unpack_from(record, 0)
+                if fields[6] == MT_WAVE:
+                    self._decode_wave(fields, record, offset, events, pleth)
+                else:
+                    events += self._decode_record(record, offset)
             except (ValueError, struct.error) as error:  # a well-framed but malformed record
-                events.append(
-                    DecodeProblem(frame.offset, f"malformed record: {error}", frame.length)
-                )
+                events.append(DecodeProblem(offset, f"malformed record: {error}", length))
+        pleth.finish(events)
         self.offset += len(chunk)
         return events
 
     def _decode_record(self, record: bytes, offset: int) -> list[DecodedEvent]:
         header = parse_header(record)
-        data = record[HEADER_SIZE:]
+        events: list[DecodedEvent] = []
         if header.maintype == MT_PHDB:
-            return self._decode_phdb(header, data, offset)
-        if header.maintype == MT_WAVE:
-            return self._decode_wave(header, data, offset)
-        return []  # alarms, network management: not used
+            events = self._decode_phdb(header, record[HEADER_SIZE:], offset)
+        elif header.maintype == MT_WAVE:
+            pleth = _PlethBatch()
+            self._decode_wave(
+                _HEADER_AND_TABLE.unpack_from(record, 0), record, offset, events, pleth
+            )
+            pleth.finish(events)
+        return events  # other main types (alarms, network management): not used
 
     def _decode_phdb(self, header: RecordHeader, data: bytes, offset: int) -> list[DecodedEvent]:
         events: list[DecodedEvent] = []
@@ -616,37 +694,89 @@ class GeDriDecoder(Decoder):
                 events.append(_sample(kind, block, at, scale, none, device_time, offset))
         return events
 
-    def _decode_wave(self, header: RecordHeader, data: bytes, offset: int) -> list[DecodedEvent]:
-        events: list[DecodedEvent] = []
-        device_time = float(header.r_time) if header.r_time else None
-        for sr_offset, sr_type in header.subrecords:
+    def _decode_wave(
+        self,
+        fields: tuple[int, ...],
+        record: bytes,
+        offset: int,
+        events: list[DecodedEvent],
+        pleth: _PlethBatch,
+    ) -> None:
+        """The pleth subrecords of a waveform record, whose header unpacked (with
+        _HEADER_AND_TABLE) to ``fields``: problems go to ``events`` now, waveforms to
+        ``pleth``, which puts them in ``events`` when it is finished."""
+        r_time = fields[4]
+        device_time = float(r_time) if r_time else None
+        data_size = len(record) - HEADER_SIZE  # sr_offset counts from the data area
+        for index in _SR_FIELDS:
+            sr_type = fields[index + 1]
+            if sr_type == END_OF_LIST:
+                break
             if sr_type != WF_PLETH:
                 continue
-            if not 0 <= sr_offset <= len(data) - _WF_HEADER.size:
+            sr_offset = fields[index]
+            if not 0 <= sr_offset <= data_size - _WF_HEADER.size:
                 events.append(DecodeProblem(offset, "waveform subrecord outside the record"))
                 continue
-            count, status, _label = _WF_HEADER.unpack_from(data, sr_offset)
+            count, status, _label = _WF_HEADER.unpack_from(record, HEADER_SIZE + sr_offset)
             start = sr_offset + _WF_HEADER.size
-            if count < 0 or start + 2 * count > len(data):
+            if count < 0 or start + 2 * count > data_size:
                 events.append(DecodeProblem(offset, f"waveform of {count} samples overruns"))
                 continue
-            raw = np.frombuffer(data, dtype="<i2", count=count, offset=start)
-            values = raw * np.float32(0.01)
-            if count and raw.min() <= _LAST_CODE:  # rare: only then pay for the masking
-                values[raw <= _LAST_CODE] = np.nan
-            events.append(
-                DecodedWaveform(
-                    VitalKind.PLETH,
-                    PLETH_RATE_HZ,
-                    values,
-                    _WAVE_STATUS[status & _WAVE_BITS],
-                    device_time,
-                    offset,
-                )
+            start += HEADER_SIZE
+            pleth.samples.append(record[start : start + 2 * count])
+            pleth.pending.append(
+                (len(events), count, _WAVE_STATUS[status & _WAVE_BITS], device_time, offset)
             )
-        return events
+            events.append(_PENDING)
 
 
+class _PlethBatch:
+    """The pleth subrecords of one chunk, turned into values with one numpy call rather than
+    two per 25-sample record (numpy's per-call cost is most of the work on arrays this small).
+    Each one holds a place in the events until :meth:`finish` puts its DecodedWaveform there.
+    """
+
+    __slots__ = ("pending", "samples")
+
+    def __init__(self) -> None:
+        self.samples: list[bytes] = []  # each subrecord's int16 samples, as sent
+        self.pending: list[tuple[int, int, frozenset[str], float | None, int]] = []
+        """(index in the events, sample count, status, device_time, offset) per subrecord."""
+
+    def finish(self, events: list[DecodedEvent]) -> None:
+        if not self.pending:
+            return
+        values = _PLETH_VALUES.take(np.frombuffer(b"".join(self.samples), dtype="<u2"))
+        start = 0
+        for index, count, status, device_time, offset in self.pending:
+            end = start + count
+            events[index] = DecodedWaveform(
+                _PLETH,
+                PLETH_RATE_HZ,
+                values[start:end].copy(),  # each waveform owns its array, as if made alone
+                status,
+                device_time,
+                offset,
+            )
+            start = end
+
+
+_PENDING = cast("DecodedEvent", None)  # an event's place, until _PlethBatch.finish fills it
+_PLETH = VitalKind.PLETH
+
+
+def _pleth_values() -> np.ndarray:
+    """The pleth value of every int16 sample, indexed by its bit pattern: 1/100 %, codes
+    (<= -32001) as NaN. One lookup (take) replaces scaling, then masking where codes were."""
+    samples = np.arange(1 << 16, dtype=np.uint16).view(np.int16)
+    values = samples * np.float32(0.01)  # the same float32 arithmetic, done once for all
+    values[samples <= _LAST_CODE] = np.nan
+    values.flags.writeable = False
+    return values
+
+
+_PLETH_VALUES = _pleth_values()
 _WAVE_BITS = WF_STATUS_GAP | WF_STATUS_LEAD_OFF
 _WAVE_STATUS = {
     bits: frozenset(

@@ -36,6 +36,8 @@ the sensor alarm is set they are reported as "no value" so a held number never l
 
 from __future__ import annotations
 
+import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -452,47 +454,88 @@ class NoninDecoder(Decoder):
     # -- DF8 -----------------------------------------------------------------------------
 
     def _feed_df8(self, events: list[DecodedEvent]) -> None:
-        while self._available() > 0:
+        # Runs of valid frames are found with one regex search and decoded in a tight loop;
+        # the bytes between runs (rare) go through the byte-by-byte rules of _df8_gap.
+        buf = self._buf
+        while self._pos < len(buf):
+            run = _DF8_FRAMES.search(buf, self._pos)
+            if run is None:
+                self._df8_gap(len(buf), events)
+                return
+            self._df8_gap(run.start(), events)
+            self._end_skip(events)
+            self._pos = run.end()
+            self.counters.good += (run.end() - run.start()) // 4
+            self._df8_frames(buf[run.start() : run.end()], self._buf_offset + run.start(), events)
+
+    def _df8_gap(self, stop: int, events: list[DecodedEvent]) -> None:
+        """Consume the bytes before ``stop``, where no valid frame starts: each is the
+        oximeter's reply, or skipped. Stops early at a possible frame start too close to the
+        end of the buffer to check (fewer than 4 bytes)."""
+        while self._pos < stop:
             if not self._buf[self._pos] & 0x80:
                 if not self._take_reply(events):
                     self._skip_byte(events)
-                continue
-            if self._available() < 4:
+            elif self._available() < 4:
                 return
-            status1, hr_low, spo2, status2 = self._buf[self._pos : self._pos + 4]
-            if (hr_low | spo2 | status2) & 0x80 or not (spo2 <= 100 or spo2 == MISSING_SPO2):
+            else:
                 self._skip_byte(events)
-                continue
-            self._end_skip(events)
-            offset = self._here
-            self._pos += 4
-            self.counters.good += 1
-            self._df8_frame(offset, status1, hr_low, spo2, status2, events)
 
-    def _df8_frame(
-        self,
-        offset: int,
-        status1: int,
-        hr_low: int,
-        spo2: int,
-        status2: int,
-        events: list[DecodedEvent],
-    ) -> None:
-        sensor_alarm = bool(status2 & DF8_SENSOR_ALARM)
-        flags = (
-            (status1 & DF8_OUT_OF_TRACK, "out_of_track"),
-            (status1 & DF8_LOW_PERFUSION, "low_perfusion"),
-            (status1 & DF8_MARGINAL_PERFUSION, "marginal_perfusion"),
-            (status1 & DF8_ARTIFACT, "artifact"),
-            (sensor_alarm, "sensor_off"),
-            (status2 & DF8_LOW_BATTERY, "low_battery"),
-        )
-        self._report_conditions(frozenset(name for bit, name in flags if bit), offset, events)
-        hr = ((status1 & 0x03) << 7) | hr_low
-        if sensor_alarm:  # display values held after finger-out: not a current reading
-            hr, spo2 = MISSING_HR, MISSING_SPO2
-        events.append(_sample(VitalKind.PULSE_RATE, hr, offset))
-        events.append(_sample(VitalKind.SPO2, spo2, offset))
+    def _df8_frames(self, frames: bytearray, offset: int, events: list[DecodedEvent]) -> None:
+        """Decode consecutive valid frames; ``offset``: the stream offset of the first."""
+        reported = self._reported
+        append = events.append
+        for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
+            key = (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
+            conditions = _DF8_CONDITIONS[key]
+            if conditions != reported:
+                reported = conditions
+                append(DecodedStatus(conditions, offset=offset))
+            hr = ((status1 & 0x03) << 7) | hr_low
+            if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
+                hr, spo2 = MISSING_HR, MISSING_SPO2
+            value, words = _PULSE_RATE_CODES[hr]
+            append(DecodedSample(_PULSE_RATE, value, words, None, offset))
+            value, words = _SPO2_CODES[spo2]
+            append(DecodedSample(_SPO2, value, words, None, offset))
+            offset += 4
+        self._reported = reported
+
+
+# A run of DF8 frames: STATUS1 with bit 7 set, then HR bits 6-0, SpO2 0-100 or 127 and
+# STATUS2 with bit 7 clear.
+_DF8_FRAMES = re.compile(rb"(?:[\x80-\xff][\x00-\x7f][\x00-\x64\x7f][\x00-\x7f])+")
+_DF8_FRAME = struct.Struct("4B")
+_DF8_STATUS1_BITS = DF8_OUT_OF_TRACK | DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION | DF8_ARTIFACT
+_DF8_STATUS2_BITS = DF8_SENSOR_ALARM | DF8_LOW_BATTERY
+_PULSE_RATE = VitalKind.PULSE_RATE
+_SPO2 = VitalKind.SPO2
+# (value, status) of every HR (9 bits) and SpO2 (7 bits) code, by _sample's rules.
+_PULSE_RATE_CODES = [(s.value, s.status) for s in (_sample(_PULSE_RATE, c, 0) for c in range(512))]
+_SPO2_CODES = [(s.value, s.status) for s in (_sample(_SPO2, c, 0) for c in range(128))]
+
+
+def _df8_condition_words(status1: int, status2: int) -> frozenset[str]:
+    flags = (
+        (status1 & DF8_OUT_OF_TRACK, "out_of_track"),
+        (status1 & DF8_LOW_PERFUSION, "low_perfusion"),
+        (status1 & DF8_MARGINAL_PERFUSION, "marginal_perfusion"),
+        (status1 & DF8_ARTIFACT, "artifact"),
+        (status2 & DF8_SENSOR_ALARM, "sensor_off"),
+        (status2 & DF8_LOW_BATTERY, "low_battery"),
+    )
+    return frozenset(name for bit, name in flags if bit)
+
+
+# The conditions of every DF8 frame, by the bits that carry them (the key above): a lookup
+# per frame instead of building a set.
+_DF8_CONDITIONS = {
+    status1 | status2 << 8: _df8_condition_words(status1, status2)
+    for status1 in range(_DF8_STATUS1_BITS + 1)
+    if status1 & _DF8_STATUS1_BITS == status1
+    for status2 in range(_DF8_STATUS2_BITS + 1)
+    if status2 & _DF8_STATUS2_BITS == status2
+}
 
 
 class NoninEmulator(Emulator):
