@@ -126,8 +126,12 @@ class Pipeline:
             return self.alarms.audio_state(now)
 
     def set_alarm_engine(self, engine: AlarmEngine) -> None:
+        """Switch profile (e.g. at session start); device problems that are present now are
+        handed to the new engine, so a sensor already off still alarms."""
         with self._lock:
             self.alarms = engine
+            for status in self._statuses.values():
+                self._alarm_events(engine.process_status(status))
 
     # -- recording --------------------------------------------------------------------------
 

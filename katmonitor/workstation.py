@@ -25,7 +25,7 @@ from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
 from katmonitor.readings import Reading, current_readings
 from katmonitor.recorder import Recorder
-from katmonitor.samples import DeviceStatus, Sample
+from katmonitor.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -40,6 +40,10 @@ from katmonitor.storage.store import SessionStore
 from katmonitor.vitals import VitalKind
 
 TimelineEvent = DoseEvent | Observation
+
+AUDIO_SOURCE = "audio"
+"""Status source of the workstation's own loudspeaker (technical alarm ``tech.audio.no_audio``)."""
+NO_AUDIO = "no_audio"
 
 
 def require_one_mode(devices: Sequence[Device]) -> None:
@@ -86,6 +90,7 @@ class Workstation:
         self._watchdog_stop = threading.Event()
         self._watchdog: threading.Thread | None = None
         self._started = False
+        self._audio_problem: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -200,9 +205,33 @@ class Workstation:
             lambda e: e.adjust_limit(kind, bound, value, now, user, reason)
         )
 
+    def report_audio_unavailable(self, message: str) -> list[AlarmEvent]:
+        """The UI cannot sound alarms (no device, no audio library, an output error): a
+        technical alarm ``tech.audio.no_audio`` until :meth:`report_audio_available`."""
+        self._audio_problem = message
+        return self._audio_status()
+
+    def report_audio_available(self) -> list[AlarmEvent]:
+        self._audio_problem = None
+        return self._audio_status()
+
+    @property
+    def audio_problem(self) -> str | None:
+        return self._audio_problem
+
+    def _audio_status(self) -> list[AlarmEvent]:
+        # Straight to the engine, not Pipeline.on_status: the loudspeaker is not a device, so
+        # it must not appear in the device list nor be reported "no data" by the watchdog.
+        conditions = frozenset({NO_AUDIO}) if self._audio_problem is not None else frozenset()
+        status = DeviceStatus(self.clock.now(), AUDIO_SOURCE, ConnectionState.CONNECTED,
+                              conditions, self._audio_problem or "")
+        return self.pipeline.alarm_action(lambda e: e.process_status(status))
+
     def _use_alarm_profile(self, route: Route) -> None:
         name = self.alarm_profile or profile_for_route(route)
         self.pipeline.set_alarm_engine(AlarmEngine(load_profile(name)))
+        if self._audio_problem is not None:  # a new engine must still know the speaker is mute
+            self._audio_status()
 
     def _set_baseline(self, samples: list[Sample], until: float) -> None:
         baseline = compute_baseline(samples, until)
@@ -251,10 +280,10 @@ class Workstation:
         )
         self.session = session
         self._timeline = []
-        self._use_alarm_profile(route)
         self.pipeline.start_recording(
             self.recorder, session.id, baseline_since=now - self.pipeline.baseline_window_s
         )
+        self._use_alarm_profile(route)  # after recording starts: its first events are kept
         # Until the first dose, the minutes before the session start are the baseline.
         self._set_baseline(self._buffered_samples(now), now)
         return session
@@ -278,8 +307,8 @@ class Workstation:
             )
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
-        self._use_alarm_profile(session.route)
         self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())
+        self._use_alarm_profile(session.route)
         doses = self.store.doses(session_id)
         anchor = doses[0].time if doses else session.started_at
         before: list[Sample] = []

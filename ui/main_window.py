@@ -9,7 +9,10 @@ are the core's.
 
 from __future__ import annotations
 
+import getpass
 import os
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer
@@ -27,11 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from katmonitor.alarms.model import ActiveAlarm
 from katmonitor.limits import LimitFlag
 from katmonitor.samples import ConnectionState, DeviceStatus
 from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.alarm_audio import AlarmAudio
+from ui.alarm_bar import PRIORITY_COLOURS, AlarmBar, flash_lit
+from ui.alarm_history import AlarmHistoryDialog
+from ui.alarm_limits import AlarmLimitsDialog
 from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
@@ -39,8 +47,19 @@ from ui.session_panel import SessionPanel
 from ui.trend_plots import RANGES, TrendPlots
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
+ALARM_POLL_MS = 10  # a new alarm event reaches the bar within ~10 ms, not a whole frame
 RECENT_FLAGS_SHOWN = 8
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
+NIBP_KINDS = {str(VitalKind.NIBP_SYSTOLIC), str(VitalKind.NIBP_DIASTOLIC),
+              str(VitalKind.NIBP_MEAN)}
+
+
+def operator_name() -> str:
+    """Who acknowledges and pauses (no accounts yet): the OS user, else "nurse"."""
+    try:
+        return getpass.getuser() or "nurse"
+    except (KeyError, OSError):
+        return "nurse"
 
 
 def device_has_problem(status: DeviceStatus) -> bool:
@@ -56,9 +75,14 @@ def device_status_text(status: DeviceStatus) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, workstation: Workstation, *, confirm_close: bool | None = None) -> None:
+    def __init__(self, workstation: Workstation, *, confirm_close: bool | None = None,
+                 audio: bool = True, flash_clock: Callable[[], float] = time.monotonic) -> None:
+        """``audio``: False builds no sound output (tests of the visual side only);
+        ``flash_clock``: the UI time the flash phase is derived from."""
         super().__init__()
         self.workstation = workstation
+        self.user = operator_name()
+        self.flash_clock = flash_clock
         # Ask before closing over a running session - but never in tests or on SIGTERM.
         self.confirm_close = (os.environ.get("KATMONITOR_NO_CONFIRM") is None
                               if confirm_close is None else confirm_close)
@@ -87,6 +111,10 @@ class MainWindow(QMainWindow):
                                                    theme.SMALL_NUMERIC_PX),
         }
         self.nibp_tile = NibpTile()
+        self.alarm_bar = AlarmBar()
+        # Sound follows the core's audio state; with no device it reports a technical alarm.
+        self.alarm_audio: AlarmAudio | None = AlarmAudio(workstation, parent=self) if audio \
+            else None
         self.flags_list = QListWidget()
         self.flags_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.flags_list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
@@ -106,6 +134,13 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(TIMER_INTERVAL_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
+        # A cheap second UI timer: only looks whether the core logged a new alarm event and
+        # then updates the alarm bar at once (annunciation latency), not the whole frame.
+        self._last_alarm_event: object = None
+        self.alarm_timer = QTimer(self)
+        self.alarm_timer.setInterval(ALARM_POLL_MS)
+        self.alarm_timer.timeout.connect(self._poll_alarm_events)
+        self.alarm_timer.start()
         self.refresh()
 
     # -- building ------------------------------------------------------------------------------
@@ -142,6 +177,7 @@ class MainWindow(QMainWindow):
         root = QVBoxLayout()
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
+        root.addWidget(self.alarm_bar)
         root.addWidget(self.training_banner)
         root.addWidget(self.session_panel)
         root.addLayout(body, 1)
@@ -172,7 +208,58 @@ class MainWindow(QMainWindow):
                                        "(Ctrl+Shift+D)")
         self.devices_action.triggered.connect(lambda _=False: self.open_device_settings())
         self.menuBar().addMenu("&Workstation").addAction(self.devices_action)
+        self._build_alarm_actions()
         self.addToolBar(toolbar)
+
+    def _build_alarm_actions(self) -> None:
+        def action(text: str, shortcuts: list[str], tip: str, slot: Callable[[], object]
+                   ) -> QAction:
+            act = QAction(text, self)
+            act.setShortcuts([QKeySequence(s) for s in shortcuts])
+            # Window-wide: the nurse can silence from any widget that has focus.
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setToolTip(f"{tip} ({', '.join(shortcuts)})")
+            act.triggered.connect(lambda _=False: slot())
+            self.addAction(act)
+            return act
+
+        self.acknowledge_action = action("&Acknowledge", ["F2", "Ctrl+K"],
+                                         "Acknowledge the alarms on", self.acknowledge_alarms)
+        self.pause_action = action("Audio &pause", ["F3", "Ctrl+P"],
+                                   "Pause the alarm sound", self.pause_alarm_audio)
+        self.history_action = action("Alarm &history…", ["F4", "Ctrl+H"],
+                                     "The session's alarm record", self.open_alarm_history)
+        self.limits_action = action("Alarm &limits…", ["F5", "Ctrl+L"],
+                                    "Adjust limits / alarm off for this session",
+                                    self.open_alarm_limits)
+        menu = self.menuBar().addMenu("&Alarms")
+        for act in (self.acknowledge_action, self.pause_action, self.history_action,
+                    self.limits_action):
+            menu.addAction(act)
+        self.alarm_bar.ack_button.setDefaultAction(self.acknowledge_action)
+        self.alarm_bar.pause_button.setDefaultAction(self.pause_action)
+        self.alarm_bar.history_button.setDefaultAction(self.history_action)
+
+    def acknowledge_alarms(self) -> None:
+        self.workstation.acknowledge_alarms(self.user)
+        self._refresh_alarms()
+
+    def pause_alarm_audio(self) -> None:
+        self.workstation.pause_alarm_audio(self.user)
+        self._refresh_alarms()
+
+    def open_alarm_history(self) -> AlarmHistoryDialog:
+        dialog = AlarmHistoryDialog(self.workstation, parent=self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def open_alarm_limits(self) -> AlarmLimitsDialog:
+        dialog = AlarmLimitsDialog(self.workstation, self.user, parent=self)
+        dialog.accepted.connect(self._refresh_alarms)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def open_device_settings(self) -> DeviceSettingsDialog:
         dialog = DeviceSettingsDialog(self.workstation, parent=self)
@@ -200,10 +287,49 @@ class MainWindow(QMainWindow):
         self.session_panel.refresh()
         if self.training_banner.isHidden() == ws.training:  # the devices may have changed
             self.training_banner.setVisible(ws.training)
+        self._refresh_alarms()
         self._refresh_flags(ws.active_flags())
         self._refresh_status()
         self.trends.refresh(now)
         self.pleth.refresh(now)
+
+    def _refresh_alarms(self) -> None:
+        """Alarm bar, tile flashing and sound, every tick, from the core's alarm state."""
+        ws = self.workstation
+        alarms = ws.active_alarms()
+        audio = ws.audio_state()
+        flash_t = self.flash_clock()
+        self.alarm_bar.show_state(alarms, audio, ws.clock.now(), flash_t, ws.audio_problem)
+        self._flash_tiles(alarms, flash_t)
+        if self.alarm_audio is not None:
+            self.alarm_audio.follow(audio)
+
+    def _poll_alarm_events(self) -> None:
+        log = self.workstation.pipeline.alarm_log
+        last = log[-1] if log else None  # one atomic read; the device threads append
+        if last is not self._last_alarm_event:
+            self._last_alarm_event = last
+            self._refresh_alarms()
+
+    def _flash_tiles(self, alarms: list[ActiveAlarm], flash_t: float) -> None:
+        # The most urgent alarm of each tile's parameter(s) sets its colour and flash rate.
+        urgent: dict[str, ActiveAlarm] = {}
+        for alarm in alarms:  # most urgent first
+            urgent.setdefault(alarm.kind, alarm)
+        for kind, tile in self.tiles.items():
+            self._flash_tile(tile, urgent.get(str(kind)), flash_t)
+        nibp = [urgent[k] for k in NIBP_KINDS if k in urgent]
+        self._flash_tile(self.nibp_tile, max(nibp, key=lambda a: a.priority, default=None),
+                         flash_t)
+
+    @staticmethod
+    def _flash_tile(tile: NumericTile | NibpTile, alarm: ActiveAlarm | None,
+                    flash_t: float) -> None:
+        if alarm is None:
+            tile.set_alarm_flash(None, False)
+        else:
+            tile.set_alarm_flash(PRIORITY_COLOURS[alarm.priority],
+                                 flash_lit(alarm.priority, flash_t))
 
     def _refresh_flags(self, active: list[LimitFlag]) -> None:
         try:
@@ -278,6 +404,9 @@ class MainWindow(QMainWindow):
                 return
         self._closing = True
         self.timer.stop()
+        self.alarm_timer.stop()
+        if self.alarm_audio is not None:
+            self.alarm_audio.stop()
         # Stops the devices and flushes the recorder; an active session becomes INTERRUPTED.
         self.workstation.shutdown()
         event.accept()

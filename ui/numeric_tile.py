@@ -56,6 +56,8 @@ class _Tile(QFrame):
         self._state = "empty"
         self._marker = ""
         self._frame_style = ""
+        self._frame_kind = "normal"
+        self._flash: tuple[str | None, bool] = (None, False)
 
         self.title_label = QLabel(title)
         self.title_label.setFont(theme.font(theme.TILE_LABEL_PX, bold=True))
@@ -84,10 +86,30 @@ class _Tile(QFrame):
             self.marker_label.setText(text or " ")  # keep the line's height when empty
         _set_colour(self.marker_label, colour)
 
+    @property
+    def flash(self) -> tuple[str | None, bool]:
+        """(alarm colour or None, lit now): the engine alarm shown on this tile (for tests)."""
+        return self._flash
+
+    def set_alarm_flash(self, colour: str | None, lit: bool) -> None:
+        """Flash the frame in an alarm's priority colour. The window drives ``lit`` from its
+        UI timer (the flash rate belongs to the alarm's priority, not to sample arrival)."""
+        flash = (colour, lit and colour is not None)
+        if flash != self._flash:
+            self._flash = flash
+            self._apply_frame(self._frame_kind)
+
     def _apply_frame(self, kind: str) -> None:
+        self._frame_kind = kind
         border = theme.ALARM if kind == "alarm" else theme.PANEL_BORDER
         background = theme.ALARM_BACKGROUND if kind == "alarm" else theme.PANEL
-        style = (f"QFrame#tile {{ background: {background}; border: 2px solid {border};"
+        width = 2
+        colour, lit = self._flash
+        if colour is not None:  # an engine alarm: thick border in its colour, filled when lit
+            border, width = colour, 4
+            background = theme.FLASH_BACKGROUND.get(colour, theme.ALARM_BACKGROUND) if lit \
+                else theme.PANEL
+        style = (f"QFrame#tile {{ background: {background}; border: {width}px solid {border};"
                  " border-radius: 4px; }")
         if style != self._frame_style:  # restyling re-polishes the widget: only on change
             self._frame_style = style

@@ -22,6 +22,15 @@ STALE = "#5c636c"
 ALARM = "#ff4a4a"
 TECHNICAL_ALARM = "#f0b400"  # device/link problems: amber, distinct from physiological red
 ALARM_BACKGROUND = "#3a0d0d"
+# IEC 60601-1-8 priority colours (alarm bar and flashing tiles): high red, medium yellow,
+# low cyan. Text on a lit (flash "on") entry is near-black for contrast.
+ALARM_HIGH = "#ff3b3b"
+ALARM_MEDIUM = "#f2d21b"
+ALARM_LOW = "#3cc8dc"
+ALARM_LIT_TEXT = "#0a0a0a"
+AUDIO_PAUSED = "#f2d21b"
+# A lit tile is filled with a dark shade of its alarm colour so its big value stays readable.
+FLASH_BACKGROUND = {ALARM_HIGH: "#6e1010", ALARM_MEDIUM: "#5a4b00", ALARM_LOW: "#0d4750"}
 TRAINING_BANNER = "#b85c00"
 TRAINING_TEXT = "#0a0a0a"
 RECORDING = "#e04848"

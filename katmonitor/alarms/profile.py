@@ -48,6 +48,9 @@ DEFAULT_TECHNICAL: dict[str, Priority] = {
     "checksum_errors": Priority.LOW,
     "clock_drift": Priority.LOW,
     "low_battery": Priority.LOW,
+    # The workstation cannot sound alarms (no audio device, audio library or output error):
+    # reported by the UI through Workstation.report_audio_unavailable.
+    "no_audio": Priority.MEDIUM,
 }
 
 

@@ -186,3 +186,11 @@ def test_models_and_migrations_use_named_constraints() -> None:
             assert constraint.name, f"unnamed constraint on {table.name}"
         for index in table.indexes:
             assert index.name, f"unnamed index on {table.name}"
+
+
+def test_the_fast_start_revision_is_the_newest_migration() -> None:
+    # open_database skips Alembic when a database is already at SCHEMA_HEAD: adding a
+    # migration without moving SCHEMA_HEAD would leave databases un-upgraded.
+    from katmonitor.storage.database import SCHEMA_HEAD, head_revision
+
+    assert head_revision() == SCHEMA_HEAD

@@ -99,7 +99,11 @@ def test_shutdown_leaves_a_running_session_interrupted_and_it_can_be_reopened(
     second.start()
     assert [s.id for s in second.reopenable_sessions()] == [session.id]
     second.reopen_session(session.id)
-    time.sleep(1.1)
+    # The reconnected monitor's first displayed values arrive at once; allow a busy machine.
+    wait_for(
+        lambda: second.recorder.flush() and store.sample_counts(session.id)["hr"] > before,
+        timeout=10,
+    )
     second.end_session()
     second.shutdown()
     assert store.get_session(session.id).status is SessionStatus.ENDED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -50,11 +51,11 @@ def make_window(qtbot: QtBot, database: Database) -> Iterator[MakeWindow]:
     workstations: list[Workstation] = []
 
     def make(devices: Sequence[str] = (FAST_SIM,), *, clock: Clock | None = None,
-             db: Database | None = None) -> MainWindow:
+             db: Database | None = None, **window_options: Any) -> MainWindow:
         workstation = Workstation(db or database, [open_device(spec) for spec in devices],
                                   clock=clock)
         workstations.append(workstation)
-        window = MainWindow(workstation, confirm_close=False)
+        window = MainWindow(workstation, confirm_close=False, **window_options)
         qtbot.addWidget(window)
         workstation.start()
         window.show()

@@ -1,0 +1,255 @@
+"""The alarm bar at the top of the window: every active alarm, most urgent first.
+
+What is on, its priority, acknowledged or latched, whether audio is paused and which
+parameters' alarms are off all come from the core (``Workstation.active_alarms()`` and
+``audio_state()``); the bar only shows them the IEC 60601-1-8 way:
+
+- high: red, flashing ~2 Hz (50 % duty), marker ``***``;
+- medium: yellow, flashing ~0.5 Hz (50 % duty), marker ``**``;
+- low: cyan, steady, marker ``*``.
+
+Markers and words ("ACK", "LATCHED", "AUDIO PAUSED 1:45", "ALARM OFF: HR") make sure colour
+is never the only cue. The flash phase is a function of the UI timer's time (``flash_lit``),
+so every flashing element blinks in step, at the same rate whatever the sample rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from katmonitor.alarms.model import ActiveAlarm, AudioState, Priority
+from katmonitor.vitals import VitalKind, spec_of
+from ui import theme
+
+NO_ALARMS_TEXT = "No active alarms"
+MAX_ROWS = 3  # more than this are summarised as "+N more" (the bar must not push the vitals)
+
+PRIORITY_COLOURS: dict[Priority, str] = {
+    Priority.HIGH: theme.ALARM_HIGH,
+    Priority.MEDIUM: theme.ALARM_MEDIUM,
+    Priority.LOW: theme.ALARM_LOW,
+}
+FLASH_HZ: dict[Priority, float] = {Priority.HIGH: 2.0, Priority.MEDIUM: 0.5, Priority.LOW: 0.0}
+
+
+def flash_lit(priority: Priority, t: float) -> bool:
+    """Whether an element of this priority is lit at UI time ``t`` (50 % duty; low: steady)."""
+    hz = FLASH_HZ[priority]
+    return True if hz <= 0 else (t * hz) % 1.0 < 0.5
+
+
+def entry_text(alarm: ActiveAlarm) -> str:
+    """"*** SpO2 82 % < 85   ACK" - marker, the core's message (with the value), state words."""
+    words = []
+    if alarm.latched:
+        words.append("LATCHED")
+    if alarm.acknowledged:
+        words.append("ACK")
+    text = f"{alarm.priority.marker} {alarm.message}"
+    if alarm.value is not None and f"{alarm.value:g}" not in alarm.message:
+        text += f" ({alarm.value:g})"
+    return text + ("   " + " · ".join(words) if words else "")
+
+
+def format_remaining(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.999))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def kind_label(kind: str) -> str:
+    try:
+        return spec_of(VitalKind(kind)).label
+    except ValueError:
+        return kind
+
+
+class _EntryLabel(QLabel):
+    """One alarm line; remembers when it was first painted with its current alarm (latency
+    benchmark: sample in -> pixels out)."""
+
+    def __init__(self, on_painted: Callable[[str], None]) -> None:
+        super().__init__()
+        self.alarm_id = ""
+        self._unpainted = False
+        self._on_painted = on_painted
+
+    def show_alarm(self, alarm_id: str) -> None:
+        if alarm_id != self.alarm_id:
+            self.alarm_id = alarm_id
+            self._unpainted = bool(alarm_id)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self._unpainted:
+            self._unpainted = False
+            self._on_painted(self.alarm_id)
+
+
+class AlarmBar(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("alarm_bar")
+        self.setStyleSheet(f"QFrame#alarm_bar {{ background: {theme.PANEL};"
+                           f" border-bottom: 1px solid {theme.PANEL_BORDER}; }}")
+        self.first_painted: dict[str, float] = {}
+        """perf_counter of the first paint of each alarm id's entry (until it goes off)."""
+        self.painted_hook: Callable[[str], None] | None = None
+        """Called (UI thread) after an entry's first paint, e.g. by the latency benchmark."""
+        self._alarms: list[ActiveAlarm] = []
+        self._shown_key: tuple[object, ...] = ()
+        self._styles: dict[QLabel, str] = {}
+
+        self.rows: list[_EntryLabel] = []
+        rows = QVBoxLayout()
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        # The rows are always laid out (empty when unused): the bar keeps one height, so an
+        # alarm coming on never re-lays out (and redraws) the plots below it.
+        for _ in range(MAX_ROWS):
+            label = _EntryLabel(self._painted)
+            label.setFont(theme.font(theme.HEADER_PX, bold=True))
+            label.setFixedHeight(28)
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            rows.addWidget(label)
+            self.rows.append(label)
+        self.more_label = QLabel()
+        self.more_label.setStyleSheet(f"color: {theme.TEXT}; padding: 0 8px;")
+        self.more_label.hide()
+        self.audio_label = QLabel()
+        self.audio_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.off_label = QLabel()
+        self.off_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.off_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.off_label.hide()
+        self.ack_button = QToolButton()
+        self.pause_button = QToolButton()
+        self.history_button = QToolButton()
+        for button in (self.ack_button, self.pause_button, self.history_button):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setFont(theme.font(theme.BASE_PX, bold=True))
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(10)
+        layout.addLayout(rows, 1)
+        layout.addWidget(self.more_label)
+        layout.addWidget(self.off_label)
+        layout.addWidget(self.audio_label)
+        layout.addWidget(self.ack_button)
+        layout.addWidget(self.pause_button)
+        layout.addWidget(self.history_button)
+        self._set_audio_text("AUDIO ON", theme.TEXT_DIM, lit=False)
+
+    # -- for the window and the tests ------------------------------------------------------------
+
+    @property
+    def alarms(self) -> list[ActiveAlarm]:
+        return list(self._alarms)
+
+    def entry_texts(self) -> list[str]:
+        return [row.text() for row in self.rows[:len(self._alarms)]]
+
+    def entry_lit(self, row: int) -> bool:
+        """Whether row ``row`` is in its lit (filled) flash phase."""
+        return "background" in self._styles.get(self.rows[row], "")
+
+    def entry_colour(self, row: int) -> str:
+        return PRIORITY_COLOURS[self._alarms[row].priority]
+
+    def audio_text(self) -> str:
+        return self.audio_label.text()
+
+    def alarm_off_text(self) -> str:
+        return "" if self.off_label.isHidden() else self.off_label.text()
+
+    # -- the frame -----------------------------------------------------------------------------
+
+    def show_state(self, alarms: Sequence[ActiveAlarm], audio: AudioState, now: float,
+                   flash_t: float, audio_problem: str | None = None) -> None:
+        """``now``: the workstation clock (pause countdown); ``flash_t``: the UI timer's time
+        (flash phase)."""
+        self._alarms = list(alarms)  # already most urgent first (the core's order)
+        key = tuple((a.alarm_id, entry_text(a)) for a in alarms)
+        if key != self._shown_key:
+            self._shown_key = key
+            ids = {a.alarm_id for a in alarms}
+            for gone in [i for i in self.first_painted if i not in ids]:
+                del self.first_painted[gone]
+            for row, label in enumerate(self.rows):
+                if row < len(alarms):
+                    label.setText(entry_text(alarms[row]))
+                    label.show_alarm(alarms[row].alarm_id)
+                else:
+                    label.setText(NO_ALARMS_TEXT if row == 0 and not alarms else "")
+                    label.show_alarm("")
+                    self._restyle(label, f"color: {theme.TEXT_DIM}; padding: 1px 10px;")
+            extra = len(alarms) - len(self.rows)
+            self.more_label.setText(f"+{extra} more\n(F4: history)")
+            self.more_label.setVisible(extra > 0)
+        for row, alarm in enumerate(alarms[:len(self.rows)]):
+            colour = PRIORITY_COLOURS[alarm.priority]
+            lit = flash_lit(alarm.priority, flash_t)
+            self._style(self.rows[row], colour, lit)
+        self._show_audio(audio, now, flash_t, audio_problem)
+        off = sorted(kind_label(kind) for kind in audio.alarms_off)
+        text = f"ALARM OFF: {', '.join(off)}" if off else ""
+        if text != self.off_label.text():
+            self.off_label.setText(text)
+            self._restyle(self.off_label, f"color: {theme.ALARM_MEDIUM}; padding: 2px 8px;"
+                          f" border: 2px solid {theme.ALARM_MEDIUM}; border-radius: 3px;")
+        self.off_label.setVisible(bool(off))
+
+    def _show_audio(self, audio: AudioState, now: float, flash_t: float,
+                    problem: str | None) -> None:
+        if audio.paused_until is not None:
+            remaining = format_remaining(audio.paused_until - now)
+            self._set_audio_text(f"AUDIO PAUSED {remaining}", theme.AUDIO_PAUSED, lit=True)
+        elif problem is not None:
+            self._set_audio_text("NO ALARM SOUND", theme.TECHNICAL_ALARM, lit=True)
+            self.audio_label.setToolTip(problem)
+        else:
+            self._set_audio_text("AUDIO ON", theme.TEXT_DIM, lit=False)
+
+    def _set_audio_text(self, text: str, colour: str, *, lit: bool) -> None:
+        if text != self.audio_label.text():
+            self.audio_label.setText(text)
+        if lit:
+            style = (f"color: {theme.ALARM_LIT_TEXT}; background: {colour};"
+                     " padding: 2px 8px; border-radius: 3px;")
+        else:
+            style = f"color: {colour}; padding: 2px 8px;"
+        self._restyle(self.audio_label, style)
+
+    def _style(self, label: QLabel, colour: str, lit: bool) -> None:
+        if lit:
+            style = (f"color: {theme.ALARM_LIT_TEXT}; background: {colour};"
+                     " padding: 1px 8px; border-radius: 3px;")
+        else:  # the dark phase keeps the text readable, in the alarm's colour
+            style = (f"color: {colour}; border: 2px solid {colour};"
+                     " padding: 1px 8px; border-radius: 3px;")
+        self._restyle(label, style)
+
+    def _restyle(self, label: QLabel, style: str) -> None:
+        # Restyling re-polishes the widget: only when the phase or the colour changed.
+        if self._styles.get(label) != style:
+            self._styles[label] = style
+            label.setStyleSheet(style)
+
+    def _painted(self, alarm_id: str) -> None:
+        self.first_painted.setdefault(alarm_id, time.perf_counter())
+        if self.painted_hook is not None:
+            self.painted_hook(alarm_id)
