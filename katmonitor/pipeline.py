@@ -20,7 +20,7 @@ from typing import Protocol
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile
-from katmonitor.limits import LimitChecker, LimitFlag
+from katmonitor.limits import Limit, LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.vitals import VitalKind, spec_of
@@ -52,9 +52,13 @@ class Pipeline:
         alarms: AlarmEngine | None = None,
     ) -> None:
         self.buffers = buffers or LiveBuffers()
-        self.limits = limits or LimitChecker()
         self.alarms = alarms or AlarmEngine(load_profile("default"))
         """Runs on every shown sample and every status; use alarm_action() from other threads."""
+        # The tiles' red state and the out-of-limits list follow the alarm engine's effective
+        # limits (profile, baseline-relative rules, the nurse's adjustments) unless fixed ones
+        # are given, so a value shown red and an alarm always agree.
+        self._limits_follow_alarms = limits is None
+        self.limits = limits or self._engine_limits()
         self.alarm_log: deque[AlarmEvent] = deque(maxlen=ALARM_LOG_LENGTH)
         """The latest alarm events (newest last), recorded or not."""
         self.baseline_window_s = baseline_window_s
@@ -115,6 +119,7 @@ class Pipeline:
         with self._lock:
             events = action(self.alarms)
             self._alarm_events(events)
+            self._sync_limits()  # a baseline or a nurse's adjustment may have moved limits
             return events
 
     def active_alarms(self) -> list[ActiveAlarm]:
@@ -132,6 +137,16 @@ class Pipeline:
             self.alarms = engine
             for status in self._statuses.values():
                 self._alarm_events(engine.process_status(status))
+            self._sync_limits()
+
+    def _engine_limits(self) -> LimitChecker:
+        return LimitChecker(
+            {kind: Limit(low, high) for kind, (low, high) in self.alarms.limits().items()}
+        )
+
+    def _sync_limits(self) -> None:
+        if self._limits_follow_alarms:
+            self.limits = self._engine_limits()
 
     # -- recording --------------------------------------------------------------------------
 

@@ -132,3 +132,18 @@ def test_without_configuration_the_first_device_reporting_a_kind_is_shown() -> N
     assert pipeline.buffers.latest(VitalKind.PULSE_RATE).value == 70.0
     times, _ = pipeline.buffers.trend(VitalKind.PULSE_RATE)
     assert times.tolist() == [1.0]
+
+
+def test_red_values_follow_the_alarm_limits_including_a_nurses_adjustment() -> None:
+    pipeline = Pipeline()
+    pipeline.on_sample(hr(1.0, 125.0))
+    assert pipeline.active_flags()[0].limit == 120  # the profile's HR high limit
+    pipeline.alarm_action(
+        lambda e: e.adjust_limit(
+            VitalKind.HR, "high", 130.0, 2.0, "RN Lee", "client's usual HR is high"
+        )
+    )
+    pipeline.on_sample(hr(3.0, 125.0))
+    assert pipeline.active_flags() == []  # 125 is now within the adjusted limit
+    reading = current_readings(pipeline.buffers, pipeline.limits, now=3.5)[VitalKind.HR]
+    assert not reading.alarming
