@@ -36,7 +36,7 @@ from katmonitor.samples import ConnectionState, DeviceStatus
 from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
-from ui.alarm_audio import AlarmAudio
+from ui.alarm_audio import VOLUME_FLOOR, AlarmAudio
 from ui.alarm_bar import PRIORITY_COLOURS, AlarmBar, flash_lit
 from ui.alarm_history import AlarmHistoryDialog
 from ui.alarm_limits import AlarmLimitsDialog
@@ -232,13 +232,31 @@ class MainWindow(QMainWindow):
         self.limits_action = action("Alarm &limits…", ["F5", "Ctrl+L"],
                                     "Adjust limits / alarm off for this session",
                                     self.open_alarm_limits)
+        self.volume_up_action = action("Alarm volume &up", ["Ctrl+Shift+Up"],
+                                       "Louder alarm tones", lambda: self.change_volume(+0.1))
+        self.volume_down_action = action("Alarm volume &down", ["Ctrl+Shift+Down"],
+                                         "Quieter alarm tones (never below the floor)",
+                                         lambda: self.change_volume(-0.1))
         menu = self.menuBar().addMenu("&Alarms")
         for act in (self.acknowledge_action, self.pause_action, self.history_action,
                     self.limits_action):
             menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.volume_up_action)
+        menu.addAction(self.volume_down_action)
         self.alarm_bar.ack_button.setDefaultAction(self.acknowledge_action)
         self.alarm_bar.pause_button.setDefaultAction(self.pause_action)
         self.alarm_bar.history_button.setDefaultAction(self.history_action)
+
+    def change_volume(self, step: float) -> float | None:
+        """Step the alarm volume; the audio player keeps it at or above its floor."""
+        if self.alarm_audio is None:
+            return None
+        volume = self.alarm_audio.set_volume(self.alarm_audio.volume + step)
+        self.statusBar().showMessage(
+            f"Alarm volume {volume:.0%} (the lowest setting is {VOLUME_FLOOR:.0%})", 4000
+        )
+        return volume
 
     def acknowledge_alarms(self) -> None:
         self.workstation.acknowledge_alarms(self.user)

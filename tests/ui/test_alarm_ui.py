@@ -224,3 +224,14 @@ def test_limits_dialog_shows_refusals_and_records_changes(
     dialog.accept()
     window.refresh()
     assert window.alarm_bar.alarm_off_text() == "ALARM OFF: HR"
+
+
+def test_alarm_volume_steps_but_never_below_its_floor(make_window: MakeWindow) -> None:
+    window = make_window()  # with the real audio player (no device here: it still keeps a volume)
+    assert window.alarm_audio is not None
+    for _ in range(12):
+        window.volume_down_action.trigger()
+    assert window.alarm_audio.volume == pytest.approx(0.3)
+    assert "Alarm volume 30%" in window.statusBar().currentMessage()
+    window.volume_up_action.trigger()
+    assert window.alarm_audio.volume == pytest.approx(0.4)
