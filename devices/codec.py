@@ -30,6 +30,16 @@ from katmonitor.vitals import VitalKind
 #   nibp_failed, alarm_silenced
 
 
+# The pulse oximeters' link: 9600 baud, 8 data bits, no parity, 1 stop bit, no flow control.
+SERIAL_9600_8N1: dict[str, object] = {
+    "baudrate": 9600,
+    "bytesize": 8,
+    "parity": "N",
+    "stopbits": 1,
+    "rtscts": False,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedSample:
     kind: VitalKind

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from devices.codec import (
+    SERIAL_9600_8N1,
     DecodedEvent,
     DecodedSample,
     DecodedStatus,
@@ -34,13 +35,7 @@ from katmonitor.vitals import VitalKind
 if TYPE_CHECKING:
     from devices.simulated import VitalsModel
 
-SERIAL_SETTINGS: dict[str, object] = {
-    "baudrate": 9600,
-    "bytesize": 8,
-    "parity": "N",
-    "stopbits": 1,
-    "rtscts": False,
-}
+SERIAL_SETTINGS: dict[str, object] = dict(SERIAL_9600_8N1)  # Masimo: no flow control
 
 MAX_LINE = 512
 """Longest line accepted; real lines are ~130 bytes, so more means a lost line end or noise."""

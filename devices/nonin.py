@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 import numpy as np
 
 from devices.codec import (
+    SERIAL_9600_8N1,
     DecodedEvent,
     DecodedSample,
     DecodedStatus,
@@ -58,13 +59,7 @@ from katmonitor.vitals import VitalKind
 if TYPE_CHECKING:
     from devices.simulated import VitalsModel
 
-SERIAL_SETTINGS: dict[str, object] = {
-    "baudrate": 9600,
-    "bytesize": 8,
-    "parity": "N",
-    "stopbits": 1,
-    "rtscts": False,
-}
+SERIAL_SETTINGS: dict[str, object] = dict(SERIAL_9600_8N1)  # Nonin: no flow control
 
 FORMATS: dict[str, int] = {"df2": 0x02, "df7": 0x07, "df8": 0x08}
 SELECTABLE_FORMATS = (0x02, 0x07, 0x08, 0x0D)  # 0x0D: DF13 spot-check records (not decoded)

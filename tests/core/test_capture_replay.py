@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_runner import katmonitor
 
 from devices.registry import open_device
 from katmonitor.samples import CollectingSink
 from katmonitor.vitals import VitalKind
 
 PROTOCOLS = ["ge-dri", "hl7", "masimo", "nonin-df2", "nonin-df7", "nonin-df8"]
-
-
-def katmonitor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "katmonitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
 
 
 def simulated_capture(tmp_path: Path, protocol: str, *extra: str) -> Path:

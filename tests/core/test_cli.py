@@ -12,16 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-
-def katmonitor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "katmonitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
+from cli_runner import katmonitor
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
