@@ -62,6 +62,8 @@ class PlethView(QWidget):
         self.no_signal.setFont(theme.font(theme.HEADER_PX, bold=True))
         plot.addItem(self.flat_line)
         plot.addItem(self.no_signal)
+        # Placed now too: until a first pleth point arrives the view starts out stale.
+        self.no_signal.setPos(SWEEP_S / 2, sum(self._y_range) / 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
