@@ -233,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = alarm_commands.add_parser("check-profile", help="load a profile and print its rules")
     check.add_argument("profile", metavar="NAME_OR_FILE")
     check.set_defaults(handler=cmd_alarms_check_profile)
+
+    from katmonitor.exports import add_export_command
+
+    add_export_command(commands, db_option)  # formats: katmonitor/exports/__init__.py
+
+    from katmonitor.signing_cli import add_account_commands
+
+    add_account_commands(commands, db_option)  # users, sign, verify
     return parser
 
 

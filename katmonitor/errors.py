@@ -33,3 +33,11 @@ class NotFoundError(KatMonitorError):
 
 class SessionStateError(KatMonitorError):
     """An action that does not fit the session's state (e.g. a dose with no session running)."""
+
+
+class AuthenticationError(KatMonitorError):
+    """Sign-in refused: unknown user or wrong password (one message for both), or disabled."""
+
+
+class PermissionDeniedError(KatMonitorError):
+    """The user's role does not allow the action (e.g. only nurses sign sessions)."""

@@ -149,3 +149,68 @@ class AlarmEventRecord(Base):
     technical: Mapped[bool] = mapped_column(Boolean)
     user: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class UserRecord(Base):
+    """A person who signs in: nurse, therapist, administrator or trainee."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))  # the printed name on signatures
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class UserKeyRecord(Base):
+    """A user's Ed25519 signing keys. Retired keys keep their public half (old signatures still
+    verify) and lose the private half (an administrator's password reset cannot recover it)."""
+
+    __tablename__ = "user_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # raw 32 bytes
+    # salt + nonce + AES-256-GCM ciphertext of the raw private key; NULL once retired.
+    encrypted_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    retired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuditEntryRecord(Base):
+    """The hash-chained audit log of a signed session (one row per event or sample minute)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_session_seq", "session_id", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))  # table name, or "samples" for a minute digest
+    row_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    entry: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SignatureRecord(Base):
+    """A signature over a session's canonical record (Ed25519, see record_signing.py)."""
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_name: Mapped[str] = mapped_column(String(128))
+    printed_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    meaning: Mapped[str] = mapped_column(String(255))
+    signed_at: Mapped[float] = mapped_column(Float)
+    key_id: Mapped[int] = mapped_column(ForeignKey("user_keys.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # 64 bytes
+    chain_head: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    record_digest: Mapped[str] = mapped_column(String(64))

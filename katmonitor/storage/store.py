@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from katmonitor.alarms.model import AlarmEvent, Priority
-from katmonitor.errors import DatabaseError, NotFoundError
+from katmonitor.errors import DatabaseError, NotFoundError, SessionStateError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.database import WRITE_TRANSACTION, Database
@@ -32,6 +32,7 @@ from katmonitor.storage.models import (
     ObservationRecord,
     SampleRecord,
     SessionRecord,
+    SignatureRecord,
     WaveformBlockRecord,
 )
 from katmonitor.vitals import VitalKind
@@ -43,6 +44,7 @@ DOSES = DoseEventRecord.__table__
 OBSERVATIONS = ObservationRecord.__table__
 DEVICE_EVENTS = DeviceEventRecord.__table__
 ALARM_EVENTS = AlarmEventRecord.__table__
+SIGNATURES = SignatureRecord.__table__
 
 # Rows fetched per query while streaming a session back (iter_samples).
 CHUNK_ROWS = 5000
@@ -89,6 +91,7 @@ class SessionStore:
     ) -> Session:
         """Set the status and ``ended_at`` (None clears it, e.g. when a session is reopened)."""
         with self._writing("update the session") as conn:
+            _refuse_signed(conn, [session_id])
             # The write comes first so the transaction holds the write lock before reading.
             changed = conn.execute(
                 update(SESSIONS)
@@ -142,6 +145,7 @@ class SessionStore:
             "recorded_at": recorded_at,
         }
         with self._writing("record the dose", session_id) as conn:
+            _refuse_signed(conn, [session_id])
             dose_id = conn.execute(insert(DOSES).values(values)).inserted_primary_key[0]
         return _dose({"id": dose_id, **values})
 
@@ -156,6 +160,7 @@ class SessionStore:
             "recorded_at": recorded_at,
         }
         with self._writing("record the observation", session_id) as conn:
+            _refuse_signed(conn, [session_id])
             obs_id = conn.execute(insert(OBSERVATIONS).values(values)).inserted_primary_key[0]
         return Observation(id=obs_id, **values)
 
@@ -198,6 +203,9 @@ class SessionStore:
         if not (samples or blocks or statuses or alarm_events):
             return
         with self._writing("store recorded data") as conn:
+            _refuse_signed(
+                conn, {sid for rows in (samples, blocks, statuses, alarm_events) for sid, _ in rows}
+            )
             # A list of parameter dicts makes Core use executemany: one statement, many rows.
             if samples:
                 conn.execute(
@@ -253,6 +261,7 @@ class SessionStore:
         """Store alarm events at once (the recorder batches them with the samples instead)."""
         if events:
             with self._writing("record the alarm events", session_id) as conn:
+                _refuse_signed(conn, [session_id])
                 conn.execute(insert(ALARM_EVENTS), [_alarm_row(session_id, e) for e in events])
 
     def alarm_events(self, session_id: int) -> list[AlarmEvent]:
@@ -402,6 +411,19 @@ def _failed(action: str, database: Database, exc: SQLAlchemyError) -> DatabaseEr
         f"cannot {action} in {database.display_url}: {detail}",
         "check free disk space and that no other program holds the database",
     )
+
+
+def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
+    """A signed record is read-only: nothing may be added to it or changed."""
+    ids = sorted(set(session_ids))
+    signed = conn.scalars(
+        select(SIGNATURES.c.session_id).where(SIGNATURES.c.session_id.in_(ids)).limit(1)
+    ).first()
+    if signed is not None:
+        raise SessionStateError(
+            f"session {signed} is signed; its record is read-only",
+            "corrections and notes as signed addenda are not available yet",
+        )
 
 
 def _no_session(session_id: int) -> NotFoundError:
