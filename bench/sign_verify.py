@@ -2,7 +2,7 @@
 
 Data goes in through SessionStore.write_batch: 1 Hz HR, SpO2 and pulse rate, pleth in 1-second
 blocks of 100 points (the recorder coalesces blocks to a few rows a second), NIBP every 3 min.
-Usage: .venv/bin/python bench/sign_verify.py [--hours H] [--db URL]
+Usage: .venv/bin/python -m bench.sign_verify [--hours H] [--db URL]
 """
 
 from __future__ import annotations

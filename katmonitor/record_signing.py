@@ -18,18 +18,21 @@ therapist notes as signed addenda come later.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import math
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
@@ -71,7 +74,10 @@ EVENT_TABLES = (
 DEFAULT_MEANING = "Monitored and reviewed"
 GENESIS = "0" * 64
 BUNDLE_FORMAT = "katmonitor-signed-record"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+# The record format the signature covers; 2: per-minute digests over packed columns.
+RECORD_FORMAT = 2
+MINUTE_DIGEST_TAG = b"katmonitor-minute-digest-v2\n"
 SAMPLE_INTERVAL_S = 60
 
 SampleRow = tuple[float, str, str, float | None, str]
@@ -142,56 +148,189 @@ class VerificationReport:
 # -- building the record ----------------------------------------------------------------------
 
 
-def minute_digests(samples: Iterable[SampleRow], blocks: Iterable[BlockRow]) -> dict[int, dict]:
-    """SHA-256 per UTC minute over the samples then the waveform blocks, each in time order."""
-    parts: dict[int, list[bytes]] = {}
-    counts: dict[int, list[int]] = {}
-    for t, source, kind, value, status in samples:
-        minute = int(t // SAMPLE_INTERVAL_S)
-        parts.setdefault(minute, []).append(
-            f"S\x1f{t!r}\x1f{source}\x1f{kind}\x1f{value!r}\x1f{status}\n".encode()
-        )
-        counts.setdefault(minute, [0, 0, 0])[0] += 1
-    for start, rate, source, kind, count, status, data in blocks:
-        minute = int(start // SAMPLE_INTERVAL_S)
-        header = f"B\x1f{start!r}\x1f{rate!r}\x1f{source}\x1f{kind}\x1f{count}\x1f{status}"
-        parts.setdefault(minute, []).append(f"{header}\x1f{len(data)}\n".encode() + data)
-        c = counts.setdefault(minute, [0, 0, 0])
-        c[1] += 1
-        c[2] += count
-    return {
-        minute: {
+def _minute_bounds(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For times in ascending order: each distinct UTC minute and the [lo, hi) slice it spans."""
+    minutes = np.floor_divide(starts, SAMPLE_INTERVAL_S).astype(np.int64)
+    if len(minutes) and np.any(minutes[1:] < minutes[:-1]):
+        raise ValueError("rows must be in time order")
+    cuts = np.flatnonzero(minutes[1:] != minutes[:-1]) + 1
+    lo = np.concatenate(([0], cuts)).astype(np.int64) if len(minutes) else np.zeros(0, np.int64)
+    hi = np.concatenate((cuts, [len(minutes)])).astype(np.int64) if len(minutes) else lo
+    return minutes[lo] if len(minutes) else minutes, lo, hi
+
+
+def _text_columns(*columns: Sequence[Any]) -> bytes:
+    """Some text columns of the same length, each length-prefixed: joined with US when that is
+    unambiguous (all text, no US inside), else as canonical JSON (tagged apart)."""
+    out = []
+    for column in columns:
+        try:
+            joined = "\x1f".join(column)
+        except TypeError:
+            joined = None
+        if joined is not None and joined.count("\x1f") == max(len(column) - 1, 0):
+            data = b"T" + joined.encode("utf-8", "surrogatepass")
+        else:
+            data = b"J" + json.dumps(list(column), separators=(",", ":")).encode()
+        out.append(len(data).to_bytes(8, "little") + data)
+    return b"".join(out)
+
+
+def _values(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Sample values as float64 plus a mask (0 number, 1 NULL, 2 not a number: its repr is in
+    the last list, which is otherwise all empty strings)."""
+    mask = np.fromiter((v is None for v in column), dtype=np.uint8, count=len(column))
+    odd = [""] * len(column)
+    try:
+        values = np.asarray(column, dtype="<f8")  # NULL -> NaN, masked to 0.0 below
+    except (TypeError, ValueError, OverflowError):
+        values = np.zeros(len(column), dtype="<f8")
+        for i, v in enumerate(column):
+            if v is None:
+                continue
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                try:
+                    values[i] = v
+                    continue
+                except OverflowError:
+                    pass
+            mask[i] = 2
+            odd[i] = repr(v)
+    values[mask != 0] = 0.0
+    return values, mask, odd
+
+
+def minute_digests(samples: Sequence[SampleRow], blocks: Sequence[BlockRow]) -> dict[int, dict]:
+    """SHA-256 per UTC minute over the samples then the waveform blocks, each in time order.
+
+    Format 2 hashes packed columns per minute rather than one string per row: every sample's
+    time, value (float64 little-endian, with a NULL mask), source, kind and status, and every
+    block's start time, rate, count, byte length, source, kind, status and its bytes as stored.
+    """
+    s_t, s_src, s_kind, s_val, s_stat = zip(*samples, strict=True) if samples else ((),) * 5
+    b_t, b_rate, b_src, b_kind, b_count, b_stat, b_data = (
+        zip(*blocks, strict=True) if blocks else ((),) * 7
+    )
+    s_times = np.asarray(s_t, dtype="<f8")
+    s_vals, s_mask, s_odd = _values(s_val)
+    b_times = np.asarray(b_t, dtype="<f8")
+    b_rates = np.asarray(b_rate, dtype="<f8")
+    b_counts = np.asarray(b_count, dtype="<i8")
+    b_lens = np.fromiter((len(d) for d in b_data), dtype="<i8", count=len(b_data))
+
+    digests: dict[int, dict] = {}
+    s_min, s_lo, s_hi = _minute_bounds(s_times)
+    b_min, b_lo, b_hi = _minute_bounds(b_times)
+    s_at = {int(m): (int(lo), int(hi)) for m, lo, hi in zip(s_min, s_lo, s_hi, strict=True)}
+    b_at = {int(m): (int(lo), int(hi)) for m, lo, hi in zip(b_min, b_lo, b_hi, strict=True)}
+    for minute in sorted(s_at.keys() | b_at.keys()):
+        h = hashlib.sha256(MINUTE_DIGEST_TAG)
+        lo, hi = s_at.get(minute, (0, 0))
+        h.update(b"S" + (hi - lo).to_bytes(8, "little"))
+        h.update(s_times[lo:hi].tobytes())
+        h.update(s_vals[lo:hi].tobytes())
+        h.update(s_mask[lo:hi].tobytes())
+        h.update(_text_columns(s_src[lo:hi], s_kind[lo:hi], s_stat[lo:hi], s_odd[lo:hi]))
+        n_samples = hi - lo
+        lo, hi = b_at.get(minute, (0, 0))
+        h.update(b"B" + (hi - lo).to_bytes(8, "little"))
+        h.update(b_times[lo:hi].tobytes())
+        h.update(b_rates[lo:hi].tobytes())
+        h.update(b_counts[lo:hi].tobytes())
+        h.update(b_lens[lo:hi].tobytes())
+        h.update(_text_columns(b_src[lo:hi], b_kind[lo:hi], b_stat[lo:hi]))
+        h.update(b"".join(b_data[lo:hi]))
+        digests[minute] = {
             "type": "samples",
             "minute": minute,
-            "samples": counts[minute][0],
-            "blocks": counts[minute][1],
-            "points": counts[minute][2],
-            "sha256": hashlib.sha256(b"".join(parts[minute])).hexdigest(),
+            "samples": n_samples,
+            "blocks": hi - lo,
+            "points": int(b_counts[lo:hi].sum()),
+            "sha256": h.hexdigest(),
         }
-        for minute in sorted(parts)
-    }
+    return digests
+
+
+def _rows_query(table: Any, columns: Sequence[Any]) -> Any:
+    """The session's rows in id order. ``session_id + 0`` and the id range make SQLite walk the
+    table in rowid order (no index lookup per row, no sort); rows are put in time order after."""
+    sid = bindparam("sid")
+    inner = table.alias("ids")
+    return (
+        select(table.c.id, *columns)
+        .where(
+            (table.c.session_id + 0) == sid,
+            table.c.id.between(
+                select(func.min(inner.c.id)).where(inner.c.session_id == sid).scalar_subquery(),
+                select(func.max(inner.c.id)).where(inner.c.session_id == sid).scalar_subquery(),
+            ),
+        )
+        .order_by(table.c.id)
+    )
+
+
+_SAMPLE_QUERY = _rows_query(
+    SAMPLES, (SAMPLES.c.time, SAMPLES.c.source, SAMPLES.c.kind, SAMPLES.c.value, SAMPLES.c.status)
+)
+_BLOCK_QUERY = _rows_query(
+    BLOCKS,
+    (
+        BLOCKS.c.start_time,
+        BLOCKS.c.sample_rate_hz,
+        BLOCKS.c.source,
+        BLOCKS.c.kind,
+        BLOCKS.c.count,
+        BLOCKS.c.status,
+        BLOCKS.c.data,
+    ),
+)
+
+
+def _raw_rows(conn: Connection, statement: Any, session_id: int) -> list[tuple]:
+    """Rows straight from the DBAPI cursor (no SQLAlchemy row objects), in the open transaction.
+
+    The statement is compiled for the connection's dialect, so quoting and the driver's
+    parameter style stay SQLAlchemy's business."""
+    compiled = statement.compile(dialect=conn.dialect)
+    params = compiled.construct_params({"sid": session_id})
+    if compiled.positional:
+        args: Any = tuple(params[name] for name in compiled.positiontup or ())
+    else:
+        args = params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _in_time_order(rows: list[tuple]) -> list[tuple]:
+    """Rows (id, time, ...) in id order -> rows without the id in (time, id) order."""
+    times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    if len(times) < 2 or bool(np.all(times[1:] >= times[:-1])):
+        return [r[1:] for r in rows]
+    return [rows[i][1:] for i in np.argsort(times, kind="stable").tolist()]
 
 
 def _read_samples(conn: Connection, session_id: int) -> tuple[list[SampleRow], list[BlockRow]]:
-    samples = conn.execute(
-        select(SAMPLES.c.time, SAMPLES.c.source, SAMPLES.c.kind, SAMPLES.c.value, SAMPLES.c.status)
-        .where(SAMPLES.c.session_id == session_id)
-        .order_by(SAMPLES.c.time, SAMPLES.c.id)
-    ).all()
-    blocks = conn.execute(
-        select(
-            BLOCKS.c.start_time,
-            BLOCKS.c.sample_rate_hz,
-            BLOCKS.c.source,
-            BLOCKS.c.kind,
-            BLOCKS.c.count,
-            BLOCKS.c.status,
-            BLOCKS.c.data,
+    """The session's samples and waveform blocks, each in (time, id) order."""
+    with _no_gc():  # ~60k fresh tuples would trigger several needless full collections
+        return (
+            _in_time_order(_raw_rows(conn, _SAMPLE_QUERY, session_id)),
+            _in_time_order(_raw_rows(conn, _BLOCK_QUERY, session_id)),
         )
-        .where(BLOCKS.c.session_id == session_id)
-        .order_by(BLOCKS.c.start_time, BLOCKS.c.id)
-    ).all()
-    return [tuple(r) for r in samples], [(*r[:6], bytes(r[6])) for r in blocks]  # type: ignore[misc]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _plain(value: Any) -> Any:
@@ -214,7 +353,9 @@ def current_entries(conn: Connection, session_id: int) -> list[Entry]:
             Entry(table.name, r["id"], {"type": table.name, **_row_dict(r)}) for r in rows
         )
     samples, blocks = _read_samples(conn, session_id)
-    entries.extend(Entry("samples", m, d) for m, d in minute_digests(samples, blocks).items())
+    with _no_gc():
+        digests = minute_digests(samples, blocks)
+    entries.extend(Entry("samples", m, d) for m, d in digests.items())
     entries.sort(key=lambda e: e.sort_key)
     return entries
 
@@ -248,6 +389,7 @@ def signed_payload(sig: dict[str, Any]) -> bytes:
     return canonical(
         {
             "format": BUNDLE_FORMAT,
+            "record_format": RECORD_FORMAT,
             "session_uuid": sig["session_uuid"],
             "chain_head": sig["chain_head"],
             "entry_count": sig["entry_count"],
