@@ -50,19 +50,11 @@ from katmonitor.storage.models import (
     DeviceEventRecord,
     DoseEventRecord,
     ObservationRecord,
-    SampleRecord,
-    SessionRecord,
-    SignatureRecord,
     UserKeyRecord,
-    WaveformBlockRecord,
 )
-from katmonitor.storage.store import SessionStore
+from katmonitor.storage.store import BLOCKS, SAMPLES, SESSIONS, SIGNATURES, SessionStore
 
-SESSIONS = SessionRecord.__table__
-SAMPLES = SampleRecord.__table__
-BLOCKS = WaveformBlockRecord.__table__
 AUDIT = AuditEntryRecord.__table__
-SIGNATURES = SignatureRecord.__table__
 USER_KEYS = UserKeyRecord.__table__
 EVENT_TABLES = (
     DoseEventRecord.__table__,

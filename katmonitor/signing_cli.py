@@ -23,9 +23,7 @@ def add_account_commands(commands: Any, db_option: argparse.ArgumentParser) -> N
     add.add_argument("name", metavar="NAME")
     add.add_argument("--role", required=True, help="nurse, therapist, administrator or trainee")
     add.add_argument("--full-name", default="", help="printed name on signatures (default NAME)")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
-    )
+    _add_password_stdin(add)
     add.set_defaults(handler=cmd_users_add)
     listing = actions.add_parser("list", parents=[db_option], help="list the users")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
@@ -39,9 +37,7 @@ def add_account_commands(commands: Any, db_option: argparse.ArgumentParser) -> N
         help="set a new password (and a new signing key; old signatures still verify)",
     )
     reset.add_argument("name", metavar="NAME")
-    reset.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
-    )
+    _add_password_stdin(reset)
     reset.set_defaults(handler=cmd_users_reset_password)
 
     sign = commands.add_parser(
@@ -52,9 +48,7 @@ def add_account_commands(commands: Any, db_option: argparse.ArgumentParser) -> N
     sign.add_argument("session_id", type=int, metavar="ID")
     sign.add_argument("--user", required=True, metavar="NAME")
     sign.add_argument("--meaning", default="Monitored and reviewed")
-    sign.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
-    )
+    _add_password_stdin(sign)
     sign.set_defaults(handler=cmd_sign)
 
     verify = commands.add_parser(
@@ -215,3 +209,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for line in report.lines():
             print(line)
     return EXIT_OK if report.ok else EXIT_NOT_VERIFIED
+
+
+def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )

@@ -73,7 +73,8 @@ def test_decode_reports_bad_bytes_with_offsets_and_carries_on(tmp_path: Path) ->
     clean_rows = katmonitor(
         "decode", "--protocol", "nonin-df2", str(tmp_path / "nonin-df2.bin")
     ).stdout.count('"spo2"')
-    assert 0 < result.stdout.count('"spo2"') < clean_rows + 1
+    # Decoding carried on past the damage and never invented readings.
+    assert 0 < result.stdout.count('"spo2"') <= clean_rows
 
 
 def test_decode_of_plain_hl7_messages_without_mllp(tmp_path: Path) -> None:
