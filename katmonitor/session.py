@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from katmonitor.assessments import Assessment
 from katmonitor.errors import ConfigurationError
 
 
@@ -84,6 +86,12 @@ class DoseEvent:
     given_by: str
     recorded_at: float
     note: str = ""
+    weight_kg: float | None = None
+    """The client's weight, recorded for mg/kg dosing (IM, IV)."""
+
+    @property
+    def mg_per_kg(self) -> float | None:
+        return None if not self.weight_kg else self.dose_mg / self.weight_kg
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,34 @@ class Observation:
     time: float
     text: str
     author: str
+    recorded_at: float
+    assessment: Assessment = field(default_factory=Assessment)
+    """Structured findings (MOAA/S, CADSS, ...); empty for a free-text note."""
+
+    def summary(self) -> str:
+        """One line for timelines and reports: the findings, then the text."""
+        return "; ".join(part for part in (self.assessment.summary(), self.text) if part)
+
+
+class WorkflowKind(StrEnum):
+    IDENTITY_CHECK = "identity_check"
+    ELIGIBILITY = "eligibility"
+    GATE = "gate"
+    PROMPT_DONE = "prompt_done"
+    ORAL_COMPLETE = "oral_complete"
+    DISCHARGE = "discharge"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowEvent:
+    """One recorded step of the dosing workflow; ``data`` depends on the kind (workflow.py)."""
+
+    id: int
+    session_id: int
+    time: float
+    kind: WorkflowKind
+    user: str
+    data: dict[str, Any]
     recorded_at: float
 
 
@@ -111,6 +147,11 @@ def validate_client_id(client_id: str) -> str:
     if len(cleaned) > 64:
         raise ConfigurationError("the client identifier is longer than 64 characters")
     return cleaned
+
+
+def validate_weight(weight_kg: float | None) -> None:
+    if weight_kg is not None and (not math.isfinite(weight_kg) or not 2 <= weight_kg <= 400):
+        raise ConfigurationError("the weight must be between 2 and 400 kg")
 
 
 def validate_dose(dose_mg: float, unit_count: int, lot: str, given_by: str) -> None:

@@ -162,14 +162,14 @@ def _merged(path: Path, chain: list[Path]) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: extends: must be a profile name or file path")
     base = _merged(_locate(parent, path), [*chain, path.resolve()])
     data.setdefault("name", path.stem)
-    return _deep_merge(base, data)
+    return deep_merge(base, data)
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     result = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _deep_merge(result[key], value)
+            result[key] = deep_merge(result[key], value)
         else:
             result[key] = value
     return result

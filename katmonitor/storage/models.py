@@ -105,6 +105,7 @@ class DoseEventRecord(Base):
     given_by: Mapped[str] = mapped_column(String(128))
     note: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[float] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)  # IM/IV mg/kg dosing
 
 
 class ObservationRecord(Base):
@@ -115,6 +116,25 @@ class ObservationRecord(Base):
     time: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[float] = mapped_column(Float)
+    # MOAA/S, CADSS, nausea, anxiety, respiratory status, therapist present: canonical JSON.
+    assessment: Mapped[str] = mapped_column(Text, server_default="{}")
+
+
+class WorkflowEventRecord(Base):
+    """A step of the dosing workflow: identity check, eligibility answers, the pre-dose gate
+    (passed or overridden with a reason), a schedule prompt completed, a tablet swallowed or
+    spat, the discharge checklist. ``data`` is canonical JSON (see katmonitor/workflow.py)."""
+
+    __tablename__ = "workflow_events"
+    __table_args__ = (Index("ix_workflow_events_session_time", "session_id", "time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    time: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(128))
+    data: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[float] = mapped_column(Float)
 
 

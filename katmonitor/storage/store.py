@@ -9,6 +9,7 @@ What comes back are the frozen domain dataclasses, never database rows.
 from __future__ import annotations
 
 import heapq
+import json
 import time as _time
 import uuid as _uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,9 +22,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from katmonitor.alarms.model import AlarmEvent, Priority
+from katmonitor.assessments import Assessment
 from katmonitor.errors import DatabaseError, NotFoundError, SessionStateError
 from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
-from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
+from katmonitor.session import (
+    DoseEvent,
+    Observation,
+    Route,
+    Session,
+    SessionStatus,
+    WorkflowEvent,
+    WorkflowKind,
+)
 from katmonitor.storage.database import WRITE_TRANSACTION, Database
 from katmonitor.storage.models import (
     AlarmEventRecord,
@@ -34,6 +44,7 @@ from katmonitor.storage.models import (
     SessionRecord,
     SignatureRecord,
     WaveformBlockRecord,
+    WorkflowEventRecord,
 )
 from katmonitor.vitals import VitalKind
 
@@ -45,6 +56,7 @@ OBSERVATIONS = ObservationRecord.__table__
 DEVICE_EVENTS = DeviceEventRecord.__table__
 ALARM_EVENTS = AlarmEventRecord.__table__
 SIGNATURES = SignatureRecord.__table__
+WORKFLOW_EVENTS = WorkflowEventRecord.__table__
 
 # Rows fetched per query while streaming a session back (iter_samples).
 CHUNK_ROWS = 5000
@@ -131,6 +143,7 @@ class SessionStore:
         given_by: str,
         recorded_at: float,
         note: str = "",
+        weight_kg: float | None = None,
     ) -> DoseEvent:
         values = {
             "session_id": session_id,
@@ -143,6 +156,7 @@ class SessionStore:
             "given_by": given_by,
             "note": note,
             "recorded_at": recorded_at,
+            "weight_kg": weight_kg,
         }
         with self._writing("record the dose", session_id) as conn:
             _refuse_signed(conn, [session_id])
@@ -150,7 +164,14 @@ class SessionStore:
         return _dose({"id": dose_id, **values})
 
     def add_observation(
-        self, session_id: int, *, time: float, text: str, author: str, recorded_at: float
+        self,
+        session_id: int,
+        *,
+        time: float,
+        text: str,
+        author: str,
+        recorded_at: float,
+        assessment: Assessment | None = None,
     ) -> Observation:
         values = {
             "session_id": session_id,
@@ -158,11 +179,41 @@ class SessionStore:
             "text": text,
             "author": author,
             "recorded_at": recorded_at,
+            "assessment": _json((assessment or Assessment()).to_dict()),
         }
         with self._writing("record the observation", session_id) as conn:
             _refuse_signed(conn, [session_id])
             obs_id = conn.execute(insert(OBSERVATIONS).values(values)).inserted_primary_key[0]
-        return Observation(id=obs_id, **values)
+        return _observation({"id": obs_id, **values})
+
+    def add_workflow_event(
+        self,
+        session_id: int,
+        *,
+        time: float,
+        kind: WorkflowKind,
+        user: str,
+        data: dict[str, Any],
+        recorded_at: float,
+    ) -> WorkflowEvent:
+        values = {
+            "session_id": session_id,
+            "time": time,
+            "kind": str(kind),
+            "user": user,
+            "data": _json(data),
+            "recorded_at": recorded_at,
+        }
+        with self._writing("record the workflow step", session_id) as conn:
+            _refuse_signed(conn, [session_id])
+            event_id = conn.execute(insert(WORKFLOW_EVENTS).values(values)).inserted_primary_key[0]
+        return _workflow_event({"id": event_id, **values})
+
+    def workflow_events(self, session_id: int) -> list[WorkflowEvent]:
+        query = select(WORKFLOW_EVENTS).where(WORKFLOW_EVENTS.c.session_id == session_id)
+        with self._reading("read the workflow steps") as conn:
+            rows = conn.execute(query.order_by(WORKFLOW_EVENTS.c.time, WORKFLOW_EVENTS.c.id))
+            return [_workflow_event(row) for row in rows.mappings()]
 
     def doses(self, session_id: int) -> list[DoseEvent]:
         query = select(DOSES).where(DOSES.c.session_id == session_id)
@@ -174,10 +225,7 @@ class SessionStore:
         query = select(OBSERVATIONS).where(OBSERVATIONS.c.session_id == session_id)
         with self._reading("read the observations") as conn:
             rows = conn.execute(query.order_by(OBSERVATIONS.c.time, OBSERVATIONS.c.id))
-            return [
-                Observation(r.id, r.session_id, r.time, r.text, r.author, r.recorded_at)
-                for r in rows
-            ]
+            return [_observation(row) for row in rows.mappings()]
 
     def device_events(self, session_id: int) -> list[DeviceStatus]:
         query = select(DEVICE_EVENTS).where(DEVICE_EVENTS.c.session_id == session_id)
@@ -486,7 +534,37 @@ def _dose(row: Any) -> DoseEvent:
         given_by=row["given_by"],
         recorded_at=row["recorded_at"],
         note=row["note"],
+        weight_kg=row["weight_kg"],
     )
+
+
+def _observation(row: Any) -> Observation:
+    return Observation(
+        id=row["id"],
+        session_id=row["session_id"],
+        time=row["time"],
+        text=row["text"],
+        author=row["author"],
+        recorded_at=row["recorded_at"],
+        assessment=Assessment.from_dict(json.loads(row["assessment"] or "{}")),
+    )
+
+
+def _workflow_event(row: Any) -> WorkflowEvent:
+    return WorkflowEvent(
+        id=row["id"],
+        session_id=row["session_id"],
+        time=row["time"],
+        kind=WorkflowKind(row["kind"]),
+        user=row["user"],
+        data=json.loads(row["data"]),
+        recorded_at=row["recorded_at"],
+    )
+
+
+def _json(data: dict[str, Any]) -> str:
+    """Canonical JSON (sorted keys, no spaces): stable bytes for the audit chain."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _sample(row: Row[Any]) -> Sample:
