@@ -13,13 +13,16 @@ from collections.abc import Sequence
 
 from devices.base import Device
 from devices.registry import open_device
+from katmonitor.accounts import AccountStore, Role, User
 from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, compute_baseline
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
+from katmonitor.assessments import Assessment
+from katmonitor.care_plan import CarePlan, load_care_plan
 from katmonitor.clock import Clock, SystemClock
 from katmonitor.config import workstation_name
-from katmonitor.errors import ConfigurationError, SessionStateError
+from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
@@ -38,6 +41,7 @@ from katmonitor.session import (
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from katmonitor.vitals import VitalKind
+from katmonitor.workflow import DosingWorkflow
 
 TimelineEvent = DoseEvent | Observation
 
@@ -67,9 +71,11 @@ class Workstation:
         flush_interval_s: float = 0.25,
         name: str | None = None,
         alarm_profile: str | None = None,
+        care_plan: CarePlan | None = None,
     ) -> None:
         """``alarm_profile``: a profile name or TOML path used for every session; None: the
-        default profile until a session starts, then the profile for the session's route."""
+        default profile until a session starts, then the profile for the session's route.
+        ``care_plan``: the clinic's workflow plan (default: the shipped one)."""
         self.database = database
         self.store = SessionStore(database)
         self.devices = list(devices)
@@ -91,6 +97,9 @@ class Workstation:
         self._watchdog: threading.Thread | None = None
         self._started = False
         self._audio_problem: str | None = None
+        self.operator: User | None = None
+        """The signed-in user; dosing, assessments and discharge need one."""
+        self.workflow = DosingWorkflow(self, care_plan or load_care_plan())
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -156,6 +165,29 @@ class Workstation:
             self.pipeline.check_silence(now)
             # Reminders, pause expiry and stale parameters also when no sample arrives.
             self.pipeline.alarm_action(lambda engine, now=now: engine.advance(now))
+
+    # -- who is signed in ----------------------------------------------------------------------
+
+    def sign_in(self, name: str, password: str) -> User:
+        """Authenticate and make the user the workstation's operator."""
+        self.operator = AccountStore(self.database).authenticate(name, password)
+        return self.operator
+
+    def sign_out(self) -> None:
+        self.operator = None
+
+    def _check_may_run_sessions(self, training: bool) -> None:
+        """With someone signed in, only a nurse (a trainee in training mode) runs sessions.
+        Headless recording (``katmonitor record``) runs with no operator and cannot dose."""
+        user = self.operator
+        if user is None:
+            return
+        if user.role is Role.NURSE or (training and user.role is Role.TRAINEE):
+            return
+        raise PermissionDeniedError(
+            f"{user.name} is a {user.role.value}: only nurses run dosing sessions"
+            + (" (trainees in training mode)" if user.role is Role.TRAINEE else "")
+        )
 
     # -- what the views show ------------------------------------------------------------------
 
@@ -268,6 +300,7 @@ class Workstation:
                 "a session is already running", "end it before starting another"
             )
         client = validate_client_id(client_id)
+        self._check_may_run_sessions(self.training)
         now = self.clock.now()
         session = self.store.create_session(
             client_id=client,
@@ -280,6 +313,7 @@ class Workstation:
         )
         self.session = session
         self._timeline = []
+        self.workflow.load(session)
         self.pipeline.start_recording(
             self.recorder, session.id, baseline_since=now - self.pipeline.baseline_window_s
         )
@@ -305,8 +339,10 @@ class Workstation:
                 + " devices",
                 "training and clinical data are never mixed",
             )
+        self._check_may_run_sessions(session.training)
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
+        self.workflow.load(self.session)
         self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())
         self._use_alarm_profile(session.route)
         doses = self.store.doses(session_id)
@@ -326,18 +362,32 @@ class Workstation:
         dose_mg: float,
         unit_count: int,
         lot: str,
-        given_by: str,
+        given_by: str = "",
         *,
         time: float | None = None,
         note: str = "",
+        weight_kg: float | None = None,
+        override_reason: str = "",
     ) -> DoseEvent:
+        """Record a dose by the signed-in nurse, following the workflow's rules (pre-dose
+        steps and gate before the first dose; rest between spray devices). A gate or rest
+        problem may be overridden with ``override_reason``, which is recorded."""
         session = self._require_session()
+        operator = self.workflow.require_clinician("give a dose")
+        given_by = given_by.strip() or operator.full_name or operator.name
         validate_dose(dose_mg, unit_count, lot, given_by)
+        overridden = self.workflow.check_dose(dose_mg, unit_count, lot, weight_kg,
+                                              override_reason)
+        if overridden:
+            note = "; ".join(p for p in (note.strip(), "override: " + override_reason.strip()
+                                         + " (" + "; ".join(overridden) + ")") if p)
         now = self.clock.now()
         when = now if time is None else time
         if when > now + 60:
             raise SessionStateError("a dose cannot be recorded in the future")
-        if not any(isinstance(e, DoseEvent) for e in self._timeline):
+        first = self.workflow.anchor is None
+        if first:
+            self.workflow.record_gate(operator, override_reason)
             # The first dose anchors the pre-dose baseline.
             self._set_baseline(self._buffered_samples(when), when)
         event = self.store.add_dose(
@@ -351,13 +401,21 @@ class Workstation:
             given_by=given_by.strip(),
             recorded_at=now,
             note=note,
+            weight_kg=weight_kg,
         )
         self._timeline.append(event)
         return event
 
-    def add_observation(self, text: str, author: str, *, time: float | None = None) -> Observation:
+    def add_observation(
+        self,
+        text: str,
+        author: str,
+        *,
+        time: float | None = None,
+        assessment: Assessment | None = None,
+    ) -> Observation:
         session = self._require_session()
-        if not text.strip():
+        if not text.strip() and (assessment is None or assessment.is_empty):
             raise SessionStateError("an observation needs some text")
         now = self.clock.now()
         event = self.store.add_observation(
@@ -366,6 +424,7 @@ class Workstation:
             text=text.strip(),
             author=author.strip(),
             recorded_at=now,
+            assessment=assessment,
         )
         self._timeline.append(event)
         return event

@@ -1,6 +1,7 @@
 import time
 
 import pytest
+from workflow_helpers import complete_predose, sign_in_nurse
 
 from devices.registry import open_device
 from katmonitor.errors import ConfigurationError, SessionStateError
@@ -49,7 +50,10 @@ def test_vitals_show_before_a_session_and_the_minutes_before_start_become_the_ba
 
 
 def test_doses_and_observations_are_recorded_on_the_timeline(workstation: Workstation) -> None:
+    sign_in_nurse(workstation)
     session = workstation.start_session("C-002", "esketamine", Route.INTRANASAL)
+    complete_predose(workstation)
+    wait_for(lambda: workstation.workflow.gate().passed, timeout=15)  # the pre-dose NIBP
     dose = workstation.add_dose(56, 2, "LOT-A1", "RN Lee")
     note = workstation.add_observation("Client relaxed, eyes closed", "RN Lee")
     assert [e.id for e in workstation.timeline()] == [dose.id, note.id]
@@ -71,11 +75,13 @@ def test_entries_that_cannot_be_right_are_refused_and_nothing_is_stored(
         workstation.add_dose(56, 2, "L", "RN Lee")
     with pytest.raises(ConfigurationError, match="client identifier is required"):
         workstation.start_session("  ", "ketamine", Route.ORAL)
+    sign_in_nurse(workstation)
     session = workstation.start_session("C-003", "ketamine", Route.SUBLINGUAL)
+    complete_predose(workstation)
     with pytest.raises(ConfigurationError, match="positive"):
         workstation.add_dose(0, 1, "L", "RN Lee")
-    with pytest.raises(ConfigurationError, match="who gave"):
-        workstation.add_dose(100, 1, "L", " ")
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        workstation.add_dose(100, 0, "L", "RN Lee")
     with pytest.raises(SessionStateError, match="already running"):
         workstation.start_session("C-004", "ketamine", Route.ORAL)
     assert SessionStore(workstation.database).doses(session.id) == []

@@ -1,0 +1,88 @@
+"""Before the first dose: the client's identity check, the eligibility checklist and the
+pre-dose BP/HR gate. Pure rules; katmonitor/workflow.py records what the nurse did."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from katmonitor.care_plan import CarePlan, EligibilityItem, PreDoseGate
+from katmonitor.errors import ConfigurationError
+from katmonitor.readings import format_age
+from katmonitor.samples import Sample
+from katmonitor.vitals import VitalKind
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """The gate evaluated on the latest readings: ``problems`` is empty when it passes."""
+
+    problems: tuple[str, ...]
+    systolic: float | None
+    diastolic: float | None
+    heart_rate: float | None
+    nibp_time: float | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "systolic": self.systolic,
+            "diastolic": self.diastolic,
+            "heart_rate": self.heart_rate,
+            "nibp_time": self.nibp_time,
+        }
+
+
+def evaluate_gate(gate: PreDoseGate, latest: Mapping[VitalKind, Sample], now: float) -> GateResult:
+    """Check the latest NIBP (recent enough) and heart rate against the gate's limits."""
+    systolic = latest.get(VitalKind.NIBP_SYSTOLIC)
+    diastolic = latest.get(VitalKind.NIBP_DIASTOLIC)
+    heart = latest.get(VitalKind.HR) or latest.get(VitalKind.PULSE_RATE)
+    problems: list[str] = []
+    sys_v = systolic.value if systolic is not None else None
+    dia_v = diastolic.value if diastolic is not None else None
+    nibp_time = systolic.time if systolic is not None else None
+    checks_bp = gate.systolic_max is not None or gate.diastolic_max is not None
+    if checks_bp:
+        if sys_v is None or dia_v is None or nibp_time is None:
+            problems.append("no pre-dose blood pressure: take an NIBP reading")
+        elif now - nibp_time > gate.max_reading_age_s:
+            problems.append(
+                f"the last blood pressure is {format_age(now - nibp_time)} old: "
+                f"take a new reading (at most {format_age(gate.max_reading_age_s)})"
+            )
+        else:
+            if gate.systolic_max is not None and sys_v > gate.systolic_max:
+                problems.append(f"systolic {sys_v:.0f} mmHg is above {gate.systolic_max:g}")
+            if gate.diastolic_max is not None and dia_v > gate.diastolic_max:
+                problems.append(f"diastolic {dia_v:.0f} mmHg is above {gate.diastolic_max:g}")
+    hr_v = heart.value if heart is not None else None
+    if gate.heart_rate_max is not None:
+        if hr_v is None or heart is None or now - heart.time > 60:
+            problems.append("no current heart rate")
+        elif hr_v > gate.heart_rate_max:
+            problems.append(f"heart rate {hr_v:.0f}/min is above {gate.heart_rate_max:g}")
+    return GateResult(tuple(problems), sys_v, dia_v, hr_v, nibp_time)
+
+
+def eligibility_concerns(
+    plan: CarePlan, answers: Mapping[str, bool]
+) -> list[EligibilityItem]:
+    """The questions answered other than their acceptable answer. Every question must be
+    answered; an unknown id is a mistake in the caller."""
+    known = {item.id for item in plan.eligibility}
+    unknown = sorted(set(answers) - known)
+    if unknown:
+        raise ConfigurationError(f"unknown eligibility question(s): {', '.join(unknown)}")
+    missing = [item.question for item in plan.eligibility if item.id not in answers]
+    if missing:
+        raise ConfigurationError(
+            f"{len(missing)} eligibility question(s) not answered", missing[0]
+        )
+    return [item for item in plan.eligibility if answers[item.id] != item.acceptable]
