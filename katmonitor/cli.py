@@ -63,7 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="also write the device's raw bytes to FILE (one device only)",
     )
+    run.add_argument(
+        "--care-plan",
+        metavar="FILE",
+        type=Path,
+        help="the clinic's care plan (TOML merged over the shipped one; see docs/workflow.md)",
+    )
     run.set_defaults(handler=cmd_run)
+
+    care_plan = commands.add_parser(
+        "care-plan", help="show the care plan in force: eligibility, gate, schedule per route"
+    )
+    care_plan.add_argument("file", nargs="?", type=Path, help="a clinic's care plan TOML")
+    care_plan.set_defaults(handler=cmd_care_plan)
 
     record = commands.add_parser(
         "record", parents=[db_option], help="record a session headless; prints the new session's id"
@@ -283,7 +295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_app = _load_user_interface()
     specs = _with_capture(run_device_specs(args.device), args.capture)
     try:
-        workstation = _open_workstation(args.db, specs)
+        workstation = _open_workstation(args.db, specs, care_plan=args.care_plan)
     except ConfigurationError as error:
         if args.device:
             raise
@@ -379,6 +391,35 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_care_plan(args: argparse.Namespace) -> int:
+    from katmonitor.care_plan import load_care_plan
+
+    plan = load_care_plan(args.file)
+    print(f"Care plan {plan.name!r} ({plan.source})")
+    print(f"  pre-dose gate: {plan.gate.describe()}; NIBP at most "
+          f"{plan.gate.max_reading_age_s / 60:g} min old")
+    print(f"  prompts: due {plan.due_lead_s / 60:g} min early, overdue after "
+          f"{plan.overdue_after_s / 60:g} min, escalated after {plan.escalate_after_s / 60:g} min")
+    print(f"  dissociation scale: {plan.cadss_form}")
+    print("  eligibility (a different answer blocks the dose until a reason is recorded):")
+    for item in plan.eligibility:
+        rems = f"  [REMS: {item.rems}]" if item.rems else ""
+        print(f"    {item.id:<26} {item.question} -> {'yes' if item.acceptable else 'no'}{rems}")
+    print("  schedule per route (minutes after the first dose):")
+    for route, r in plan.routes.items():
+        parts = [f"observe >= {r.observation_minimum_s / 60:g}"]
+        if r.bp_recheck_s is not None:
+            parts.append(f"BP re-check {r.bp_recheck_s / 60:g}")
+        if r.nibp_cycle_s is not None:
+            parts.append(f"NIBP every {r.nibp_cycle_s / 60:g}")
+        if r.assessment_every_s is not None:
+            parts.append(f"MOAA/S+CADSS every {r.assessment_every_s / 60:g}")
+        if r.spray_rest_s is not None:
+            parts.append(f"{r.spray_device_mg:g} mg devices, rest {r.spray_rest_s / 60:g}")
+        print(f"    {route.value:<11} {', '.join(parts)}")
+    return EXIT_OK
+
+
 def cmd_sessions_show(args: argparse.Namespace) -> int:
     from katmonitor.storage.store import SessionStore
 
@@ -394,6 +435,11 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         summary["dose_events"] = [_dose_json(d) for d in store.doses(session.id)]
         summary["observations"] = [_observation_json(o) for o in store.observations(session.id)]
         summary["device_events"] = [s.to_json_dict() for s in store.device_events(session.id)]
+        summary["workflow_events"] = [
+            {"id": e.id, "time": iso_utc(e.time), "kind": e.kind.value, "user": e.user,
+             "data": e.data, "recorded_at": iso_utc(e.recorded_at)}
+            for e in store.workflow_events(session.id)
+        ]
     finally:
         database.close()
     if args.json:
@@ -628,13 +674,17 @@ def _open_database(cli_url: str | None, *, upgrade: bool = True):  # -> Database
     return open_database(resolve_database_url(cli_url), upgrade=upgrade)
 
 
-def _open_workstation(cli_url: str | None, specs: Sequence[str]):  # -> Workstation
+def _open_workstation(
+    cli_url: str | None, specs: Sequence[str], care_plan: Path | None = None
+):  # -> Workstation
     from devices.registry import open_device
+    from katmonitor.care_plan import load_care_plan
     from katmonitor.workstation import Workstation, require_one_mode
 
+    plan = load_care_plan(care_plan)  # a bad plan fails before devices or the db are touched
     devices = [open_device(spec) for spec in specs]  # bad specs fail before the db is touched
     require_one_mode(devices)
-    return Workstation(_open_database(cli_url), devices)
+    return Workstation(_open_database(cli_url), devices, care_plan=plan)
 
 
 def _with_capture(specs: Sequence[str], capture: Path | None) -> list[str]:
@@ -728,6 +778,7 @@ def _dose_json(d: DoseEvent) -> dict[str, object]:
         "given_by": d.given_by,
         "recorded_at": iso_utc(d.recorded_at),
         "note": d.note,
+        "weight_kg": d.weight_kg,
     }
 
 
@@ -736,6 +787,8 @@ def _observation_json(o: Observation) -> dict[str, object]:
         "id": o.id,
         "time": iso_utc(o.time),
         "text": o.text,
+        "assessment": o.assessment.to_dict(),
+        "summary": o.summary(),
         "author": o.author,
         "recorded_at": iso_utc(o.recorded_at),
     }
@@ -757,7 +810,10 @@ def _print_summary(summary: dict) -> None:
         )
     print(f"  observations: {len(summary['observations'])}")
     for o in summary["observations"]:
-        print(f"    {o['time']}  {o['author']}: {o['text']}")
+        print(f"    {o['time']}  {o['author']}: {o['summary']}")
+    print(f"  workflow steps: {len(summary['workflow_events'])}")
+    for e in summary["workflow_events"]:
+        print(f"    {e['time']}  {e['kind']:<15} by {e['user']}")
 
 
 def _local(epoch_s: float) -> str:
