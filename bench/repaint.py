@@ -37,6 +37,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from devices.simulated import VitalsModel
+from katmonitor.accounts import AccountStore
 from katmonitor.clock import ManualClock
 from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route
@@ -81,6 +82,8 @@ def build(hours: float, db_path: Path) -> tuple[MainWindow, Workstation, ManualC
     start = end - hours * 3600.0
     clock = ManualClock(start)
     workstation = Workstation(open_database(f"sqlite:///{db_path}"), [], clock=clock)
+    AccountStore(workstation.database).add_user("rn.bench", "nurse", "bench-password-1")
+    workstation.sign_in("rn.bench", "bench-password-1")
     feed = Feed(start)
     buffers = workstation.buffers
     # History goes straight into the live buffers: it is what the window reads; recording it
@@ -92,9 +95,14 @@ def build(hours: float, db_path: Path) -> tuple[MainWindow, Workstation, ManualC
         if float(second) >= session_at and workstation.session is None:
             clock.set(float(second))
             workstation.start_session("BENCH-01", "Esketamine", Route.INTRANASAL)
+    workstation.workflow.record_identity_check("bench")
+    workstation.workflow.record_eligibility(
+        {item.id: item.acceptable for item in workstation.workflow.plan.eligibility}
+    )
     for offset, dose in ((900.0, 56.0), (1200.0, 28.0), (2 * 3600.0, 28.0)):
         clock.set(session_at + offset)
-        workstation.add_dose(dose, int(dose // 28), "LOT-B1", "RN Bench")
+        workstation.add_dose(dose, int(dose // 28), "LOT-B1", "RN Bench",
+                             override_reason="benchmark: the simulated client is hypertensive")
     clock.set(session_at + 3000.0)
     workstation.add_observation("Client calm, eyes closed, responds to voice", "RN Bench")
     pleth_start = end - 30.0
