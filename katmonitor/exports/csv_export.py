@@ -10,13 +10,15 @@ row per point by default; with ``pleth="blocks"`` one row per block with an empt
 ``status`` ``summary count=N rate_hz=R min=A max=B``.
 
 Events: ``time_utc, type, subject, event, value, unit, priority, by, lot, text`` where ``type`` is
-``dose``, ``observation``, ``device`` or ``alarm``.
+``dose``, ``observation`` (event ``note`` or ``assessment``: the findings then the text),
+``device``, ``alarm`` or ``workflow`` (event: the step's kind; text: its data as JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -108,6 +110,8 @@ def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
     rows: list[tuple[float, int, tuple[str, ...]]] = []
     for d in store.doses(session_id):
         text = f"{d.unit_count} {d.route.unit_name}" + (f"; {d.note}" if d.note else "")
+        if d.weight_kg:
+            text += f"; weight {d.weight_kg:g} kg ({d.mg_per_kg:.3g} mg/kg)"
         rows.append(
             (
                 d.time,
@@ -131,8 +135,15 @@ def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
             (
                 o.time,
                 1,
-                (iso_utc(o.time), "observation", "", "note", "", "", "", o.author, "", o.text),
+                (iso_utc(o.time), "observation", "", "assessment" if not o.assessment.is_empty
+                 else "note", "", "", "", o.author, "", o.summary()),
             )
+        )
+    for w in store.workflow_events(session_id):
+        data = json.dumps(w.data, sort_keys=True, ensure_ascii=False)
+        rows.append(
+            (w.time, 4, (iso_utc(w.time), "workflow", "", w.kind.value, "", "", "", w.user, "",
+                         data))
         )
     for s in store.device_events(session_id):
         text = "; ".join([*sorted(s.conditions), *([s.message] if s.message else [])])

@@ -299,3 +299,25 @@ def test_a_reopened_session_keeps_its_workflow_steps(sqlite_url: str) -> None:
     ) == 1
     second.shutdown()
     database.close()
+
+
+def test_the_csv_export_carries_the_workflow_steps_and_assessments(ws, tmp_path) -> None:
+    import csv
+
+    from katmonitor.exports.csv_export import events_path, write_csv
+
+    sign_in_nurse(ws)
+    session = ws.start_session("C-113", "ketamine", Route.IV)
+    complete_predose(ws)
+    feed_vitals(ws, systolic=150)
+    ws.add_dose(35, 1, "", weight_kg=70, override_reason="anaesthetist present")
+    ws.workflow.add_assessment(make_assessment(moaas=4, respiratory="normal"), "drowsy")
+    ws.end_session()
+    write_csv(SessionStore(ws.database), session.id, tmp_path / "s.csv")
+    with events_path(tmp_path / "s.csv").open() as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    by_type = {(r["type"], r["event"]): r for r in rows}
+    assert "weight 70 kg (0.5 mg/kg)" in by_type[("dose", "iv")]["text"]
+    assert by_type[("observation", "assessment")]["text"].startswith("MOAA/S 4;")
+    assert '"override_reason": "anaesthetist present"' in by_type[("workflow", "gate")]["text"]
+    assert by_type[("workflow", "identity_check")]["by"] == "rn.lee"
