@@ -17,7 +17,9 @@ reproducible):
   with systolic 8480-6 / diastolic 8462-4 / mean 8478-0 components.
 - Readings without a valid value (sensor off, no measurement yet) and the pleth waveform are
   not exported to FHIR (the CSV export has them).
-- MedicationAdministration per dose event; nurse observations as Observation ``valueString``.
+- MedicationAdministration per dose event; nurse observations as Observation ``valueString``;
+  a structured assessment adds components (MOAA/S, CADSS total and form, nausea, anxiety,
+  respiratory status, therapist present) coded by text: these scales have no LOINC code.
 """
 
 from __future__ import annotations
@@ -297,8 +299,12 @@ class _Builder:
             "encounter": {"reference": self.encounter_ref},
             "effectiveDateTime": iso_utc(obs.time),
             "performer": [{"display": obs.author}],
-            "valueString": obs.text,
+            "valueString": obs.summary(),
         }
+        components = _assessment_components(obs)
+        if components:
+            resource["code"] = {"text": "Sedation and dissociation assessment (MOAA/S, CADSS)"}
+            resource["component"] = components
         self._add("Observation", f"note:{obs.id}", resource)
 
     def _add(
@@ -336,3 +342,19 @@ def _code(kind: VitalKind) -> dict[str, Any]:
 
 def _quantity(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": UCUM, "code": UCUM_UNITS[unit]}
+
+
+def _assessment_components(obs: Observation) -> list[dict[str, Any]]:
+    a = obs.assessment
+    components: list[dict[str, Any]] = []
+    if a.moaas is not None:
+        components.append({"code": {"text": "MOAA/S"}, "valueInteger": a.moaas})
+    if a.cadss_total is not None:
+        label = "CADSS-6 total" if a.cadss_form == "cadss6" else "CADSS total"
+        components.append({"code": {"text": label}, "valueInteger": a.cadss_total})
+    for name, value in (("Nausea/vomiting", a.nausea), ("Anxiety", a.anxiety),
+                        ("Respiratory status", a.respiratory),
+                        ("Therapist present", a.therapist_present or None)):
+        if value is not None:
+            components.append({"code": {"text": name}, "valueString": value})
+    return components

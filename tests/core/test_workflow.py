@@ -321,3 +321,21 @@ def test_the_csv_export_carries_the_workflow_steps_and_assessments(ws, tmp_path)
     assert by_type[("observation", "assessment")]["text"].startswith("MOAA/S 4;")
     assert '"override_reason": "anaesthetist present"' in by_type[("workflow", "gate")]["text"]
     assert by_type[("workflow", "identity_check")]["by"] == "rn.lee"
+
+
+def test_the_fhir_export_carries_assessments_as_components(ws) -> None:
+    from katmonitor.exports.fhir_export import build_bundle
+
+    sign_in_nurse(ws)
+    session = ws.start_session("C-114", "esketamine", Route.INTRANASAL)
+    ws.workflow.add_assessment(
+        make_assessment(moaas=3, cadss_form="cadss6", cadss={1: 2, 6: 1}, nausea="nausea",
+                        therapist_present="Dr Kim")
+    )
+    ws.end_session()
+    bundle = build_bundle(SessionStore(ws.database), session.id)  # validated by fhir.resources
+    [obs] = [e["resource"] for e in bundle["entry"] if "component" in e["resource"]]
+    values = {c["code"]["text"]: c.get("valueInteger", c.get("valueString"))
+              for c in obs["component"]}
+    assert values == {"MOAA/S": 3, "CADSS-6 total": 3, "Nausea/vomiting": "nausea",
+                      "Therapist present": "Dr Kim"}
