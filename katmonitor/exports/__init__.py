@@ -61,6 +61,15 @@ register_format(
 
 register_format(
     ExportFormat(
+        "pdf",
+        "clinical report (PDF): doses, pre-dose steps, vitals plots, assessments, schedule "
+        "compliance, alarms, discharge, signature status",
+        "katmonitor.exports.pdf_export:write_pdf_export",
+    )
+)
+
+register_format(
+    ExportFormat(
         "bundle",
         "signed record (JSON: record, samples, signature, key) for `katmonitor verify --file`",
         "katmonitor.record_signing:write_bundle_export",
@@ -103,6 +112,14 @@ def add_export_command(commands: Any, db_option: argparse.ArgumentParser) -> Non
         default="minute",
         help="continuous numerics (HR, PR, SpO2, PI): per-minute medians (default) or every "
         "value; NIBP readings are always all included",
+    )
+    report_options = export.add_argument_group("pdf, rems")
+    report_options.add_argument(
+        "--care-plan",
+        type=Path,
+        metavar="FILE",
+        help="the clinic's care plan TOML (as for `katmonitor run`): REMS fields of the "
+        "eligibility questions and the schedule's timing; default: the shipped plan",
     )
     export.set_defaults(handler=cmd_export)
 
