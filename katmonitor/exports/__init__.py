@@ -67,6 +67,14 @@ register_format(
         "katmonitor.exports.pdf_export:write_pdf_export",
     )
 )
+register_format(
+    ExportFormat(
+        "rems",
+        "Spravato REMS Patient Monitoring Form fields (intranasal esketamine only): JSON when "
+        "PATH ends in .json, PDF when it ends in .pdf",
+        "katmonitor.exports.rems_export:write_rems_export",
+    )
+)
 
 register_format(
     ExportFormat(
