@@ -485,7 +485,8 @@ def _predose(pdf: ReportPdf, r: ReportData) -> None:
 
 def _vitals(pdf: ReportPdf, r: ReportData) -> None:
     pdf.heading("Vital signs", new_page=True)
-    t0 = r.session.started_at
+    # Readings kept from just before the start (the pre-session baseline) are on the axis too.
+    t0 = min([s.times[0] for s in r.numerics.values() if len(s)] + [r.session.started_at])
     last = max([s.times[-1] for s in r.numerics.values() if len(s)] + [t0])
     t1 = r.end_time if r.end_time is not None else last
     t1 = max(t1, last, t0 + 60)

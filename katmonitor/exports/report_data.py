@@ -26,6 +26,7 @@ from sqlalchemy import select
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
+from katmonitor.errors import DatabaseError
 from katmonitor.record_signing import VerificationReport, is_signed, verify_session
 from katmonitor.samples import DeviceStatus, parse_iso_utc
 from katmonitor.session import (
@@ -356,7 +357,7 @@ def _full_names(store: SessionStore) -> dict[str, str]:
 
     try:
         return {u.name: u.full_name for u in AccountStore(store.database).list_users()}
-    except Exception:  # an old database without accounts: names stay as recorded
+    except DatabaseError:  # the accounts cannot be read: names stay as recorded
         return {}
 
 
