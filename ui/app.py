@@ -7,19 +7,29 @@ import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from katmonitor.workstation import Workstation
 from ui.main_window import MainWindow
+from ui.sign_in import sign_in_at_start
 from ui.theme import apply_theme
 
 SIGNAL_POLL_MS = 200
 
 
-def run_app(workstation: Workstation, *, argv: list[str] | None = None) -> int:
-    """Show the window, run the Qt event loop, and shut the workstation down on the way out
-    (devices stopped, recorder flushed, a running session left INTERRUPTED). Returns the
-    exit code."""
+SignIn = Callable[[Workstation, QWidget | None], bool]
+"""Who uses the workstation: True once someone is signed in, False to quit."""
+
+
+def run_app(workstation: Workstation, *, argv: list[str] | None = None,
+            sign_in: SignIn = sign_in_at_start) -> int:
+    """Ask who signs in (on a database with no accounts: create the administrator first),
+    then show the window, run the Qt event loop, and shut the workstation down on the way out
+    (devices stopped, recorder flushed, a running session left INTERRUPTED). Returns the exit
+    code; cancelling the sign-in quits with 0 before the window shows.
+
+    ``sign_in`` runs the start dialogs (:func:`ui.sign_in.sign_in_at_start`); tests pass one
+    that feeds them or signs a test account in."""
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("KAT Monitor")
@@ -27,12 +37,25 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None) -> int:
     window = MainWindow(workstation, confirm_close=True)
     restore = install_termination_handlers(app, window)
     try:
+        # The dialogs close before the window shows; that must not end the app.
+        quit_on_close = app.quitOnLastWindowClosed()
+        app.setQuitOnLastWindowClosed(False)
+        try:
+            signed_in = sign_in(workstation, None)
+        finally:
+            app.setQuitOnLastWindowClosed(quit_on_close)
+        if not signed_in:
+            window.close_without_asking()
+            return 0
+        window.accounts.require_operator = True
         workstation.start()
+        window.refresh()  # shows who signed in from the first frame
         window.showMaximized()
         return app.exec()
     finally:
         restore()
         workstation.shutdown()  # safe if closeEvent already did it
+        window.deleteLater()  # not left as the active window of a later loop (tests)
 
 
 def install_termination_handlers(app: QApplication, window: MainWindow) -> Callable[[], None]:
@@ -41,7 +64,9 @@ def install_termination_handlers(app: QApplication, window: MainWindow) -> Calla
 
     def on_signal(_signum: int, _frame: object) -> None:
         window.close_without_asking()
-        app.quit()  # also leaves any nested loop (an open dialog)
+        # exit(), not quit(): it also leaves nested loops (an open dialog, the sign-in
+        # dialog before the main loop runs), where quit() does nothing.
+        app.exit(0)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     # Python runs signal handlers only when the interpreter gets control; inside Qt's event

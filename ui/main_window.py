@@ -44,6 +44,8 @@ from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
 from ui.session_panel import SessionPanel
+from ui.sign_in import AccountControls
+from ui.signing_dialogs import RecordControls, SignSessionDialog
 from ui.trend_plots import RANGES, TrendPlots
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
@@ -129,6 +131,10 @@ class MainWindow(QMainWindow):
         status_bar.addWidget(self.device_label)
         status_bar.addWidget(self.recorder_label)
         status_bar.addPermanentWidget(self.database_label)
+        # Who is signed in (User menu) and the record badge (Record menu).
+        self.accounts = AccountControls(self, workstation)
+        self.records = RecordControls(self, workstation)
+        self.record_badge = self.records.badge
 
         self.timer = QTimer(self)
         self.timer.setInterval(TIMER_INTERVAL_MS)
@@ -286,6 +292,11 @@ class MainWindow(QMainWindow):
         dialog.open()  # window-modal, non-blocking, like the session dialogs
         return dialog
 
+    def open_sign_dialog(self, session_id: int | None = None) -> SignSessionDialog | None:
+        """Sign record for an ended session (default: the last one), for the signed-in
+        nurse; an open one for the same session is raised instead."""
+        return self.records.open_sign_dialog(session_id)
+
     # -- the frame -----------------------------------------------------------------------------
 
     @property
@@ -303,6 +314,8 @@ class MainWindow(QMainWindow):
                                      readings.get(VitalKind.NIBP_DIASTOLIC),
                                      readings.get(VitalKind.NIBP_MEAN))
         self.session_panel.refresh()
+        self.accounts.refresh()
+        self.records.refresh()  # verifies only when the session's state changed
         if self.training_banner.isHidden() == ws.training:  # the devices may have changed
             self.training_banner.setVisible(ws.training)
         self._refresh_alarms()

@@ -19,17 +19,22 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from devices.registry import open_device
+from katmonitor.accounts import AccountStore
 from katmonitor.session import Route
 from katmonitor.storage.database import open_database
 from katmonitor.workstation import Workstation
 from ui.app import run_app
 
 workstation = Workstation(open_database(sys.argv[1]), [open_device("sim:normal")])
+AccountStore(workstation.database).add_user("rn.lee", "nurse", "dosing-room-7",
+                                            full_name="Lee Park, RN")
 session = workstation.start_session("C-9", "Ketamine", Route.SUBLINGUAL)
 app = QApplication(["katmonitor"])
 # Runs once the event loop is up, i.e. after run_app installed its signal handlers.
 QTimer.singleShot(0, lambda: print("running", session.id, flush=True))
-sys.exit(run_app(workstation))
+# The nurse signs in with her password (the dialogs are tested in test_sign_in.py).
+sys.exit(run_app(workstation, sign_in=lambda ws, _parent: bool(ws.sign_in("rn.lee",
+                                                                           "dosing-room-7"))))
 """
 
 

@@ -1,0 +1,134 @@
+"""The record badge in the status bar: is the session's record VERIFIED, UNSIGNED or INVALID.
+
+Verification reads the whole record (a few hundred ms for a long session), so it runs on a
+worker thread and only when asked - when the followed session ends, after signing, or on
+Record → Check record again - never per frame. A result that arrives for a session that is no
+longer followed is dropped.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QWidget
+
+from katmonitor.errors import KatMonitorError
+from katmonitor.record_signing import VerificationReport, verify_session
+from katmonitor.storage.store import SessionStore
+from ui import theme
+
+POLL_MS = 25
+MAX_PROBLEM_CHARS = 110
+VERIFIED_COLOUR = "#4fd36b"
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="katmonitor-verify")
+
+
+def shorten(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RecordBadge(QLabel):
+    """State: "none" (no ended session), "recording", "checking", "verified", "unsigned",
+    "invalid", or "error" (the record could not be read)."""
+
+    def __init__(self, store: SessionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.session_id: int | None = None
+        self.state = "none"
+        self.report: VerificationReport | None = None
+        self._pending: Future[VerificationReport] | None = None
+        self.setFont(theme.font(theme.BASE_PX, bold=True))
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._collect)
+        self._set("none", "Record: no ended session", theme.TEXT_DIM,
+                  "The last ended session's record is checked here.")
+
+    # -- what to show --------------------------------------------------------------------------
+
+    def show_nothing(self) -> None:
+        self._forget()
+        self.session_id = None
+        self._set("none", "Record: no ended session", theme.TEXT_DIM,
+                  "The last ended session's record is checked here.")
+
+    def show_recording(self, session_id: int) -> None:
+        """A running (or interrupted) session cannot be signed yet: no verification needed."""
+        self._forget()
+        self.session_id = session_id
+        self._set("recording", f"Record #{session_id}: not ended — sign after it ends",
+                  theme.TEXT_DIM, "A session is signed by the nurse once it has ended.")
+
+    def check(self, session_id: int) -> None:
+        """Verify the session's record on the worker thread; the badge shows the result."""
+        self._forget()
+        self.session_id = session_id
+        self._set("checking", f"Record #{session_id}: checking…", theme.TEXT_DIM,
+                  "Recomputing the record from the stored rows.")
+        self._pending = _EXECUTOR.submit(verify_session, self.store, session_id)
+        self._poll.start()
+
+    def check_again(self) -> None:
+        if self.session_id is not None and self.state != "recording":
+            self.check(self.session_id)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    # -- results -------------------------------------------------------------------------------
+
+    def show_report(self, report: VerificationReport) -> None:
+        self.report = report
+        sid = self.session_id
+        if report.status == "verified":
+            signer = report.signer or {}
+            who = signer.get("printed_name") or signer.get("user") or "?"
+            self._set("verified", f"✔ VERIFIED #{sid} · signed by {who}", VERIFIED_COLOUR,
+                      "\n".join(report.lines()))
+        elif report.status == "unsigned":
+            self._set("unsigned", f"UNSIGNED #{sid}", theme.TECHNICAL_ALARM,
+                      f"Session {sid} is not signed yet: Record → Sign last session "
+                      "(Ctrl+Shift+S).")
+        else:
+            first = report.problems[0] if report.problems else "the record does not verify"
+            more = len(report.problems) - 1
+            text = f"✖ INVALID #{sid}: {shorten(first)}" + (f" (+{more} more)" if more > 0 else "")
+            self._set("invalid", text, theme.ALARM, "\n".join(report.lines()))
+
+    def _collect(self) -> None:
+        pending = self._pending
+        if pending is None:
+            self._poll.stop()
+            return
+        if not pending.done():
+            return
+        self._poll.stop()
+        self._pending = None
+        try:
+            report = pending.result()
+        except KatMonitorError as error:
+            self._set("error", f"Record #{self.session_id}: cannot check", theme.TECHNICAL_ALARM,
+                      str(error))
+            return
+        except Exception as error:  # shown, not raised from a timer slot
+            self._set("error", f"Record #{self.session_id}: cannot check", theme.TECHNICAL_ALARM,
+                      f"{type(error).__name__}: {error}")
+            return
+        self.show_report(report)
+
+    def _forget(self) -> None:
+        """Drop a result still being computed for what was shown before."""
+        self._poll.stop()
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self.report = None
+
+    def _set(self, state: str, text: str, colour: str, tip: str) -> None:
+        self.state = state
+        self.setText(text)
+        self.setToolTip(tip)
+        self.setStyleSheet(f"color: {colour}; padding: 0 6px;")

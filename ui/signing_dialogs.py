@@ -1,0 +1,274 @@
+"""Signing an ended session's record, and the window's Record menu and badge.
+
+The signed-in nurse signs with their own credentials: the Sign record dialog shows what is
+signed, the meaning (default "Monitored and reviewed", editable) and asks for their password
+again; ``record_signing.sign_session`` does the rest (only nurses, only ended sessions, once).
+A wrong password is refused inside the dialog and nothing is signed. Once signed, the dialog
+shows the signature's manifestation: printed name, role, meaning, date and time in UTC and in
+local time.
+
+:class:`RecordControls` puts the record badge in the status bar, follows the window's session
+(verifying only when it ends, after signing, or when asked), offers the Sign record dialog to
+a signed-in nurse right after the session ends, and adds the Record menu: Sign last session…
+(Ctrl+Shift+S) and Check record again (Ctrl+Shift+V).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QWidget,
+)
+
+from katmonitor.accounts import Role
+from katmonitor.errors import KatMonitorError, PermissionDeniedError
+from katmonitor.record_signing import DEFAULT_MEANING, sign_session
+from katmonitor.session import Session, SessionStatus
+from katmonitor.workstation import Workstation
+from ui import theme
+from ui.dialogs import SubmitDialog, error_text, local_time_text, session_summary, show_error
+from ui.record_badge import RecordBadge
+
+SIGN_SHORTCUT = "Ctrl+Shift+S"
+CHECK_SHORTCUT = "Ctrl+Shift+V"
+
+
+def utc_text(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def local_text(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)")
+
+
+def manifestation_lines(signature: Mapping[str, Any]) -> list[str]:
+    """What a signature shows: printed name and role, meaning, date/time in UTC and local."""
+    signed_at = float(signature["signed_at"])
+    return [
+        f"Signed by: {signature['printed_name']}",
+        f"Role: {signature['role']} (user {signature['user']})",
+        f"Meaning: {signature['meaning']}",
+        f"Date/time (UTC): {utc_text(signed_at)}",
+        f"Date/time (local): {local_text(signed_at)}",
+    ]
+
+
+def record_summary(workstation: Workstation, session: Session) -> str:
+    store = workstation.store
+    doses = store.doses(session.id)
+    observations = store.observations(session.id)
+    lines = [session_summary(session)]
+    if session.ended_at is not None:
+        lines.append(f"ended {local_time_text(session.ended_at)}")
+    if doses:
+        lines.extend(
+            f"dose {local_time_text(d.time, '%H:%M')}: {d.dose_mg:g} mg × {d.unit_count} "
+            f"(lot {d.lot}, given by {d.given_by})"
+            for d in doses
+        )
+    else:
+        lines.append("no dose recorded")
+    lines.append(f"{len(observations)} observation(s)")
+    return "\n".join(lines)
+
+
+class SignSessionDialog(SubmitDialog):
+    """Sign record: the signed-in nurse re-enters their password to sign an ended session."""
+
+    signed = Signal(dict)
+    """The signature's facts, once stored."""
+
+    def __init__(self, workstation: Workstation, session_id: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Sign record", parent)
+        self.setMinimumWidth(560)
+        self.workstation = workstation
+        self.session_id = session_id
+        self.signature: dict[str, Any] | None = None
+        session = workstation.store.get_session(session_id)
+        self.summary_label = QLabel(record_summary(workstation, session))
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        operator = workstation.operator
+        self.signer_label = QLabel(
+            f"{operator.full_name} ({operator.role.value}, user {operator.name})"
+            if operator is not None else "nobody is signed in"
+        )
+        self.signer_label.setFont(theme.font(theme.BASE_PX, bold=True))
+        self.meaning_edit = QLineEdit(DEFAULT_MEANING)
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("your password, again")
+        note = QLabel("Signing seals the record: it cannot be changed afterwards.")
+        note.setWordWrap(True)
+        note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.form.addRow("Record:", self.summary_label)
+        self.form.addRow("Signed by:", self.signer_label)
+        self.form.addRow("&Meaning:", self.meaning_edit)
+        self.form.addRow("&Password:", self.password_edit)
+        self.form.addRow(note)
+        self.manifestation_label = QLabel()
+        self.manifestation_label.setFont(theme.font(theme.HEADER_PX))
+        self.manifestation_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.manifestation_label.setStyleSheet("color: #4fd36b;")
+        self.manifestation_label.hide()
+        self.layout().insertWidget(1, self.manifestation_label)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign")
+        self.password_edit.setFocus()
+
+    def manifestation(self) -> str:
+        """The signature as shown after signing, or "" (for tests)."""
+        return self.manifestation_label.text() if self.signature is not None else ""
+
+    def submit(self) -> None:
+        operator = self.workstation.operator
+        if operator is None:
+            raise PermissionDeniedError("sign in as a nurse to sign the record")
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.signature = sign_session(self.workstation.store, self.session_id,
+                                          operator.name, self.password_edit.text(),
+                                          self.meaning_edit.text())
+        except KatMonitorError:
+            self.password_edit.clear()
+            self.password_edit.setFocus()
+            raise
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+
+    def accept(self) -> None:
+        if self.signature is not None:  # the manifestation was shown: Close
+            super(SubmitDialog, self).accept()
+            return
+        try:
+            self.submit()
+        except KatMonitorError as error:
+            self.error_label.setText(error_text(error))
+            self.error_label.show()
+            return
+        assert self.signature is not None
+        self.error_label.hide()
+        self.password_edit.clear()
+        for row in range(self.form.rowCount()):
+            self.form.setRowVisible(row, False)
+        self.manifestation_label.setText(
+            f"Session {self.session_id} signed.\n\n"
+            + "\n".join(manifestation_lines(self.signature))
+        )
+        self.manifestation_label.show()
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).hide()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Close")
+        self.setWindowTitle("Record signed")
+        self.signed.emit(self.signature)
+
+
+class RecordControls:
+    """The window's record badge and Record menu; follows the session cheaply every frame."""
+
+    def __init__(self, window: QMainWindow, workstation: Workstation) -> None:
+        self.window = window
+        self.workstation = workstation
+        self.badge = RecordBadge(workstation.store, window)
+        window.statusBar().addPermanentWidget(self.badge)
+        self.dialog: SignSessionDialog | None = None
+        self._followed: tuple[int, SessionStatus] | bool | None = False  # False: not yet
+
+        self.sign_action = QAction("&Sign last session…", window)
+        self.sign_action.setShortcut(QKeySequence(SIGN_SHORTCUT))
+        self.sign_action.setToolTip(f"Sign the last ended session's record ({SIGN_SHORTCUT})")
+        self.sign_action.triggered.connect(lambda _=False: self.open_sign_dialog())
+        self.check_action = QAction("&Check record again", window)
+        self.check_action.setShortcut(QKeySequence(CHECK_SHORTCUT))
+        self.check_action.setToolTip(
+            f"Verify the record shown in the status bar ({CHECK_SHORTCUT})"
+        )
+        self.check_action.triggered.connect(lambda _=False: self.badge.check_again())
+        menu = window.menuBar().addMenu("&Record")
+        for action in (self.sign_action, self.check_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            window.addAction(action)
+            menu.addAction(action)
+
+    # -- following the session -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Called every frame; verifies only when the session's state changed."""
+        session = self.workstation.session
+        key = (session.id, session.status) if session is not None else None
+        if key == self._followed:
+            return
+        before, self._followed = self._followed, key
+        if session is None:
+            last = self.last_ended_session()
+            if last is None:
+                self.badge.show_nothing()
+            else:
+                self.badge.check(last.id)
+        elif session.status is SessionStatus.ENDED:
+            self.badge.check(session.id)
+            if before == (session.id, SessionStatus.ACTIVE):
+                self._offer_signing(session.id)
+        else:
+            self.badge.show_recording(session.id)
+
+    def _offer_signing(self, session_id: int) -> None:
+        operator = self.workstation.operator
+        if operator is not None and operator.role is Role.NURSE:
+            self.open_sign_dialog(session_id)
+
+    def last_ended_session(self) -> Session | None:
+        """The workstation's session if it has ended, else this workstation's last ended one."""
+        session = self.workstation.session
+        if session is not None and session.status is SessionStatus.ENDED:
+            return session
+        ended = [s for s in self.workstation.store.list_sessions()
+                 if s.status is SessionStatus.ENDED and s.workstation == self.workstation.name]
+        return max(ended, key=lambda s: (s.ended_at or s.started_at, s.id), default=None)
+
+    # -- signing -------------------------------------------------------------------------------
+
+    def open_sign_dialog(self, session_id: int | None = None) -> SignSessionDialog | None:
+        """Open Sign record for ``session_id`` (default: the last ended session). An open one
+        for the same session is raised instead of opening a second."""
+        open_dialog = self.dialog
+        if open_dialog is not None and open_dialog.isVisible() and (
+                session_id is None or open_dialog.session_id == session_id):
+            open_dialog.raise_()
+            open_dialog.activateWindow()
+            return open_dialog
+        try:
+            if session_id is None:
+                last = self.last_ended_session()
+                if last is None:
+                    raise KatMonitorError("there is no ended session to sign",
+                                          "end the session first")
+                session_id = last.id
+            dialog = SignSessionDialog(self.workstation, session_id, self.window)
+        except KatMonitorError as error:
+            show_error(self.window, error, "Sign record")
+            return None
+        self.dialog = dialog
+        dialog.signed.connect(lambda _sig, sid=session_id: self._signed(sid))
+        dialog.finished.connect(lambda _result, d=dialog: self._closed(d))
+        dialog.open()  # window-modal, non-blocking
+        return dialog
+
+    def _signed(self, session_id: int) -> None:
+        self.badge.check(session_id)  # the record just signed is the one shown
+
+    def _closed(self, dialog: SignSessionDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
