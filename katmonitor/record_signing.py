@@ -1,15 +1,17 @@
 """The signed, tamper-evident session record.
 
 At signing, the session's record is sealed into a hash-chained audit log (``audit_entries``):
-one entry for the session row, one per dose, observation, device event and alarm event, and one
-per UTC minute of recorded data holding the SHA-256 of that minute's samples and waveform blocks.
-Each entry's hash is SHA-256(previous hash + canonical JSON of the entry). The nurse's Ed25519 key
-signs a canonical payload naming the session, the chain head, the number of entries, the digest
-of the whole record and the signature's own facts (printed name, role, meaning, time, key id).
+one entry for the session row, one per dose, observation, workflow step, device event and alarm
+event, and one per UTC minute of recorded data holding the SHA-256 of that minute's samples and
+waveform blocks (see :mod:`katmonitor.audit_log`). Each entry's hash is SHA-256(previous hash +
+canonical JSON of the entry). The nurse's Ed25519 key signs a canonical payload naming the
+session, the chain head, the number of entries, the digest of the whole record and the
+signature's own facts (printed name, role, meaning, time, key id).
 
 Verification recomputes everything from the stored rows and says exactly what differs: which
 table, row and field; which minute of samples; a broken chain; a bad signature. A bundle file
-carries the record, the samples, the signature and the public key, and verifies with no database.
+carries the record, the recorded data as columns, the signature and the public key, and
+verifies with no database.
 
 Not yet: events are sealed at signing, not appended to the chain as they happen; corrections and
 therapist notes as signed addenda come later.
@@ -17,25 +19,32 @@ therapist notes as signed addenda come later.
 
 from __future__ import annotations
 
-import base64
-import gc
 import hashlib
 import json
 import math
 import time as _time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
+from katmonitor.audit_log import (
+    GENESIS,
+    SAMPLE_INTERVAL_S,
+    Recorded,
+    canonical,
+    chain_hash,
+    minute_digests,
+    plain,
+    read_recorded,
+)
 from katmonitor.errors import (
     ConfigurationError,
     NotFoundError,
@@ -44,45 +53,29 @@ from katmonitor.errors import (
 )
 from katmonitor.samples import iso_utc
 from katmonitor.session import SessionStatus
-from katmonitor.storage.models import (
-    AlarmEventRecord,
-    AuditEntryRecord,
-    DeviceEventRecord,
-    DoseEventRecord,
-    ObservationRecord,
-    UserKeyRecord,
+from katmonitor.storage.models import AuditEntryRecord, UserKeyRecord
+from katmonitor.storage.store import (
+    ALARM_EVENTS,
+    DEVICE_EVENTS,
+    DOSES,
+    OBSERVATIONS,
+    SESSIONS,
+    SIGNATURES,
+    WORKFLOW_EVENTS,
+    SessionStore,
 )
-from katmonitor.storage.store import BLOCKS, SAMPLES, SESSIONS, SIGNATURES, SessionStore
 
 AUDIT = AuditEntryRecord.__table__
 USER_KEYS = UserKeyRecord.__table__
-EVENT_TABLES = (
-    DoseEventRecord.__table__,
-    ObservationRecord.__table__,
-    DeviceEventRecord.__table__,
-    AlarmEventRecord.__table__,
-)
+EVENT_TABLES = (DOSES, OBSERVATIONS, WORKFLOW_EVENTS, DEVICE_EVENTS, ALARM_EVENTS)
 
 DEFAULT_MEANING = "Monitored and reviewed"
-GENESIS = "0" * 64
 BUNDLE_FORMAT = "katmonitor-signed-record"
-BUNDLE_VERSION = 2
-# The record format the signature covers; 2: per-minute digests over packed columns.
-RECORD_FORMAT = 2
-MINUTE_DIGEST_TAG = b"katmonitor-minute-digest-v2\n"
-SAMPLE_INTERVAL_S = 60
-
-SampleRow = tuple[float, str, str, float | None, str]
-BlockRow = tuple[float, float, str, str, int, str, bytes]
-
-
-def canonical(obj: Any) -> bytes:
-    """Canonical JSON: sorted keys, no spaces, UTF-8; Python's shortest round-trip floats."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def chain_hash(prev_hash: str, entry: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + entry).hexdigest()
+# 3: the recorded data as base64 columns (ids, numbers, stream codes, waveform bytes).
+BUNDLE_VERSION = 3
+# The record format the signature covers. 2: per-minute digests over packed columns;
+# 3: digests also cover row ids, text columns as per-row stream hashes; workflow steps chained.
+RECORD_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,198 +133,18 @@ class VerificationReport:
 # -- building the record ----------------------------------------------------------------------
 
 
-def _minute_bounds(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For times in ascending order: each distinct UTC minute and the [lo, hi) slice it spans."""
-    minutes = np.floor_divide(starts, SAMPLE_INTERVAL_S).astype(np.int64)
-    if len(minutes) and np.any(minutes[1:] < minutes[:-1]):
-        raise ValueError("rows must be in time order")
-    cuts = np.flatnonzero(minutes[1:] != minutes[:-1]) + 1
-    lo = np.concatenate(([0], cuts)).astype(np.int64) if len(minutes) else np.zeros(0, np.int64)
-    hi = np.concatenate((cuts, [len(minutes)])).astype(np.int64) if len(minutes) else lo
-    return minutes[lo] if len(minutes) else minutes, lo, hi
+@dataclass
+class Snapshot:
+    """The record as it is stored now: entries in chain order, the recorded data, and rows
+    that cannot be placed in the record (named)."""
+
+    entries: list[Entry]
+    samples: Recorded
+    blocks: Recorded
+    problems: list[str]
 
 
-def _text_columns(*columns: Sequence[Any]) -> bytes:
-    """Some text columns of the same length, each length-prefixed: joined with US when that is
-    unambiguous (all text, no US inside), else as canonical JSON (tagged apart)."""
-    out = []
-    for column in columns:
-        try:
-            joined = "\x1f".join(column)
-        except TypeError:
-            joined = None
-        if joined is not None and joined.count("\x1f") == max(len(column) - 1, 0):
-            data = b"T" + joined.encode("utf-8", "surrogatepass")
-        else:
-            data = b"J" + json.dumps(list(column), separators=(",", ":")).encode()
-        out.append(len(data).to_bytes(8, "little") + data)
-    return b"".join(out)
-
-
-def _values(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Sample values as float64 plus a mask (0 number, 1 NULL, 2 not a number: its repr is in
-    the last list, which is otherwise all empty strings)."""
-    mask = np.fromiter((v is None for v in column), dtype=np.uint8, count=len(column))
-    odd = [""] * len(column)
-    try:
-        values = np.asarray(column, dtype="<f8")  # NULL -> NaN, masked to 0.0 below
-    except (TypeError, ValueError, OverflowError):
-        values = np.zeros(len(column), dtype="<f8")
-        for i, v in enumerate(column):
-            if v is None:
-                continue
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                try:
-                    values[i] = v
-                    continue
-                except OverflowError:
-                    pass
-            mask[i] = 2
-            odd[i] = repr(v)
-    values[mask != 0] = 0.0
-    return values, mask, odd
-
-
-def minute_digests(samples: Sequence[SampleRow], blocks: Sequence[BlockRow]) -> dict[int, dict]:
-    """SHA-256 per UTC minute over the samples then the waveform blocks, each in time order.
-
-    Format 2 hashes packed columns per minute rather than one string per row: every sample's
-    time, value (float64 little-endian, with a NULL mask), source, kind and status, and every
-    block's start time, rate, count, byte length, source, kind, status and its bytes as stored.
-    """
-    s_t, s_src, s_kind, s_val, s_stat = zip(*samples, strict=True) if samples else ((),) * 5
-    b_t, b_rate, b_src, b_kind, b_count, b_stat, b_data = (
-        zip(*blocks, strict=True) if blocks else ((),) * 7
-    )
-    s_times = np.asarray(s_t, dtype="<f8")
-    s_vals, s_mask, s_odd = _values(s_val)
-    b_times = np.asarray(b_t, dtype="<f8")
-    b_rates = np.asarray(b_rate, dtype="<f8")
-    b_counts = np.asarray(b_count, dtype="<i8")
-    b_lens = np.fromiter((len(d) for d in b_data), dtype="<i8", count=len(b_data))
-
-    digests: dict[int, dict] = {}
-    s_min, s_lo, s_hi = _minute_bounds(s_times)
-    b_min, b_lo, b_hi = _minute_bounds(b_times)
-    s_at = {int(m): (int(lo), int(hi)) for m, lo, hi in zip(s_min, s_lo, s_hi, strict=True)}
-    b_at = {int(m): (int(lo), int(hi)) for m, lo, hi in zip(b_min, b_lo, b_hi, strict=True)}
-    for minute in sorted(s_at.keys() | b_at.keys()):
-        h = hashlib.sha256(MINUTE_DIGEST_TAG)
-        lo, hi = s_at.get(minute, (0, 0))
-        h.update(b"S" + (hi - lo).to_bytes(8, "little"))
-        h.update(s_times[lo:hi].tobytes())
-        h.update(s_vals[lo:hi].tobytes())
-        h.update(s_mask[lo:hi].tobytes())
-        h.update(_text_columns(s_src[lo:hi], s_kind[lo:hi], s_stat[lo:hi], s_odd[lo:hi]))
-        n_samples = hi - lo
-        lo, hi = b_at.get(minute, (0, 0))
-        h.update(b"B" + (hi - lo).to_bytes(8, "little"))
-        h.update(b_times[lo:hi].tobytes())
-        h.update(b_rates[lo:hi].tobytes())
-        h.update(b_counts[lo:hi].tobytes())
-        h.update(b_lens[lo:hi].tobytes())
-        h.update(_text_columns(b_src[lo:hi], b_kind[lo:hi], b_stat[lo:hi]))
-        h.update(b"".join(b_data[lo:hi]))
-        digests[minute] = {
-            "type": "samples",
-            "minute": minute,
-            "samples": n_samples,
-            "blocks": hi - lo,
-            "points": int(b_counts[lo:hi].sum()),
-            "sha256": h.hexdigest(),
-        }
-    return digests
-
-
-def _rows_query(table: Any, columns: Sequence[Any]) -> Any:
-    """The session's rows in id order. ``session_id + 0`` and the id range make SQLite walk the
-    table in rowid order (no index lookup per row, no sort); rows are put in time order after."""
-    sid = bindparam("sid")
-    inner = table.alias("ids")
-    return (
-        select(table.c.id, *columns)
-        .where(
-            (table.c.session_id + 0) == sid,
-            table.c.id.between(
-                select(func.min(inner.c.id)).where(inner.c.session_id == sid).scalar_subquery(),
-                select(func.max(inner.c.id)).where(inner.c.session_id == sid).scalar_subquery(),
-            ),
-        )
-        .order_by(table.c.id)
-    )
-
-
-_SAMPLE_QUERY = _rows_query(
-    SAMPLES, (SAMPLES.c.time, SAMPLES.c.source, SAMPLES.c.kind, SAMPLES.c.value, SAMPLES.c.status)
-)
-_BLOCK_QUERY = _rows_query(
-    BLOCKS,
-    (
-        BLOCKS.c.start_time,
-        BLOCKS.c.sample_rate_hz,
-        BLOCKS.c.source,
-        BLOCKS.c.kind,
-        BLOCKS.c.count,
-        BLOCKS.c.status,
-        BLOCKS.c.data,
-    ),
-)
-
-
-def _raw_rows(conn: Connection, statement: Any, session_id: int) -> list[tuple]:
-    """Rows straight from the DBAPI cursor (no SQLAlchemy row objects), in the open transaction.
-
-    The statement is compiled for the connection's dialect, so quoting and the driver's
-    parameter style stay SQLAlchemy's business."""
-    compiled = statement.compile(dialect=conn.dialect)
-    params = compiled.construct_params({"sid": session_id})
-    if compiled.positional:
-        args: Any = tuple(params[name] for name in compiled.positiontup or ())
-    else:
-        args = params
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(str(compiled), args)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _in_time_order(rows: list[tuple]) -> list[tuple]:
-    """Rows (id, time, ...) in id order -> rows without the id in (time, id) order."""
-    times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    if len(times) < 2 or bool(np.all(times[1:] >= times[:-1])):
-        return [r[1:] for r in rows]
-    return [rows[i][1:] for i in np.argsort(times, kind="stable").tolist()]
-
-
-def _read_samples(conn: Connection, session_id: int) -> tuple[list[SampleRow], list[BlockRow]]:
-    """The session's samples and waveform blocks, each in (time, id) order."""
-    with _no_gc():  # ~60k fresh tuples would trigger several needless full collections
-        return (
-            _in_time_order(_raw_rows(conn, _SAMPLE_QUERY, session_id)),
-            _in_time_order(_raw_rows(conn, _BLOCK_QUERY, session_id)),
-        )
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes | memoryview):
-        return base64.b64encode(bytes(value)).decode()
-    return value
-
-
-def current_entries(conn: Connection, session_id: int) -> list[Entry]:
+def current_entries(conn: Connection, session_id: int) -> Snapshot:
     """The record as it is stored now, in chain order."""
     session = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
     if session is None:
@@ -344,16 +157,15 @@ def current_entries(conn: Connection, session_id: int) -> list[Entry]:
         entries.extend(
             Entry(table.name, r["id"], {"type": table.name, **_row_dict(r)}) for r in rows
         )
-    samples, blocks = _read_samples(conn, session_id)
-    with _no_gc():
-        digests = minute_digests(samples, blocks)
+    samples, blocks = read_recorded(conn, session_id)
+    digests, problems = minute_digests(samples, blocks)
     entries.extend(Entry("samples", m, d) for m, d in digests.items())
     entries.sort(key=lambda e: e.sort_key)
-    return entries
+    return Snapshot(entries, samples, blocks, problems)
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in row.items()}
+    return {k: plain(v) for k, v in row.items()}
 
 
 def chain(entries: Sequence[Entry]) -> list[tuple[bytes, str, str]]:
@@ -410,27 +222,51 @@ def sign_session(
     password: str,
     meaning: str = DEFAULT_MEANING,
 ) -> dict[str, Any]:
-    """Seal the record into the audit log and sign it; returns the signature's facts."""
-    if not meaning.strip():
+    """Seal the record into the audit log and sign it; returns the signature's facts.
+
+    The key is unlocked (one argon2id derivation, which releases the GIL) in another thread
+    while this one reads the record; an authentication failure is still what the caller hears
+    first, then the role, then the session's state."""
+    meaning = meaning.strip()
+    if not meaning:
         raise ConfigurationError("the signature needs a meaning")
-    accounts = AccountStore(store.database)
-    key = accounts.unlock_signing_key(user, password)  # authenticates first
-    signer = accounts.get_user(user)
-    if signer.role is not Role.NURSE:
-        raise PermissionDeniedError(
-            f"{user} is a {signer.role.value}: only nurses may sign dosing sessions"
-        )
-    session = store.get_session(session_id)
-    if session.status is not SessionStatus.ENDED:
-        raise SessionStateError(
-            f"session {session_id} is {session.status.value}: end it before signing"
-        )
+    unlock = AccountStore(store.database).key_unlocker(user)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katmonitor-unlock") as pool:
+        unlocking = pool.submit(unlock, password)
+        try:
+            return _sign(store, session_id, meaning, unlocking.result)
+        except BaseException:
+            failure = unlocking.exception()
+            if failure is not None:
+                raise failure from None
+            raise
+
+
+def _sign(store: SessionStore, session_id: int, meaning: str, unlocked: Any) -> dict[str, Any]:
     with store._writing("sign the session", session_id) as conn:
-        if conn.execute(
+        session = store._get_session(conn, session_id)
+        signed = conn.execute(
             select(SIGNATURES.c.id).where(SIGNATURES.c.session_id == session_id)
-        ).first():
+        ).first()
+        ready = session.status is SessionStatus.ENDED and signed is None
+        snapshot = current_entries(conn, session_id) if ready else None
+        signer, key = unlocked()
+        if signer.role is not Role.NURSE:
+            raise PermissionDeniedError(
+                f"{signer.name} is a {signer.role.value}: only nurses may sign dosing sessions"
+            )
+        if session.status is not SessionStatus.ENDED:
+            raise SessionStateError(
+                f"session {session_id} is {session.status.value}: end it before signing"
+            )
+        if signed is not None:
             raise SessionStateError(f"session {session_id} is already signed")
-        entries = current_entries(conn, session_id)
+        assert snapshot is not None
+        if snapshot.problems:
+            raise SessionStateError(
+                f"session {session_id} cannot be sealed: " + "; ".join(snapshot.problems)
+            )
+        entries = snapshot.entries
         chained = chain(entries)
         sig = {
             "session_uuid": session.uuid,
@@ -440,7 +276,7 @@ def sign_session(
             "user": signer.name,
             "printed_name": signer.full_name,
             "role": signer.role.value,
-            "meaning": meaning.strip(),
+            "meaning": meaning,
             "signed_at": round(_time.time(), 3),
             "key_id": key.key_id,
         }
@@ -573,7 +409,7 @@ def _compare_entries(
 def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     report = VerificationReport(f"session {session_id}")
     with store._reading("verify the session") as conn:
-        current = current_entries(conn, session_id)
+        snapshot = current_entries(conn, session_id)
         sig_rows = (
             conn.execute(select(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
             .mappings()
@@ -603,7 +439,9 @@ def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     _check_signature(
         report, sig, bytes(public_key) if public_key is not None else None, head, len(stored)
     )
-    _compare_entries(report, stored, current)
+    _compare_entries(report, stored, snapshot.entries)
+    for problem in snapshot.problems:
+        report.fail(problem)
     return report
 
 
@@ -638,7 +476,8 @@ def is_signed(store: SessionStore, session_id: int) -> bool:
 
 
 def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
-    """Write the signed record, its samples, the signature and the public key as one JSON file."""
+    """Write the signed record, its recorded data, the signature and the public key as one JSON
+    file."""
     with store._reading("export the signed record") as conn:
         row = (
             conn.execute(select(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
@@ -662,7 +501,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
             .mappings()
             .all()
         )
-        samples, blocks = _read_samples(conn, session_id)
+        samples, blocks = read_recorded(conn, session_id)
     bundle = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
@@ -671,8 +510,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
             {k: r[k] for k in ("seq", "kind", "row_id", "entry", "prev_hash", "hash")}
             for r in stored
         ],
-        "samples": [list(s) for s in samples],
-        "blocks": [[*b[:6], base64.b64encode(b[6]).decode()] for b in blocks],
+        "recorded": {"samples": samples.to_json(), "waveform_blocks": blocks.to_json()},
         "signature": {**sig, "signature": sig["signature"].hex()},
         "public_key": bytes(public_key).hex() if public_key is not None else None,
     }
@@ -699,12 +537,20 @@ def verify_bundle(path: Path) -> VerificationReport:
         if bundle.get("format") != BUNDLE_FORMAT:
             report.fail(f"not a KAT Monitor signed-record bundle (format {bundle.get('format')!r})")
             return report
+        if bundle.get("version") != BUNDLE_VERSION:
+            report.fail(
+                f"bundle version {bundle.get('version')!r} is not {BUNDLE_VERSION}: "
+                "export it again with this version of KAT Monitor"
+            )
+            return report
         entries = bundle["entries"]
         sig = dict(bundle["signature"])
         sig["signature"] = bytes.fromhex(sig["signature"])
         public_key = bytes.fromhex(bundle["public_key"]) if bundle["public_key"] else None
-        samples = [tuple(s) for s in bundle["samples"]]
-        blocks = [(*b[:6], base64.b64decode(b[6], validate=True)) for b in bundle["blocks"]]
+        samples = Recorded.from_json(bundle["recorded"]["samples"])
+        blocks = Recorded.from_json(bundle["recorded"]["waveform_blocks"])
+        if (samples.table, blocks.table) != ("samples", "waveform_blocks"):
+            raise ValueError("recorded tables are mixed up")
     except json.JSONDecodeError as error:
         report.fail(
             f"bundle is damaged: not valid JSON at line {error.lineno} column {error.colno}"
@@ -719,7 +565,7 @@ def verify_bundle(path: Path) -> VerificationReport:
     if record_digest(e["entry"].encode() for e in entries) != sig["record_digest"]:
         report.fail("record digest does not match the signed record digest")
     _check_signature(report, sig, public_key, head, len(entries))
-    digests = minute_digests(samples, blocks)
+    digests, problems = minute_digests(samples, blocks)
     signed_minutes = {}
     for e in entries:
         if e["kind"] != "samples":
@@ -734,6 +580,8 @@ def verify_bundle(path: Path) -> VerificationReport:
     for minute in digests:
         if minute not in signed_minutes:
             report.fail(f"{_describe('samples', minute)} is not in the signed record")
+    for problem in problems:
+        report.fail(problem)
     return report
 
 

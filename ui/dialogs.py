@@ -1,4 +1,4 @@
-"""Dialogs for the session: start, dose, observation, reopen.
+"""Dialogs for the session: start and reopen, and what every session dialog shares.
 
 Each dialog collects input and hands it to the workstation; the core validates. If the core
 refuses (a :class:`KatMonitorError`), its message and hint are shown inside the dialog, which
@@ -18,21 +18,18 @@ from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QPlainTextEdit,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from katmonitor.errors import KatMonitorError
-from katmonitor.session import DoseEvent, Observation, Route, Session
+from katmonitor.session import Route, Session
 from katmonitor.workstation import Workstation
 from ui import theme
 
@@ -52,6 +49,12 @@ def show_error(parent: QWidget, error: KatMonitorError, title: str = "KAT Monito
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def operator_label(workstation: Workstation) -> str:
+    """The signed-in user as shown in the dialogs ("" when nobody is signed in)."""
+    user = workstation.operator
+    return "" if user is None else (user.full_name or user.name)
 
 
 def to_qdatetime(epoch_s: float) -> QDateTime:
@@ -103,13 +106,26 @@ class SubmitDialog(QDialog):
         """Hand the entry to the core; raise KatMonitorError to refuse it."""
         raise NotImplementedError
 
+    def show_refusal(self, error: KatMonitorError) -> None:
+        self.error_label.setText(error_text(error))
+        self.error_label.show()
+        self.adjustSize()  # room for the message; the entry stays as it was
+
+    def refused(self, error: KatMonitorError) -> None:
+        """Called after a refusal is shown (e.g. to offer an override)."""
+
     def accept(self) -> None:
+        self.error_label.hide()  # error() tells about this attempt only
         try:
             self.submit()
         except KatMonitorError as error:
-            self.error_label.setText(error_text(error))
-            self.error_label.show()
+            self.show_refusal(error)
+            self.refused(error)
             return
+        self.finish()
+
+    def finish(self) -> None:
+        """Close as accepted without submitting again."""
         super().accept()
 
 
@@ -144,64 +160,6 @@ class StartSessionDialog(SubmitDialog):
     def submit(self) -> None:
         self.session = self.workstation.start_session(
             self.client_edit.text(), self.medicine_combo.currentText(), self.route()
-        )
-
-
-class DoseDialog(SubmitDialog):
-    def __init__(self, workstation: Workstation, *, given_by: str = "",
-                 parent: QWidget | None = None) -> None:
-        super().__init__("Add dose", parent)
-        self.workstation = workstation
-        self.dose: DoseEvent | None = None
-        session = workstation.session
-        route = session.route if session is not None else Route.INTRANASAL
-        if session is not None:
-            self.form.addRow(QLabel(f"{session.medicine} · {route.label}"))
-        self.time_edit = time_edit(workstation.clock.now())
-        self.dose_spin = QDoubleSpinBox()
-        self.dose_spin.setRange(0.0, 10000.0)  # the core decides what is plausible
-        self.dose_spin.setDecimals(1)
-        self.dose_spin.setSuffix(" mg")
-        self.count_spin = QSpinBox()
-        self.count_spin.setRange(0, 99)
-        self.count_spin.setValue(1)
-        self.lot_edit = QLineEdit()
-        self.given_by_edit = QLineEdit(given_by)
-        self.note_edit = QLineEdit()
-        self.form.addRow("&Time:", self.time_edit)
-        self.form.addRow("&Dose:", self.dose_spin)
-        self.form.addRow(f"&Number of {route.unit_name}:", self.count_spin)
-        self.form.addRow("&Lot:", self.lot_edit)
-        self.form.addRow("&Given by:", self.given_by_edit)
-        self.form.addRow("N&ote:", self.note_edit)
-
-    def submit(self) -> None:
-        self.dose = self.workstation.add_dose(
-            self.dose_spin.value(), self.count_spin.value(), self.lot_edit.text(),
-            self.given_by_edit.text(), time=from_qdatetime(self.time_edit.dateTime()),
-            note=self.note_edit.text().strip(),
-        )
-
-
-class ObservationDialog(SubmitDialog):
-    def __init__(self, workstation: Workstation, *, author: str = "",
-                 parent: QWidget | None = None) -> None:
-        super().__init__("Add observation", parent)
-        self.workstation = workstation
-        self.observation: Observation | None = None
-        self.time_edit = time_edit(workstation.clock.now())
-        self.text_edit = QPlainTextEdit()
-        self.text_edit.setTabChangesFocus(True)
-        self.text_edit.setMinimumHeight(110)
-        self.author_edit = QLineEdit(author)
-        self.form.addRow("&Time:", self.time_edit)
-        self.form.addRow("O&bservation:", self.text_edit)
-        self.form.addRow("&Author:", self.author_edit)
-
-    def submit(self) -> None:
-        self.observation = self.workstation.add_observation(
-            self.text_edit.toPlainText(), self.author_edit.text(),
-            time=from_qdatetime(self.time_edit.dateTime()),
         )
 
 

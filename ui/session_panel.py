@@ -1,4 +1,4 @@
-"""The session header and its actions: start, dose, observation, end, reopen.
+"""The session header and its actions: start, dose, assessment, end (discharge), reopen.
 
 The header says what is being recorded (client, medicine, route), how long since the session
 started and since the first dose, and whether it is recording ("● REC"). The actions carry
@@ -17,9 +17,8 @@ from katmonitor.errors import KatMonitorError
 from katmonitor.session import DoseEvent, SessionStatus
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.assessment_dialog import AssessmentDialog
 from ui.dialogs import (
-    DoseDialog,
-    ObservationDialog,
     ReopenDialog,
     StartSessionDialog,
     SubmitDialog,
@@ -27,6 +26,8 @@ from ui.dialogs import (
     local_time_text,
     show_error,
 )
+from ui.discharge_dialog import DischargeDialog
+from ui.dose_dialogs import DoseDialog, dose_dialog_for
 
 
 def format_elapsed(seconds: float) -> str:
@@ -41,7 +42,6 @@ class SessionPanel(QWidget):
         self.workstation = workstation
         self._on_change = on_change
         self._given_by = ""
-        self._author = ""
         self._shown: tuple[str, ...] = ()
 
         def action(text: str, shortcut: str, tip: str, slot: Callable[[], object]) -> QAction:
@@ -54,9 +54,11 @@ class SessionPanel(QWidget):
         self.start_action = action("&Start session…", "Ctrl+N", "Start a dosing session",
                                    self.start_session)
         self.dose_action = action("Add &dose…", "Ctrl+D", "Record a dose", self.add_dose)
-        self.observation_action = action("Add &observation…", "Ctrl+O",
-                                         "Record an observation", self.add_observation)
-        self.end_action = action("&End session…", "Ctrl+E", "End the session", self.end_session)
+        self.observation_action = action("&Assessment…", "Ctrl+O",
+                                         "Record an assessment or observation (MOAA/S, CADSS, "
+                                         "notes)", self.add_observation)
+        self.end_action = action("&End session / discharge…", "Ctrl+E",
+                                 "Discharge the client and end the session", self.end_session)
         self.reopen_action = action("&Reopen session…", "Ctrl+R",
                                     "Continue an interrupted session", self.reopen_session)
         self.actions_in_order = [self.start_action, self.dose_action, self.observation_action,
@@ -127,7 +129,7 @@ class SessionPanel(QWidget):
         if self._on_change is not None:
             self._on_change()
 
-    def _open(self, dialog: SubmitDialog) -> SubmitDialog:
+    def open_dialog(self, dialog: SubmitDialog) -> SubmitDialog:
         dialog.accepted.connect(self._changed)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()  # window-modal, non-blocking
@@ -137,40 +139,42 @@ class SessionPanel(QWidget):
 
     def start_session(self) -> StartSessionDialog:
         dialog = StartSessionDialog(self.workstation, self.window())
-        self._open(dialog)
+        self.open_dialog(dialog)
         return dialog
 
     def add_dose(self) -> DoseDialog:
-        dialog = DoseDialog(self.workstation, given_by=self._given_by, parent=self.window())
+        """The dose dialog for the session's route."""
+        dialog = dose_dialog_for(self.workstation, given_by=self._given_by, parent=self.window())
 
         def remember() -> None:
             self._given_by = dialog.given_by_edit.text().strip()
 
         dialog.accepted.connect(remember)
-        self._open(dialog)
+        self.open_dialog(dialog)
         return dialog
 
-    def add_observation(self) -> ObservationDialog:
-        dialog = ObservationDialog(self.workstation, author=self._author, parent=self.window())
-
-        def remember() -> None:
-            self._author = dialog.author_edit.text().strip()
-
-        dialog.accepted.connect(remember)
-        self._open(dialog)
+    def add_observation(self) -> AssessmentDialog:
+        dialog = AssessmentDialog(self.workstation, parent=self.window())
+        self.open_dialog(dialog)
         return dialog
 
     def reopen_session(self) -> ReopenDialog:
         dialog = ReopenDialog(self.workstation, self.window())
-        self._open(dialog)
+        self.open_dialog(dialog)
         return dialog
 
-    def end_session(self) -> QMessageBox:
+    def end_session(self) -> QMessageBox | DischargeDialog:
+        """A dosed session ends with the discharge checklist; one with no dose may just end."""
+        if self.workstation.recording and self.workstation.workflow.anchor is not None:
+            dialog = DischargeDialog(self.workstation, self.window())
+            self.open_dialog(dialog)
+            return dialog
         session = self.workstation.session
         client = session.client_id if session is not None else ""
         return confirm(
             self.window(), "End session", f"End the session for client {client}?",
-            "Recording stops and the session is closed; it cannot be reopened afterwards.",
+            "No dose was given. Recording stops and the session is closed; it cannot be "
+            "reopened afterwards.",
             self._end_confirmed,
         )
 

@@ -40,6 +40,19 @@ MARKER_SESSION = "#6f7a86"
 GRID = "#161b21"
 GRID_ALPHA = 0.12
 
+# -- the dosing workflow ------------------------------------------------------------------------
+# Prompts that need the nurse: due amber text, overdue amber on a dark amber fill, escalated red
+# on a dark red fill (the alarm colours, so "red" keeps one meaning on this screen). Each state
+# is also spelled out in the text: colour is never the only cue.
+WORKFLOW_OK = "#5ac46e"
+PROMPT_DUE = "#f0b400"
+PROMPT_OVERDUE = "#f0b400"
+PROMPT_OVERDUE_BACKGROUND = "#3a2e00"
+PROMPT_ESCALATED = ALARM_HIGH
+PROMPT_ESCALATED_BACKGROUND = ALARM_BACKGROUND
+PROMPT_DONE = TEXT_DIM
+PROMPT_MISSED = "#c07a7a"
+
 # -- per vital --------------------------------------------------------------------------------
 HR = "#4fd36b"
 SPO2 = "#37c6d8"
@@ -69,6 +82,7 @@ TILE_LABEL_PX = 18
 TILE_DETAIL_PX = 15
 MARKER_LABEL_PX = 13
 HEADER_PX = 18
+TIMER_PX = 34  # the spray rest and observation countdowns: readable from the chair
 BASE_PX = 14
 
 

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
+from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
-from katmonitor.errors import AuthenticationError, PermissionDeniedError, SessionStateError
-from katmonitor.record_signing import export_bundle, sign_session, verify_bundle, verify_session
+from katmonitor.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    SessionStateError,
+)
+from katmonitor.record_signing import (
+    export_bundle,
+    is_signed,
+    sign_session,
+    verify_bundle,
+    verify_session,
+)
+from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
+from katmonitor.vitals import VitalKind
 
 PASSWORD = "correct horse"
 
@@ -96,9 +112,6 @@ def test_signed_record_is_read_only(store: SessionStore, signed: int) -> None:
             given_by="nina",
             recorded_at=T0,
         )
-    from katmonitor.samples import Sample
-    from katmonitor.vitals import VitalKind
-
     with pytest.raises(SessionStateError, match="read-only"):
         store.write_batch([(signed, Sample(T0, "sim", VitalKind.HR, 60.0))], [], [])
     with pytest.raises(SessionStateError):
@@ -169,6 +182,17 @@ def test_tampered_signature_bytes(store: SessionStore, signed: int) -> None:
     assert "signature invalid" in _problems(store, signed)
 
 
+def _with_column(bundle: dict, table: str, path: tuple[str, ...], dtype: str, change) -> bytes:
+    """The bundle with one base64 column of ``recorded[table]`` decoded, changed, re-encoded."""
+    obj = bundle["recorded"][table]
+    for key in path[:-1]:
+        obj = obj[key]
+    array = np.frombuffer(base64.b64decode(obj[path[-1]]), dtype=dtype).copy()
+    change(array)
+    obj[path[-1]] = base64.b64encode(array.tobytes()).decode()
+    return json.dumps(bundle).encode()
+
+
 def test_bundle_round_trip_and_tampered_bytes(
     store: SessionStore, signed: int, tmp_path: Path
 ) -> None:
@@ -176,24 +200,52 @@ def test_bundle_round_trip_and_tampered_bytes(
     assert verify_bundle(path).ok
     original = path.read_bytes()
 
-    def tampered(old: bytes, new: bytes) -> str:
-        assert original.count(old) >= 1
-        path.write_bytes(original.replace(old, new, 1))
+    def problems(data: bytes) -> str:
+        path.write_bytes(data)
         report = verify_bundle(path)
         assert not report.ok
         return "\n".join(report.problems)
 
+    def tampered(old: bytes, new: bytes) -> str:
+        assert original.count(old) >= 1
+        return problems(original.replace(old, new, 1))
+
+    minute = int((T0 + 61) // 60)
     assert "audit log entry was altered" in tampered(b"LOT123", b"LOT124")
-    assert "samples digest mismatch" in tampered(b'"sim","hr",70.0', b'"sim","hr",71.0')
+
+    def bump_value(values: np.ndarray) -> None:
+        values[123] += 1.0
+
+    changed = _with_column(
+        json.loads(original), "samples", ("numbers", "value", "values"), "<f8", bump_value
+    )
+    assert f"samples digest mismatch in samples of minute {minute}" in problems(changed)
+
+    def flip_byte(data: np.ndarray) -> None:
+        data[61 * 400 + 17] ^= 0x01  # block 61 (T0 + 61 s), 100 float32 points each
+
+    changed = _with_column(
+        json.loads(original), "waveform_blocks", ("data", "bytes"), "u1", flip_byte
+    )
+    assert f"samples digest mismatch in samples of minute {minute}" in problems(changed)
+
+    def swap_ids(ids: np.ndarray) -> None:
+        ids[[3, 4]] = ids[[4, 3]]
+
+    changed = _with_column(json.loads(original), "samples", ("ids",), "<i8", swap_ids)
+    assert "samples digest mismatch" in problems(changed)
     bundle = json.loads(original)
-    block_b64 = bundle["blocks"][3][6]
-    flipped = ("B" if block_b64[0] != "B" else "C") + block_b64[1:]
-    assert "samples digest mismatch" in tampered(block_b64.encode(), flipped.encode())
+    bundle["recorded"]["samples"]["streams"][0][0] = "other"
+    assert "samples digest mismatch" in problems(json.dumps(bundle).encode())
+    bundle = json.loads(original)
     sig_hex = bundle["signature"]["signature"]
     flipped_sig = ("0" if sig_hex[0] != "0" else "1") + sig_hex[1:]
     assert "signature invalid" in tampered(sig_hex.encode(), flipped_sig.encode())
     assert "signature invalid" in tampered(b"Nina Nurse RN", b"Nina Nurse MD")
     assert "not valid JSON" in tampered(b'{"format"', b'{"form"t"')
+    bundle = json.loads(original)
+    bundle["recorded"]["samples"]["rows"] += 1
+    assert "bundle is damaged" in problems(json.dumps(bundle).encode())
 
 
 def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
@@ -239,3 +291,98 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
     tampered = run("verify", str(sid), "--json")
     assert tampered.returncode == 3
     assert any("lot 'LOT123' -> 'LOT124'" in p for p in json.loads(tampered.stdout)["problems"])
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        # Stored as text (SQLite keeps what does not look like a number); numpy would read
+        # "7_1" as 71.0, the exact read does not.
+        (
+            f"UPDATE samples SET value = '7_1' WHERE time = {T0 + 61!r} AND kind = 'hr'",
+            "samples digest mismatch in samples of minute",
+        ),
+        (
+            f"UPDATE samples SET source = CAST('sim' AS BLOB) WHERE time = {T0 + 61!r}",
+            "samples digest mismatch in samples of minute",
+        ),
+        (
+            f"UPDATE samples SET status = 'artifact' WHERE time = {T0 + 61!r} AND kind = 'hr'",
+            "samples digest mismatch in samples of minute",
+        ),
+        (
+            f"UPDATE waveform_blocks SET data = 'abc' WHERE start_time = {T0 + 61!r}",
+            "samples digest mismatch in samples of minute",
+        ),
+        (
+            f"UPDATE waveform_blocks SET count = 99 WHERE start_time = {T0 + 61!r}",
+            "samples digest mismatch in samples of minute",
+        ),
+        (
+            f"UPDATE samples SET time = 'soon' WHERE time = {T0 + 61!r} AND kind = 'hr'",
+            "its time is not a number (str:'soon')",
+        ),
+    ],
+)
+def test_odd_stored_values_are_detected(
+    store: SessionStore, signed: int, statement: str, expected: str
+) -> None:
+    if not store.database.is_sqlite:
+        pytest.skip("only SQLite stores a value of another type than its column's")
+    _sql(store, statement)
+    problems = _problems(store, signed)
+    assert expected in problems
+    assert f"minute {int((T0 + 61) // 60)}" in problems
+
+
+def test_fast_and_exact_reads_agree(store: SessionStore) -> None:
+    """The fast columnar read and the one-value-at-a-time read give the same columns: with
+    NULL values, several streams, status words and rows stored out of time order."""
+    sid = recorded_session(store, minutes=2)
+    late = [
+        (sid, Sample(T0 + 59.5, "oxi", VitalKind.SPO2, None, frozenset({"sensor_off"}))),
+        (sid, Sample(T0 + 3.25, "oxi", VitalKind.PULSE_RATE, 61.0, frozenset({"low_pi"}))),
+        (sid, Sample(T0 + 70.0, "sim", VitalKind.HR, float("inf"))),
+    ]
+    blocks = [
+        (sid, WaveformBlock(T0 + 0.5, 75.0, "oxi", VitalKind.PLETH, np.arange(30, dtype="f4"))),
+    ]
+    store.write_batch(late, blocks, [])
+    with store.database.engine.connect() as conn:
+        fast = [
+            audit_log._read_columns(conn, spec, audit_log._id_range(conn, spec.table, sid))
+            for spec in audit_log._SPECS.values()
+        ]
+        exact = [
+            audit_log._read_rows(conn, spec, audit_log._id_range(conn, spec.table, sid))
+            for spec in audit_log._SPECS.values()
+        ]
+    assert all(r is not None for r in fast)
+    for f, e in zip(fast, exact, strict=True):
+        assert f is not None
+        np.testing.assert_array_equal(f.ids, e.ids)
+        for name in f.numbers:
+            np.testing.assert_array_equal(f.numbers[name].values, e.numbers[name].values)
+            np.testing.assert_array_equal(f.numbers[name].mask, e.numbers[name].mask)
+        assert [f.streams[c] for c in f.codes] == [e.streams[c] for c in e.codes]
+        assert f.data == e.data
+    assert fast[0].numbers["value"].mask.sum() == 1
+    assert audit_log.minute_digests(*fast) == audit_log.minute_digests(*exact)
+
+
+def test_authentication_is_reported_before_the_session_state(store: SessionStore) -> None:
+    sid = recorded_session(store)
+    store.set_status(sid, SessionStatus.INTERRUPTED)
+    with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
+        sign_session(store, sid, "nina", "wrong password")
+    with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
+        sign_session(store, sid, "nobody", PASSWORD)
+    with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
+        sign_session(store, 999, "nina", "wrong password")
+    with pytest.raises(NotFoundError):
+        sign_session(store, 999, "nina", PASSWORD)
+    store.set_status(sid, SessionStatus.ENDED, T0 + 180)
+    AccountStore(store.database).disable_user("nina")
+    with pytest.raises(AuthenticationError, match="disabled"):
+        sign_session(store, sid, "nina", PASSWORD)
+    assert not is_signed(store, sid)

@@ -11,6 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from devices.registry import open_device
+from katmonitor.care_plan import CarePlan
 from katmonitor.clock import Clock
 from katmonitor.storage.database import Database, open_database
 from katmonitor.workstation import Workstation
@@ -51,9 +52,10 @@ def make_window(qtbot: QtBot, database: Database) -> Iterator[MakeWindow]:
     workstations: list[Workstation] = []
 
     def make(devices: Sequence[str] = (FAST_SIM,), *, clock: Clock | None = None,
-             db: Database | None = None, **window_options: Any) -> MainWindow:
+             db: Database | None = None, care_plan: CarePlan | None = None,
+             **window_options: Any) -> MainWindow:
         workstation = Workstation(db or database, [open_device(spec) for spec in devices],
-                                  clock=clock)
+                                  clock=clock, care_plan=care_plan)
         workstations.append(workstation)
         window = MainWindow(workstation, confirm_close=False, **window_options)
         qtbot.addWidget(window)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from dosing_helpers import complete_predose, sign_in_nurse, start_session
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from katmonitor.clock import ManualClock
@@ -20,21 +21,11 @@ from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from katmonitor.vitals import VitalKind
 from ui.dialogs import StartSessionDialog
+from ui.dose_dialogs import SprayDoseDialog
 from ui.main_window import TRAINING_TEXT, MainWindow
 from ui.pleth_view import SWEEP_S
 
 MakeWindow = Callable[..., MainWindow]
-
-
-def start_session(window: MainWindow, client: str = "C-1042",
-                  route: Route = Route.INTRANASAL) -> None:
-    dialog = window.session_panel.start_session()
-    dialog.client_edit.setText(client)
-    dialog.medicine_combo.setCurrentText("Esketamine")
-    dialog.set_route(route)
-    dialog.accept()
-    assert dialog.error() == ""
-    assert dialog.result() == QDialog.DialogCode.Accepted
 
 
 def test_live_numerics_and_pleth_appear(qtbot: QtBot, make_window: MakeWindow) -> None:
@@ -69,24 +60,29 @@ def test_no_training_banner_without_simulated_devices(make_window: MakeWindow) -
     assert not window.training_banner.isVisible()
 
 
-def test_session_dose_and_observation_are_recorded_and_marked_on_every_trend(
-        make_window: MakeWindow, database: Database) -> None:
+def wait_for_the_gate(qtbot: QtBot, window: MainWindow) -> None:
+    """The simulated monitor's first blood pressure comes a few seconds after it connects."""
+    qtbot.waitUntil(lambda: window.workstation.workflow.gate().passed, timeout=8_000)
+
+
+def test_session_dose_and_assessment_are_recorded_and_marked_on_every_trend(
+        qtbot: QtBot, make_window: MakeWindow, database: Database) -> None:
     window = make_window()
     panel = window.session_panel
     assert not panel.dose_action.isEnabled(), "no dose without a running session"
     assert panel.start_action.isEnabled()
 
-    start_session(window)
     ws = window.workstation
+    sign_in_nurse(ws)
+    start_session(window)
     assert ws.recording
     assert panel.dose_action.isEnabled() and not panel.start_action.isEnabled()
     assert "Client C-1042" in panel.header_text() and "● REC" in panel.header_text()
+    complete_predose(ws)
+    wait_for_the_gate(qtbot, window)
 
     dose_dialog = panel.add_dose()
-    assert dose_dialog.form.labelForField(dose_dialog.count_spin).text() == \
-        "&Number of spray devices:"
-    dose_dialog.dose_spin.setValue(56.0)
-    dose_dialog.count_spin.setValue(2)
+    assert isinstance(dose_dialog, SprayDoseDialog), "intranasal: one spray device per entry"
     dose_dialog.lot_edit.setText("LOT-7")
     dose_dialog.given_by_edit.setText("RN Ada")
     dose_dialog.accept()
@@ -95,10 +91,10 @@ def test_session_dose_and_observation_are_recorded_and_marked_on_every_trend(
     assert dose is not None
 
     obs_dialog = panel.add_observation()
-    assert obs_dialog.author_edit.text() == ""
     obs_dialog.text_edit.setPlainText("Relaxed, eyes closed.\nResponds to voice.")
-    obs_dialog.author_edit.setText("RN Ada")
+    obs_dialog.set_moaas(5)
     obs_dialog.accept()
+    assert obs_dialog.error() == ""
     observation = obs_dialog.observation
     assert observation is not None
 
@@ -108,7 +104,7 @@ def test_session_dose_and_observation_are_recorded_and_marked_on_every_trend(
     markers = window.trends.marker_lines()
     for plot in ("hr", "nibp", "spo2"):
         assert (plot, "Start", session.started_at) in markers
-        assert (plot, "Dose 56 mg ×2", dose.time) in markers
+        assert (plot, "Dose 28 mg ×1", dose.time) in markers
         assert (plot, "Obs", observation.time) in markers
     assert "Since first dose" in panel.header_text()
 
@@ -119,10 +115,11 @@ def test_session_dose_and_observation_are_recorded_and_marked_on_every_trend(
     assert stored.status is SessionStatus.ACTIVE and stored.training
     [stored_dose] = store.doses(session.id)
     assert (stored_dose.dose_mg, stored_dose.unit_count, stored_dose.lot,
-            stored_dose.given_by) == (56.0, 2, "LOT-7", "RN Ada")
+            stored_dose.given_by) == (28.0, 1, "LOT-7", "RN Ada")
     assert abs(stored_dose.time - dose.time) < 0.002
     [stored_obs] = store.observations(session.id)
     assert stored_obs.text == "Relaxed, eyes closed.\nResponds to voice."
+    assert stored_obs.assessment.moaas == 5 and stored_obs.author == "rn.lee (test)"
 
     # The next dose dialog remembers who gave the last one.
     again = panel.add_dose()
@@ -144,11 +141,18 @@ def test_dialog_shows_the_cores_refusal_and_records_nothing(
 
     start_session(window)
     dialog = panel.add_dose()
-    dialog.dose_spin.setValue(0.0)
-    dialog.given_by_edit.setText("RN Ada")
+    dialog.lot_edit.setText("LOT-7")
     dialog.accept()
     assert dialog.isVisible()
-    assert dialog.error() == "the dose must be a positive number of mg"
+    assert dialog.error() == "sign in as a nurse to give a dose"
+    sign_in_nurse(window.workstation)
+    dialog.lot_edit.clear()
+    dialog.accept()
+    assert dialog.error() == "record the lot number"
+    dialog.lot_edit.setText("LOT-7")
+    dialog.accept()
+    assert dialog.error().startswith("the dose cannot be given yet: check the client's identity")
+    assert dialog.override_dialog is None, "missing pre-dose steps cannot be overridden"
     session = window.workstation.session
     assert session is not None
     assert SessionStore(database).doses(session.id) == []
@@ -229,8 +233,11 @@ def test_closing_while_recording_leaves_the_session_interrupted_and_it_can_be_re
     window = make_window()
     ws = window.workstation
     qtbot.waitUntil(lambda: window.tiles[VitalKind.HR].state == "current", timeout=5_000)
+    sign_in_nurse(ws)
     start_session(window)
-    ws.add_dose(56.0, 2, "LOT-7", "RN Ada")
+    complete_predose(ws)
+    wait_for_the_gate(qtbot, window)
+    ws.add_dose(28.0, 1, "LOT-7", "RN Ada")
     session = ws.session
     assert session is not None
     # The simulated GE monitor sends displayed values every 5 s: wait for a second reading.
@@ -253,7 +260,7 @@ def test_closing_while_recording_leaves_the_session_interrupted_and_it_can_be_re
     assert ws2.recording and ws2.session is not None and ws2.session.id == session.id
     assert store.get_session(session.id).status is SessionStatus.ACTIVE
     second.refresh()
-    assert ("hr", "Dose 56 mg ×2") in [(p, label) for p, label, _ in
+    assert ("hr", "Dose 28 mg ×1") in [(p, label) for p, label, _ in
                                        second.trends.marker_lines()]
 
 

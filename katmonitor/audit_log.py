@@ -1,0 +1,689 @@
+"""The hash-chained audit log's building blocks: canonical entries, chain hashes, and digests of
+a session's recorded data read column by column.
+
+Recorded data (numeric samples and waveform blocks) is read as columns rather than rows: ids,
+numbers as float64 with a mask, the text columns (source, kind, status) as codes into a small
+dictionary of streams, and the waveform bytes as stored. A digest hashes slices of those
+columns, so hashing a 4-hour session is a few hundred ``update`` calls over numpy buffers.
+
+Reading is exact. On SQLite (whose columns take any type) a query first checks that every
+number is stored as a number; the text columns are matched with ``CASE`` against known streams
+(SQL equality: a blob never equals a text); anything unusual falls back to reading the rows as
+they are, and both ways give the same columns. Nothing here imports the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, bindparam, case, func, literal, literal_column, select, union
+from sqlalchemy.engine import Connection
+
+from katmonitor.storage.models import SampleRecord, WaveformBlockRecord
+
+GENESIS = "0" * 64
+SAMPLE_INTERVAL_S = 60
+DIGEST_TAG = b"katmonitor-recorded-digest-v3\n"
+
+SAMPLES = SampleRecord.__table__
+BLOCKS = WaveformBlockRecord.__table__
+
+# Streams looked for first (from the session's first and last rows); others are read back.
+_CANDIDATE_ROWS = 2000
+# Rows whose stream was not among the candidates are read back this many ids at a time.
+_LOOKUP_CHUNK = 500
+# The fast read packs id * 512 + (stream code + 2) * 2 + (value is NULL) into one integer that
+# float64 holds exactly.
+_MAX_CODES = 256
+_CODE_BITS = 9
+_MAX_PACKED_ID = 2**44
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, UTF-8; Python's shortest round-trip floats."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, entry: bytes) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + entry).hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """A stored value as JSON: bytes become base64 text."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def _text_value(value: Any) -> Any:
+    """A text column's value in a stream key: text as itself, anything else tagged by type."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"bytes": base64.b64encode(bytes(value)).decode()}
+    return {"repr": f"{type(value).__name__}:{value!r}"}
+
+
+def _odd(value: Any) -> str:
+    return f"{type(value).__name__}:{value!r}"
+
+
+# -- columns ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Numbers:
+    """A numeric column: float64 values, a mask (0 number, 1 NULL, 2 not a number) and, for
+    mask 2, the stored value's type and repr."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    odd: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, column: Sequence[Any]) -> Numbers:
+        """From Python values one by one (int and float are numbers; nothing is parsed)."""
+        n = len(column)
+        values = np.zeros(n, dtype="<f8")
+        mask = np.zeros(n, dtype=np.uint8)
+        odd: dict[int, str] = {}
+        for i, v in enumerate(column):
+            if v is None:
+                mask[i] = 1
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                try:
+                    values[i] = v
+                except OverflowError:
+                    mask[i] = 2
+                    odd[i] = _odd(v)
+            else:
+                mask[i] = 2
+                odd[i] = _odd(v)
+        return cls(values, mask, odd)
+
+    def take(self, order: np.ndarray) -> Numbers:
+        where = {int(old): new for new, old in enumerate(order.tolist())} if self.odd else {}
+        return Numbers(
+            self.values[order],
+            self.mask[order],
+            {where[i]: r for i, r in self.odd.items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": _b64(self.values),
+            "mask": _b64(self.mask),
+            "odd": [[i, r] for i, r in sorted(self.odd.items())],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], n: int) -> Numbers:
+        return cls(
+            _array(obj["values"], "<f8", n),
+            _array(obj["mask"], np.uint8, n),
+            {int(i): str(r) for i, r in obj["odd"]},
+        )
+
+
+@dataclass(slots=True)
+class Recorded:
+    """One table's rows of a session (samples or waveform blocks), column by column."""
+
+    table: str  # "samples" | "waveform_blocks"
+    ids: np.ndarray  # <i8
+    numbers: dict[str, Numbers]
+    streams: list[list[Any]]  # [source, kind, status] per code
+    codes: np.ndarray  # <i4, index into streams
+    data: list[bytes] | None = None  # waveform bytes as stored
+    data_odd: dict[int, str] = field(default_factory=dict)  # rows whose data was not bytes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def time(self) -> Numbers:
+        return self.numbers["time" if self.table == "samples" else "start_time"]
+
+    def take(self, order: np.ndarray) -> Recorded:
+        where = {int(old): new for new, old in enumerate(order.tolist())} if self.data_odd else {}
+        return Recorded(
+            self.table,
+            self.ids[order],
+            {name: col.take(order) for name, col in self.numbers.items()},
+            self.streams,
+            self.codes[order],
+            [self.data[i] for i in order.tolist()] if self.data is not None else None,
+            {where[i]: r for i, r in self.data_odd.items()},
+        )
+
+    def stream_hashes(self) -> np.ndarray:
+        """SHA-256 of each stream's canonical JSON, one row of 32 bytes per code."""
+        out = np.zeros((max(len(self.streams), 1), 32), dtype=np.uint8)
+        for code, stream in enumerate(self.streams):
+            out[code] = np.frombuffer(hashlib.sha256(canonical(stream)).digest(), np.uint8)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "table": self.table,
+            "rows": len(self),
+            "ids": _b64(self.ids),
+            "numbers": {name: col.to_json() for name, col in self.numbers.items()},
+            "streams": self.streams,
+            "codes": _b64(self.codes),
+        }
+        if self.data is not None:
+            lengths = np.fromiter(map(len, self.data), dtype="<i8", count=len(self.data))
+            obj["data"] = {
+                "lengths": _b64(lengths),
+                "bytes": base64.b64encode(b"".join(self.data)).decode(),
+                "odd": [[i, r] for i, r in sorted(self.data_odd.items())],
+            }
+        return obj
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Recorded:
+        n = int(obj["rows"])
+        table = obj["table"]
+        if table not in _SPECS:
+            raise ValueError(f"unknown table {table!r}")
+        spec = _SPECS[table]
+        if list(obj["numbers"]) != list(spec.numbers):
+            raise ValueError(f"{table}: expected columns {', '.join(spec.numbers)}")
+        streams = [list(s) for s in obj["streams"]]
+        codes = _array(obj["codes"], "<i4", n)
+        if n and (codes.min() < 0 or codes.max() >= len(streams)):
+            raise ValueError(f"{table}: stream code out of range")
+        data = None
+        data_odd: dict[int, str] = {}
+        if spec.data:
+            lengths = _array(obj["data"]["lengths"], "<i8", n)
+            blob = base64.b64decode(obj["data"]["bytes"], validate=True)
+            if n and (lengths.min() < 0 or int(lengths.sum()) != len(blob)):
+                raise ValueError(f"{table}: data lengths do not match the bytes")
+            ends = np.cumsum(lengths).tolist()
+            starts = [0, *ends[:-1]]
+            data = [blob[a:b] for a, b in zip(starts, ends, strict=True)]
+            data_odd = {int(i): str(r) for i, r in obj["data"]["odd"]}
+        return cls(
+            table,
+            _array(obj["ids"], "<i8", n),
+            {name: Numbers.from_json(obj["numbers"][name], n) for name in spec.numbers},
+            streams,
+            codes,
+            data,
+            data_odd,
+        )
+
+
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
+
+
+def _array(text: str, dtype: Any, n: int) -> np.ndarray:
+    raw = base64.b64decode(text, validate=True)
+    array = np.frombuffer(raw, dtype=dtype)
+    if len(array) != n:
+        raise ValueError(f"column has {len(array)} values, expected {n}")
+    return array.copy()
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    table: Any
+    numbers: tuple[str, ...]
+    nullable: frozenset[str]
+    sqlite_types: dict[str, tuple[str, ...]]
+    data: bool
+
+
+_SPECS = {
+    "samples": _Spec(
+        SAMPLES,
+        ("time", "value"),
+        frozenset({"value"}),
+        {"time": ("real",), "value": ("real", "null")},
+        data=False,
+    ),
+    "waveform_blocks": _Spec(
+        BLOCKS,
+        ("start_time", "sample_rate_hz", "count"),
+        frozenset(),
+        {
+            "start_time": ("real",),
+            "sample_rate_hz": ("real",),
+            "count": ("integer",),
+            "data": ("blob",),
+        },
+        data=True,
+    ),
+}
+_TEXT = ("source", "kind", "status")
+
+
+def _session_rows(table: Any, *columns: Any) -> Any:
+    """The session's rows in id order, given the session's id range (parameters ``sid``, ``lo``
+    and ``hi``): ``session_id + 0`` and the range make SQLite walk the table in rowid order (no
+    index lookup per row, no sort)."""
+    return (
+        select(*columns)
+        .where(
+            (table.c.session_id + literal_column("0")) == bindparam("sid"),
+            table.c.id.between(bindparam("lo"), bindparam("hi")),
+        )
+        .order_by(table.c.id)
+    )
+
+
+def _id_range(conn: Connection, table: Any, session_id: int) -> dict[str, Any]:
+    """Parameters for :func:`_session_rows`: one pass over the session's index entries."""
+    query = select(func.min(table.c.id), func.max(table.c.id)).where(
+        table.c.session_id == bindparam("sid")
+    )
+    lo, hi = _raw(conn, query, {"sid": session_id})[0]
+    return {"sid": session_id, "lo": lo if lo is not None else 1, "hi": hi or 0}
+
+
+def _raw(conn: Connection, statement: Any, params: dict[str, Any]) -> list[tuple]:
+    """Rows straight from the DBAPI cursor (no SQLAlchemy row objects), in the open transaction.
+
+    The statement is compiled for the connection's dialect, so quoting and the driver's
+    parameter style stay SQLAlchemy's business."""
+    compiled = statement.compile(dialect=conn.dialect)
+    values = compiled.construct_params(params)
+    if compiled.positional:
+        args: Any = tuple(values[name] for name in compiled.positiontup or ())
+    else:
+        args = values
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Tens of thousands of fresh tuples would trigger several needless full collections."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def read_recorded(conn: Connection, session_id: int) -> tuple[Recorded, Recorded]:
+    """The session's samples and waveform blocks as columns, each in id order."""
+    with no_gc():
+        return (
+            _read(conn, _SPECS["samples"], session_id),
+            _read(conn, _SPECS["waveform_blocks"], session_id),
+        )
+
+
+def _read(conn: Connection, spec: _Spec, session_id: int) -> Recorded:
+    params = _id_range(conn, spec.table, session_id)
+    recorded = _read_columns(conn, spec, params)
+    return recorded if recorded is not None else _read_rows(conn, spec, params)
+
+
+def _type_check(conn: Connection, spec: _Spec) -> Any:
+    """A condition that a row's numbers are stored as numbers and its data as bytes (so numpy
+    may convert them): PostgreSQL's typed columns guarantee it, SQLite is asked per row; None
+    when the fast read cannot be trusted on this database."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return literal_column("1") == literal_column("1")
+    if dialect != "sqlite":
+        return None
+    t = spec.table
+    return and_(  # constants of ours, inlined: no expanding parameters
+        *(
+            func.typeof(t.c[name]).in_([literal_column(f"'{kind}'") for kind in types])
+            for name, types in spec.sqlite_types.items()
+        )
+    )
+
+
+def _read_rows(conn: Connection, spec: _Spec, params: dict[str, Any]) -> Recorded:
+    """Every value as stored, converted one by one (for whatever the fast read cannot take)."""
+    t = spec.table
+    columns = [t.c.id, *(t.c[n] for n in spec.numbers), *(t.c[n] for n in _TEXT)]
+    if spec.data:
+        columns.append(t.c.data)
+    rows = _raw(conn, _session_rows(t, *columns), params)
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    k = len(spec.numbers)
+    numbers = {name: Numbers.of(cols[1 + i]) for i, name in enumerate(spec.numbers)}
+    streams: list[list[Any]] = []
+    index: dict[str, int] = {}
+    codes = np.zeros(n, dtype="<i4")
+    triples = zip(*cols[1 + k : 4 + k], strict=True)
+    for i, triple in enumerate(triples):
+        stream = [_text_value(v) for v in triple]
+        key = canonical(stream).decode()
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(streams)
+            streams.append(stream)
+        codes[i] = code
+    data = None
+    data_odd: dict[int, str] = {}
+    if spec.data:
+        data, data_odd = _data_column(cols[-1])
+    return Recorded(
+        spec.table.name,
+        np.fromiter(cols[0], dtype="<i8", count=n),
+        numbers,
+        streams,
+        codes,
+        data,
+        data_odd,
+    )
+
+
+def _data_column(column: Sequence[Any]) -> tuple[list[bytes], dict[int, str]]:
+    data: list[bytes] = []
+    odd: dict[int, str] = {}
+    for i, d in enumerate(column):
+        if type(d) is bytes:
+            data.append(d)
+        elif isinstance(d, bytearray | memoryview):
+            data.append(bytes(d))
+        else:
+            odd[i] = _odd(d)
+            data.append(odd[i].encode("utf-8", "surrogatepass"))
+    return data, odd
+
+
+def _read_columns(conn: Connection, spec: _Spec, params: dict[str, Any]) -> Recorded | None:
+    """The fast read: numbers through numpy, and per row one integer packing its id, its
+    stream's code (a nested CASE over the streams seen in the session's first and last rows) and
+    whether its value is NULL; fewer, smaller values per row are what makes it fast. None when
+    some value is not stored as its column's type (then the rows are read as they are)."""
+    typed = _type_check(conn, spec)
+    if typed is None or params["hi"] >= _MAX_PACKED_ID:
+        return None
+    t = spec.table
+    streams = _candidate_streams(conn, t, params)[: _MAX_CODES - 2]
+    code = case((typed, _stream_case(t, streams)), else_=literal_column("-2"))
+    key = t.c.id * literal_column(str(2 * _MAX_CODES)) + (code + literal_column("2")) * (
+        literal_column("2")
+    )
+    columns: list[Any] = []
+    for name in spec.numbers:
+        if name in spec.nullable:
+            key = key + case((t.c[name].is_(None), literal_column("1")), else_=literal_column("0"))
+            columns.append(func.coalesce(t.c[name], literal(0.0)))
+        else:
+            columns.append(t.c[name])
+    columns.insert(0, key)
+    if spec.data:
+        columns.append(t.c.data)
+    rows = _raw(conn, _session_rows(t, *columns), params)
+    n = len(rows)
+    width = len(columns) - (1 if spec.data else 0)
+    try:  # numpy would parse text as a number: only the type check above makes this exact
+        if spec.data:
+            cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+            keys = np.fromiter(cols[0], dtype="<i8", count=n)
+            table = np.empty((n, width), dtype="<f8")
+            for j in range(1, width):
+                table[:, j] = np.fromiter(cols[j], dtype="<f8", count=n)
+            data, data_odd = _data_column(cols[-1])
+        else:
+            table = np.fromiter(chain.from_iterable(rows), dtype="<f8", count=n * width)
+            table = table.reshape(n, width)
+            keys = table[:, 0].astype("<i8")  # exact: keys stay below 2**53
+            data, data_odd = None, {}
+    except (TypeError, ValueError, OverflowError):
+        return None
+    codes = ((keys >> 1) & (_MAX_CODES - 1)).astype("<i4") - 2
+    if np.any(codes == -2) or data_odd:
+        return None
+    ids = keys >> _CODE_BITS
+    numbers: dict[str, Numbers] = {}
+    for j, name in enumerate(spec.numbers, start=1):
+        values = np.ascontiguousarray(table[:, j])
+        if name in spec.nullable:
+            mask = (keys & 1).astype(np.uint8)
+            values[mask != 0] = 0.0
+        else:
+            mask = np.zeros(n, dtype=np.uint8)
+        numbers[name] = Numbers(values, mask)
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):
+        _look_up_streams(conn, t, ids[missing], missing, codes, streams)
+    return Recorded(spec.table.name, ids, numbers, [list(s) for s in streams], codes, data)
+
+
+def _candidate_streams(conn: Connection, t: Any, params: dict[str, Any]) -> list[Any]:
+    """The distinct (source, kind, status) of the session's first and last rows."""
+    text = [t.c[n] for n in _TEXT]
+    first = _session_rows(t, *text).limit(_CANDIDATE_ROWS).subquery()
+    last = (
+        _session_rows(t, *text).order_by(None).order_by(t.c.id.desc()).limit(_CANDIDATE_ROWS)
+    ).subquery()
+    query = union(select(*first.c), select(*last.c))
+    found = _raw(conn, query, params)
+    return sorted({tuple(r) for r in found if all(isinstance(v, str) for v in r)})
+
+
+def _stream_case(t: Any, streams: Sequence[tuple[Any, ...]]) -> Any:
+    """CASE kind WHEN .. THEN CASE source WHEN .. THEN CASE status WHEN .. THEN code: a row's
+    index into ``streams``, -1 when it is none of them."""
+    tree: dict[str, dict[str, dict[str, int]]] = {}
+    for code, (source, kind, status) in enumerate(streams):
+        tree.setdefault(kind, {}).setdefault(source, {})[status] = code
+    none = literal_column("-1")
+    if not tree:
+        return none
+
+    def level(column: Any, branches: dict[str, Any], inner: Any) -> Any:
+        return case(
+            *((column == literal(value), inner(sub)) for value, sub in branches.items()),
+            else_=none,
+        )
+
+    return level(
+        t.c.kind,
+        tree,
+        lambda sources: level(
+            t.c.source,
+            sources,
+            lambda statuses: level(t.c.status, statuses, lambda c: literal_column(str(c))),
+        ),
+    )
+
+
+def _look_up_streams(
+    conn: Connection,
+    t: Any,
+    ids: np.ndarray,
+    positions: np.ndarray,
+    codes: np.ndarray,
+    streams: list[Any],
+) -> None:
+    """Codes for the rows whose stream was not a candidate: their text read back by id."""
+    streams[:] = [list(s) for s in streams]
+    index = {canonical([_text_value(v) for v in s]).decode(): c for c, s in enumerate(streams)}
+    where = dict(zip(ids.tolist(), positions.tolist(), strict=True))
+    all_ids = list(where)
+    for start in range(0, len(all_ids), _LOOKUP_CHUNK):
+        chunk = all_ids[start : start + _LOOKUP_CHUNK]
+        query = select(t.c.id, *(t.c[n] for n in _TEXT)).where(
+            t.c.id.in_([literal_column(str(int(i))) for i in chunk])
+        )
+        for row_id, *triple in _raw(conn, query, {}):
+            stream = [_text_value(v) for v in triple]
+            key = canonical(stream).decode()
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(streams)
+                streams.append(stream)
+            codes[where[row_id]] = code
+    if np.any(codes < 0):  # a row vanished between the two reads: not in a transaction?
+        raise RuntimeError("rows changed while the record was read")
+
+
+# -- digests ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Groups:
+    """A table's rows put in group order (stable, so id order inside a group): the row range
+    of each group key, and the rows that belong to no group (their time is not a number)."""
+
+    recorded: Recorded
+    ranges: dict[int, tuple[int, int]]
+    ungrouped: list[tuple[int, str]]  # (row id, what is wrong)
+
+
+def group_by_minute(recorded: Recorded) -> Groups:
+    """Rows grouped by the UTC minute of their time (a block's start time)."""
+    time = recorded.time
+    with np.errstate(invalid="ignore"):
+        minutes = np.floor_divide(time.values, SAMPLE_INTERVAL_S)
+    return group_rows(recorded, minutes, time.mask)
+
+
+def group_rows(recorded: Recorded, keys: np.ndarray, mask: np.ndarray) -> Groups:
+    """Group rows by integer ``keys``; rows with ``mask`` != 0 (or a key that is not finite)
+    belong to none."""
+    n = len(recorded)
+    with np.errstate(invalid="ignore"):
+        bad = (mask != 0) | ~(np.abs(keys) <= 2.0**53)
+    ungrouped = [(int(recorded.ids[i]), _why_ungrouped(recorded, i)) for i in np.flatnonzero(bad)]
+    sentinel = np.iinfo(np.int64).min
+    k = np.where(bad, 0, keys).astype(np.int64)
+    k[bad] = sentinel
+    if n > 1 and bool(np.any(k[1:] < k[:-1])):
+        order = np.argsort(k, kind="stable")
+        recorded = recorded.take(order)
+        k = k[order]
+    if n:
+        cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
+        lo = np.concatenate(([0], cuts)).tolist()
+        hi = np.concatenate((cuts, [n])).tolist()
+        ranges = {int(k[a]): (a, b) for a, b in zip(lo, hi, strict=True)}
+    else:
+        ranges = {}
+    ranges.pop(int(sentinel), None)
+    return Groups(recorded, ranges, ungrouped)
+
+
+def _why_ungrouped(recorded: Recorded, i: int) -> str:
+    time = recorded.time
+    name = "time" if recorded.table == "samples" else "start_time"
+    if time.mask[i] == 1:
+        return f"its {name} is empty"
+    if time.mask[i] == 2:
+        return f"its {name} is not a number ({time.odd.get(i)})"
+    return f"its {name} is out of range"
+
+
+def _packed(recorded: Recorded) -> np.ndarray:
+    """One fixed-width little-endian record per row: id (int64), each number (float64), each
+    number's mask (uint8), the data's byte length (int64, waveform blocks) and the SHA-256 of
+    the row's stream (source, kind, status as canonical JSON)."""
+    names = list(recorded.numbers)
+    fields: list[tuple[str, str]] = [("id", "<i8")]
+    fields += [(f"n{i}", "<f8") for i in range(len(names))]
+    fields += [(f"m{i}", "u1") for i in range(len(names))]
+    if recorded.data is not None:
+        fields.append(("length", "<i8"))
+    fields.append(("stream", "V32"))
+    packed = np.empty(len(recorded), dtype=np.dtype(fields))
+    packed["id"] = recorded.ids
+    for i, name in enumerate(names):
+        packed[f"n{i}"] = recorded.numbers[name].values
+        packed[f"m{i}"] = recorded.numbers[name].mask
+    if recorded.data is not None:
+        packed["length"] = np.fromiter(map(len, recorded.data), dtype="<i8", count=len(recorded))
+    packed["stream"] = recorded.stream_hashes().view("V32")[recorded.codes, 0]
+    return packed
+
+
+def _odd_rows(recorded: Recorded) -> list[tuple[int, str, str]]:
+    """(row, column, stored type and repr) of every value that is not of its column's type."""
+    odd = [(i, name, r) for name, col in recorded.numbers.items() for i, r in col.odd.items()]
+    odd += [(i, "data", r) for i, r in recorded.data_odd.items()]
+    return sorted(odd)
+
+
+_NO_ODD = canonical([])
+
+
+class Digester:
+    """SHA-256 of a group of samples and waveform blocks (each given as a row range).
+
+    Per table: a tag and the row count, the rows' packed records (see :func:`_packed`) in
+    order, the values that are not of their column's type (canonical JSON: row in the group,
+    column, type and repr; usually ``[]``), and for waveform blocks the bytes as stored.
+    """
+
+    def __init__(self, samples: Recorded, blocks: Recorded) -> None:
+        self.tables = (samples, blocks)
+        self.packed = (_packed(samples), _packed(blocks))
+        self.odd = (_odd_rows(samples), _odd_rows(blocks))
+        count = blocks.numbers["count"]
+        self.points = np.where(count.mask == 0, count.values, 0.0)
+
+    def digest(self, s_range: tuple[int, int], b_range: tuple[int, int]) -> dict[str, Any]:
+        h = hashlib.sha256(DIGEST_TAG)
+        for tag, recorded, packed, odd, (lo, hi) in zip(
+            (b"S", b"B"), self.tables, self.packed, self.odd, (s_range, b_range), strict=True
+        ):
+            h.update(tag + (hi - lo).to_bytes(8, "little"))
+            h.update(packed[lo:hi])
+            listed = (
+                canonical([[i - lo, c, r] for i, c, r in odd if lo <= i < hi]) if odd else _NO_ODD
+            )
+            h.update(len(listed).to_bytes(8, "little") + listed)
+            if recorded.data is not None:
+                h.update(b"".join(recorded.data[lo:hi]))
+        lo, hi = b_range
+        return {
+            "samples": s_range[1] - s_range[0],
+            "blocks": hi - lo,
+            "points": int(self.points[lo:hi].sum()),
+            "sha256": h.hexdigest(),
+        }
+
+
+def minute_digests(samples: Recorded, blocks: Recorded) -> tuple[dict[int, dict], list[str]]:
+    """One digest per UTC minute of recorded data, and the rows no minute can hold (named)."""
+    s_groups = group_by_minute(samples)
+    b_groups = group_by_minute(blocks)
+    digester = Digester(s_groups.recorded, b_groups.recorded)
+    digests = {}
+    for minute in sorted(s_groups.ranges.keys() | b_groups.ranges.keys()):
+        digests[minute] = {
+            "type": "samples",
+            "minute": minute,
+            **digester.digest(
+                s_groups.ranges.get(minute, (0, 0)), b_groups.ranges.get(minute, (0, 0))
+            ),
+        }
+    problems = [
+        f"{table} row {row_id}: {why}"
+        for table, groups in (("samples", s_groups), ("waveform_blocks", b_groups))
+        for row_id, why in groups.ungrouped
+    ]
+    return digests, problems
