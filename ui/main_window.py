@@ -47,6 +47,7 @@ from ui.session_panel import SessionPanel
 from ui.sign_in import AccountControls
 from ui.signing_dialogs import RecordControls, SignSessionDialog
 from ui.trend_plots import RANGES, TrendPlots
+from ui.workflow_panel import WorkflowPanel
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
 ALARM_POLL_MS = 10  # a new alarm event reaches the bar within ~10 ms, not a whole frame
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.training_banner.setVisible(workstation.training)
 
         self.session_panel = SessionPanel(workstation, on_change=self.refresh)
+        self.workflow_panel = WorkflowPanel(workstation, self.session_panel)
         self.trends = TrendPlots(workstation)
         self.pleth = PlethView(workstation)
         self.tiles: dict[VitalKind, NumericTile] = {
@@ -177,6 +179,7 @@ class MainWindow(QMainWindow):
         centre.addWidget(self.pleth, 1)
         body = QHBoxLayout()
         body.setContentsMargins(6, 4, 6, 4)
+        body.addWidget(self.workflow_panel)
         body.addLayout(centre, 1)
         body.addWidget(right_widget)
 
@@ -314,6 +317,7 @@ class MainWindow(QMainWindow):
                                      readings.get(VitalKind.NIBP_DIASTOLIC),
                                      readings.get(VitalKind.NIBP_MEAN))
         self.session_panel.refresh()
+        self.workflow_panel.refresh()  # does its work about once a second
         self.accounts.refresh()
         self.records.refresh()  # verifies only when the session's state changed
         if self.training_banner.isHidden() == ws.training:  # the devices may have changed
