@@ -20,6 +20,9 @@ reproducible):
 - MedicationAdministration per dose event; nurse observations as Observation ``valueString``;
   a structured assessment adds components (MOAA/S, CADSS total and form, nausea, anxiety,
   respiratory status, therapist present) coded by text: these scales have no LOINC code.
+- Provenance for a verified signature: target the Encounter, the signer's printed name, role and
+  key fingerprint, the meaning and the time (ASTM E1762 "Author's Signature"). A record that no
+  longer matches its signature is not exported to FHIR (the error names what changed).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 from katmonitor.errors import KatMonitorError
 from katmonitor.exports import open_for_writing
+from katmonitor.exports.report_data import Signature, signature_status
 from katmonitor.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.store import SessionStore
@@ -48,6 +52,9 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CLIENT_ID_SYSTEM = "urn:katmonitor:client-id"
 SESSION_ID_SYSTEM = "urn:katmonitor:session-uuid"
+KEY_FINGERPRINT_SYSTEM = "urn:katmonitor:signing-key-fingerprint"
+PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+ASTM_SIGNATURE_TYPE = "urn:iso-astm:E1762-95:2013"
 
 UCUM_UNITS = {"bpm": "/min", "%": "%", "mmHg": "mm[Hg]", "1": "1"}
 LOINC_DISPLAY = {
@@ -97,6 +104,15 @@ def build_bundle(store: SessionStore, session_id: int, *, numerics: str = "minut
         builder.add_dose(dose)
     for obs in store.observations(session_id):
         builder.add_note(obs)
+    signature = signature_status(store, session_id)
+    if signature.status == "invalid":
+        raise KatMonitorError(
+            f"session {session_id} does not match its signature: {signature.problems[0]}",
+            "a FHIR export goes to other systems as the clinical record; `katmonitor verify "
+            f"{session_id}` lists what changed (the csv export still works for investigation)",
+        )
+    if signature.status == "verified":
+        builder.add_provenance(signature)
     bundle = builder.bundle()
     validate_bundle(bundle)
     return bundle
@@ -306,6 +322,37 @@ class _Builder:
             resource["code"] = {"text": "Sedation and dissociation assessment (MOAA/S, CADSS)"}
             resource["component"] = components
         self._add("Observation", f"note:{obs.id}", resource)
+
+    def add_provenance(self, signature: Signature) -> None:
+        """The nurse's signature over the session record. The Ed25519 signature itself covers
+        KAT Monitor's canonical record, not these FHIR resources, so it is not copied here: the
+        signed bundle export (`--format bundle`) carries it; the key fingerprint names the key."""
+        assert signature.signed_at is not None
+        who = {
+            "display": f"{signature.printed_name} ({signature.role})",
+            "identifier": {"system": KEY_FINGERPRINT_SYSTEM, "value": signature.key_fingerprint},
+        }
+        when = iso_utc(signature.signed_at)
+        resource = {
+            "target": [{"reference": self.encounter_ref}],
+            "recorded": when,
+            "reason": [{"text": signature.meaning}],
+            "agent": [
+                {
+                    "type": {"coding": [{"system": PROVENANCE_PARTICIPANT, "code": "author"}]},
+                    "who": who,
+                }
+            ],
+            "signature": [
+                {
+                    "type": [{"system": ASTM_SIGNATURE_TYPE, "code": "1.2.840.10065.1.12.1.1",
+                              "display": "Author's Signature"}],
+                    "when": when,
+                    "who": who,
+                }
+            ],
+        }
+        self._add("Provenance", "signature", resource)
 
     def _add(
         self, resource_type: str, key: str, resource: dict[str, Any], at: int | None = None

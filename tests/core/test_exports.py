@@ -317,3 +317,31 @@ def test_cli_export_errors(sqlite_url: str, tmp_path: Path) -> None:
         katmonitor("export", "1", "--format", "csv", "--out", str(tmp_path), "--db", sqlite_url),
         "is a directory",
     )
+
+
+def test_fhir_provenance_for_a_verified_signature_and_refusal_when_tampered(
+    store: SessionStore,
+) -> None:
+    from sqlalchemy import text
+
+    from katmonitor.accounts import AccountStore
+    from katmonitor.errors import KatMonitorError
+    from katmonitor.record_signing import sign_session
+
+    sid = record_session(store)
+    unsigned = build_bundle(store, sid)
+    assert not [e for e in unsigned["entry"] if e["resource"]["resourceType"] == "Provenance"]
+    AccountStore(store.database).add_user("nina", "nurse", "provenance-pw-1", "Nina Nurse RN")
+    sign_session(store, sid, "nina", "provenance-pw-1")
+    bundle = build_bundle(store, sid)
+    [provenance] = [e["resource"] for e in bundle["entry"]
+                    if e["resource"]["resourceType"] == "Provenance"]
+    encounter = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter")
+    assert provenance["target"] == [{"reference": encounter["fullUrl"]}]
+    assert provenance["reason"] == [{"text": "Monitored and reviewed"}]
+    assert provenance["signature"][0]["who"]["display"] == "Nina Nurse RN (nurse)"
+    with store.database.engine.begin() as conn:
+        conn.execute(text("UPDATE dose_events SET lot = 'LOT999' WHERE session_id = :s"),
+                     {"s": sid})
+    with pytest.raises(KatMonitorError, match="does not match its signature"):
+        build_bundle(store, sid)
