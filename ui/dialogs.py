@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from katmonitor.clock import Clock
 from katmonitor.errors import KatMonitorError
 from katmonitor.session import Route, Session
 from katmonitor.workstation import Workstation
@@ -74,6 +75,42 @@ def time_edit(epoch_s: float) -> QDateTimeEdit:
     edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
     edit.setCalendarPopup(True)
     return edit
+
+
+class LiveTimeEdit(QDateTimeEdit):
+    """A time that follows the clock until the nurse changes it: an entry made while waiting
+    (e.g. for the rest between spray devices) is recorded at the moment OK is pressed."""
+
+    TICK_MS = 1000
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(to_qdatetime(clock.now()))
+        self.clock = clock
+        self.edited = False
+        self._following = False
+        self.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        self.setCalendarPopup(True)
+        self.dateTimeChanged.connect(self._changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.TICK_MS)
+        self._timer.timeout.connect(self.follow)
+        self._timer.start()
+
+    def _changed(self) -> None:
+        if not self._following:
+            self.edited = True
+            self._timer.stop()
+
+    def follow(self) -> None:
+        if self.edited:
+            return
+        self._following = True
+        self.setDateTime(to_qdatetime(self.clock.now()))
+        self._following = False
+
+    def time_value(self) -> float:
+        """The clock's time now, or the time the nurse entered."""
+        return from_qdatetime(self.dateTime()) if self.edited else self.clock.now()
 
 
 class SubmitDialog(QDialog):

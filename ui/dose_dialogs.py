@@ -31,7 +31,7 @@ from katmonitor.session import DoseEvent, Route, WorkflowKind
 from katmonitor.workflow import ORAL_ROUTES, WEIGHT_ROUTES, DoseBlockedError, DosingWorkflow
 from katmonitor.workstation import Workstation
 from ui import theme
-from ui.dialogs import SubmitDialog, from_qdatetime, local_time_text, operator_label, time_edit
+from ui.dialogs import LiveTimeEdit, SubmitDialog, local_time_text, operator_label
 from ui.predose_dialogs import OverrideDialog
 
 STATUS_REFRESH_MS = 1000
@@ -107,7 +107,7 @@ class DoseDialog(SubmitDialog):
         # Above the form: a wrapped label in a form row does not get the height it needs.
         layout.insertWidget(0, heading)
         layout.insertWidget(1, self.status_label)
-        self.time_edit = time_edit(workstation.clock.now())
+        self.time_edit = LiveTimeEdit(workstation.clock)
         self.form.addRow("&Time:", self.time_edit)
         self.add_route_fields()
         self.lot_edit = QLineEdit()
@@ -145,7 +145,7 @@ class DoseDialog(SubmitDialog):
         dose_mg, count, weight = self.dose_entry()
         self.dose = self.workstation.add_dose(
             dose_mg, count, self.lot_edit.text(), self.given_by_edit.text(),
-            time=from_qdatetime(self.time_edit.dateTime()), note=self.note_edit.text().strip(),
+            time=self.time_edit.time_value(), note=self.note_edit.text().strip(),
             weight_kg=weight, override_reason=override_reason,
         )
         return self.dose
@@ -304,7 +304,7 @@ class OralCompleteDialog(SubmitDialog):
             self.action_radios[action] = radio
             actions.addWidget(radio)
         actions.addStretch(1)
-        self.time_edit = time_edit(workstation.clock.now())
+        self.time_edit = LiveTimeEdit(workstation.clock)
         self.form.addRow(given)
         self.form.addRow("The tablet was:", actions)
         self.form.addRow("&Time:", self.time_edit)
@@ -317,5 +317,5 @@ class OralCompleteDialog(SubmitDialog):
 
     def submit(self) -> None:
         self.workstation.workflow.record_oral_complete(
-            self.dose, self.action(), time=from_qdatetime(self.time_edit.dateTime())
+            self.dose, self.action(), time=self.time_edit.time_value()
         )

@@ -334,7 +334,11 @@ class WorkflowPanel(QWidget):
             parts.append(f"BP {gate.systolic:.0f}/{gate.diastolic:.0f} mmHg{age}")
         if gate.heart_rate is not None:
             parts.append(f"HR {gate.heart_rate:.0f}/min")
-        self.baseline_label.setText("Latest: " + (" · ".join(parts) or "no readings yet"))
+        spo2 = self.workstation.readings().get(VitalKind.SPO2)
+        if spo2 is not None and not spo2.stale:
+            parts.append(f"SpO2 {spo2.value_text()} %")
+        self.baseline_label.setText("Pre-dose vitals: " + (" · ".join(parts) or
+                                                          "no readings yet"))
 
     def _show_gate_record(self) -> None:
         gate = self._last(WorkflowKind.GATE)

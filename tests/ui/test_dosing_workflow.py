@@ -28,6 +28,7 @@ from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from ui import theme
 from ui.assessment_dialog import AssessmentDialog
+from ui.dialogs import to_qdatetime
 from ui.discharge_dialog import DischargeDialog
 from ui.dose_dialogs import (
     AmountDoseDialog,
@@ -119,7 +120,8 @@ def test_predose_checks_then_the_gate_blocks_the_dose_until_overridden_with_a_re
     gate_text = panel.gate_label.text()
     assert "GATE NOT PASSED" in gate_text and "systolic 152 mmHg is above 140" in gate_text
     assert "heart rate 104/min is above 100" in gate_text
-    assert panel.baseline_label.text() == "Latest: BP 152/94 mmHg (0 s ago) · HR 104/min"
+    assert panel.baseline_label.text() == \
+        "Pre-dose vitals: BP 152/94 mmHg (0 s ago) · HR 104/min · SpO2 98 %"
     assert "needs an override reason" in panel.readiness_label.text()
 
     dialog = window.session_panel.add_dose()
@@ -195,8 +197,7 @@ def test_the_spray_rest_is_counted_down_and_the_next_device_waits_for_it(
     dialog.accept()
     assert "of the 5 min rest between spray devices remain" in dialog.error()
     assert dialog.override_dialog is not None
-    dialog.override_dialog.reject()  # the nurse waits
-    dialog.reject()
+    dialog.override_dialog.reject()  # the nurse waits, the dialog open
     session = window.workstation.session
     assert session is not None
     assert [d.lot for d in SessionStore(database).doses(session.id)] == ["LOT-1"]
@@ -204,14 +205,15 @@ def test_the_spray_rest_is_counted_down_and_the_next_device_waits_for_it(
     tick(window, clock, 3 * MIN)
     assert panel.rest_label.isHidden(), "the countdown goes when the rest is over"
     assert panel.readiness_label.text() == "Ready for the next dose"
-    dialog = window.session_panel.add_dose()
-    dialog.lot_edit.setText("LOT-2")
+    dialog.refresh_status()
+    assert dialog.status_label.text() == "Ready for the next dose"
     dialog.accept()
     assert dialog.error() == ""
     doses = SessionStore(database).doses(session.id)
     assert [(d.lot, d.dose_mg, d.unit_count) for d in doses] == [("LOT-1", 28, 1),
                                                                  ("LOT-2", 28, 1)]
-    assert doses[1].time == first.time + 5 * MIN + 1
+    assert doses[1].time == clock.now() == first.time + 5 * MIN + 1, \
+        "given when OK was pressed, not when the dialog opened"
     window.refresh()
     assert panel.rest_label.text() == "5:00 left", "the rest restarts per device"
     assert "lot LOT-2" in panel.doses_label.text()
@@ -465,11 +467,13 @@ def test_a_tablet_is_recorded_swallowed_or_spat_with_its_time(
     oral.accept()
     assert oral.error() == "the tablet was either swallowed or spat"
     oral.choose("spat")
+    oral.time_edit.setDateTime(to_qdatetime(clock.now() - 2 * MIN))  # spat 2 min ago
+    clock.advance(30)
     oral.accept()
     assert oral.error() == ""
     [ended] = events(database, window, WorkflowKind.ORAL_COMPLETE)
     assert ended.data == {"dose_id": dose.id, "action": "spat"}
-    assert ended.time == clock.now()
+    assert ended.time == clock.now() - 30 - 2 * MIN, "the time the nurse entered"
     window.refresh()
     assert "spat out" in panel.doses_label.text()
     assert not panel.oral_action.isEnabled()
