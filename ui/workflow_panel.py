@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.clinical_schedule import Prompt, PromptKind, PromptState
-from katmonitor.errors import SessionStateError
+from katmonitor.errors import KatMonitorError, SessionStateError
 from katmonitor.readings import format_age
 from katmonitor.session import Route, SessionStatus, WorkflowEvent, WorkflowKind
 from katmonitor.vitals import VitalKind
@@ -145,6 +145,9 @@ class WorkflowPanel(QWidget):
                                             self.focus_schedule)
 
         self.stage_label = wrapped(theme.HEADER_PX, bold=True)
+        self.problem_label = wrapped(bold=True)
+        set_colour(self.problem_label, theme.TECHNICAL_ALARM)
+        self.problem_label.hide()
 
         # Before the first dose.
         self.identity_label = wrapped(bold=True)
@@ -221,6 +224,7 @@ class WorkflowPanel(QWidget):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(6)
         layout.addWidget(self.stage_label)
+        layout.addWidget(self.problem_label)
         layout.addWidget(line)
         layout.addWidget(self.predose_box)
         layout.addWidget(self.dosing_box)
@@ -282,7 +286,13 @@ class WorkflowPanel(QWidget):
         self.readiness_label.setText(readiness)
         set_colour(self.readiness_label, colour)
         self._show_doses(now, session.route)
-        self._prompts = workflow.schedule() if anchor is not None else []
+        try:
+            self._prompts = workflow.schedule() if anchor is not None else []
+        except KatMonitorError as error:  # e.g. the database is gone: say so, keep the last list
+            self.problem_label.setText(f"⚠ The schedule cannot be updated: {error.message}")
+            self.problem_label.show()
+        else:
+            self.problem_label.hide()
         self._show_prompts(self._prompts)
         self._show_minimum(now)
 

@@ -23,12 +23,13 @@ from pytestqt.qtbot import QtBot
 from katmonitor.assessments import make_assessment
 from katmonitor.care_plan import load_care_plan
 from katmonitor.clock import ManualClock
+from katmonitor.errors import DatabaseError
 from katmonitor.session import Route, SessionStatus, WorkflowKind
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from ui import theme
 from ui.assessment_dialog import AssessmentDialog
-from ui.dialogs import to_qdatetime
+from ui.dialogs import local_time_text, to_qdatetime
 from ui.discharge_dialog import DischargeDialog
 from ui.dose_dialogs import (
     AmountDoseDialog,
@@ -37,6 +38,7 @@ from ui.dose_dialogs import (
     WeightDoseDialog,
 )
 from ui.main_window import MainWindow
+from ui.predose_dialogs import EligibilityDialog, IdentityDialog
 from ui.prompt_dialog import PromptDoneDialog
 
 MakeWindow = Callable[..., MainWindow]
@@ -73,7 +75,7 @@ def tick(window: MainWindow, clock: ManualClock, seconds: float = 1.0) -> None:
 
 
 def test_predose_checks_then_the_gate_blocks_the_dose_until_overridden_with_a_reason(
-        window: MainWindow, database: Database) -> None:
+        qtbot: QtBot, window: MainWindow, clock: ManualClock, database: Database) -> None:
     ws = window.workstation
     panel = window.workflow_panel
     sign_in_nurse(ws)
@@ -86,14 +88,26 @@ def test_predose_checks_then_the_gate_blocks_the_dose_until_overridden_with_a_re
     assert "no pre-dose blood pressure" in panel.gate_label.text()
     assert panel.readiness_label.text().startswith("Dose blocked: check the client's identity")
 
-    identity = panel.check_identity()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2_000)
+    qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    identity = window.findChild(IdentityDialog)
+    assert identity is not None and identity.isVisible()
+    identity.accept()
+    assert identity.error() == "say how the identity was checked"
     identity.method_combo.setCurrentIndex(0)
     identity.accept()
     assert identity.error() == ""
     window.refresh()
-    assert panel.identity_label.text().startswith("✓ Identity checked")
+    checked_at = local_time_text(clock.now(), "%H:%M")
+    assert panel.identity_label.text() == (
+        f"✓ Identity checked {checked_at}: Name and date of birth checked against photo ID"
+    )
 
-    eligibility = panel.check_eligibility()
+    qtbot.keyClick(window, Qt.Key.Key_E,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    eligibility = window.findChild(EligibilityDialog)
+    assert eligibility is not None and eligibility.isVisible()
     items = ws.workflow.plan.eligibility
     assert [eligibility.groups[i.id].checkedId() for i in items] == [-1] * len(items)
     for item in items:
@@ -563,3 +577,22 @@ def test_the_workflow_actions_have_shortcuts(window: MainWindow) -> None:
     buttons = {b.text() for b in panel.findChildren(QPushButton)}
     assert {"Add dose…  (Ctrl+D)", "Identity check…  (Ctrl+I)", "Mark done…  (Ctrl+M)",
             "End session / discharge…  (Ctrl+E)"} <= buttons, "the panel's buttons say the keys"
+
+
+def test_a_schedule_that_cannot_be_saved_is_said_not_raised(
+        window: MainWindow, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    dose_now(window)
+    before = window.workflow_panel.prompt_rows()
+
+    def broken() -> list:
+        raise DatabaseError("the database cannot be written: disk full")
+
+    monkeypatch.setattr(window.workstation.workflow, "schedule", broken)
+    tick(window, clock)
+    panel = window.workflow_panel
+    assert panel.problem_label.text() == \
+        "⚠ The schedule cannot be updated: the database cannot be written: disk full"
+    assert panel.prompt_rows() == before, "the last list stays"
+    monkeypatch.undo()
+    tick(window, clock)
+    assert panel.problem_label.isHidden()
