@@ -20,13 +20,7 @@ import numpy as np
 from sqlalchemy import delete
 
 from katmonitor.accounts import AccountStore
-from katmonitor.record_signing import (
-    AUDIT,
-    export_bundle,
-    sign_session,
-    verify_bundle,
-    verify_session,
-)
+from katmonitor.record_signing import export_bundle, sign_session, verify_bundle, verify_session
 from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database, open_database
@@ -69,10 +63,10 @@ def record(store: SessionStore, hours: float) -> int:
 
 
 def unsign(database: Database, session_id: int) -> None:
-    """Remove the signature and what signing added, so the session can be signed again."""
+    """Remove the signature, so the session can be signed again (the chain was appended while
+    recording; signing adds nothing to it)."""
     with database.engine.begin() as conn:
         conn.execute(delete(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
-        conn.execute(delete(AUDIT).where(AUDIT.c.session_id == session_id))
 
 
 def timed(repeat: int, run: Callable[[], object], between: Callable[[], object]) -> list[float]:

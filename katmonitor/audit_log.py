@@ -25,10 +25,31 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, case, func, literal, literal_column, select, union
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union,
+)
 from sqlalchemy.engine import Connection
 
-from katmonitor.storage.models import SampleRecord, WaveformBlockRecord
+from katmonitor.samples import iso_utc
+from katmonitor.storage.models import (
+    AlarmEventRecord,
+    AuditEntryRecord,
+    DeviceEventRecord,
+    DoseEventRecord,
+    ObservationRecord,
+    SampleRecord,
+    SessionRecord,
+    WaveformBlockRecord,
+    WorkflowEventRecord,
+)
 
 GENESIS = "0" * 64
 SAMPLE_INTERVAL_S = 60
@@ -337,9 +358,7 @@ def read_recorded(conn: Connection, session_id: int) -> tuple[Recorded, Recorded
 
 
 def _read(conn: Connection, spec: _Spec, session_id: int) -> Recorded:
-    params = _id_range(conn, spec.table, session_id)
-    recorded = _read_columns(conn, spec, params)
-    return recorded if recorded is not None else _read_rows(conn, spec, params)
+    return _read_range(conn, spec, _id_range(conn, spec.table, session_id))
 
 
 def _type_check(conn: Connection, spec: _Spec) -> Any:
@@ -360,13 +379,16 @@ def _type_check(conn: Connection, spec: _Spec) -> Any:
     )
 
 
-def _read_rows(conn: Connection, spec: _Spec, params: dict[str, Any]) -> Recorded:
+def _read_rows(
+    conn: Connection, spec: _Spec, params: dict[str, Any], rows: list[tuple] | None = None
+) -> Recorded:
     """Every value as stored, converted one by one (for whatever the fast read cannot take)."""
     t = spec.table
     columns = [t.c.id, *(t.c[n] for n in spec.numbers), *(t.c[n] for n in _TEXT)]
     if spec.data:
         columns.append(t.c.data)
-    rows = _raw(conn, _session_rows(t, *columns), params)
+    if rows is None:
+        rows = _raw(conn, _session_rows(t, *columns), params)
     n = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     k = len(spec.numbers)
@@ -557,22 +579,17 @@ class Groups:
 
 def group_by_minute(recorded: Recorded) -> Groups:
     """Rows grouped by the UTC minute of their time (a block's start time)."""
-    time = recorded.time
-    with np.errstate(invalid="ignore"):
-        minutes = np.floor_divide(time.values, SAMPLE_INTERVAL_S)
-    return group_rows(recorded, minutes, time.mask)
+    minutes = _minutes(recorded)
+    bad = np.isnan(minutes)
+    return group_rows(recorded, np.where(bad, 0, minutes).astype(np.int64), bad)
 
 
-def group_rows(recorded: Recorded, keys: np.ndarray, mask: np.ndarray) -> Groups:
-    """Group rows by integer ``keys``; rows with ``mask`` != 0 (or a key that is not finite)
-    belong to none."""
+def group_rows(recorded: Recorded, keys: np.ndarray, bad: np.ndarray) -> Groups:
+    """Group rows by integer ``keys``; rows where ``bad`` is set belong to none."""
     n = len(recorded)
-    with np.errstate(invalid="ignore"):
-        bad = (mask != 0) | ~(np.abs(keys) <= 2.0**53)
     ungrouped = [(int(recorded.ids[i]), _why_ungrouped(recorded, i)) for i in np.flatnonzero(bad)]
     sentinel = np.iinfo(np.int64).min
-    k = np.where(bad, 0, keys).astype(np.int64)
-    k[bad] = sentinel
+    k = np.where(bad, sentinel, keys).astype(np.int64)
     if n > 1 and bool(np.any(k[1:] < k[:-1])):
         order = np.argsort(k, kind="stable")
         recorded = recorded.take(order)
@@ -687,3 +704,404 @@ def minute_digests(samples: Recorded, blocks: Recorded) -> tuple[dict[int, dict]
         for row_id, why in groups.ungrouped
     ]
     return digests, problems
+
+
+# -- the chain ----------------------------------------------------------------------------------
+
+AUDIT = AuditEntryRecord.__table__
+SESSIONS = SessionRecord.__table__
+# Every event table whose rows are chained as they are inserted, in the order verify lists them.
+EVENT_TABLES = tuple(
+    record.__table__
+    for record in (
+        DoseEventRecord,
+        ObservationRecord,
+        WorkflowEventRecord,
+        DeviceEventRecord,
+        AlarmEventRecord,
+    )
+)
+STATUS_KIND = "session_status"
+# Group keys for recorded data: seal * _SEAL_STRIDE + minute (minutes since the epoch).
+_SEAL_STRIDE = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit log entry: ``kind`` is a table name, "session_status" or "samples"; ``key``
+    the row id, the session id or the minute."""
+
+    kind: str
+    key: int
+    body: dict[str, Any]
+
+    def encoded(self) -> bytes:
+        return canonical(self.body)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A row (a mapping read through SQLAlchemy) as JSON values."""
+    return {k: plain(v) for k, v in row.items()}
+
+
+def row_entry(table: Any, row: Any) -> Entry:
+    return Entry(table.name, row["id"], {"type": table.name, **row_dict(row)})
+
+
+def status_entry(session_id: int, status: str, ended_at: float | None, at: float) -> Entry:
+    """A change of the session's status (the session row is updated; the chain is appended)."""
+    body = {"type": STATUS_KIND, "session_id": session_id, "status": status}
+    return Entry(STATUS_KIND, session_id, {**body, "ended_at": ended_at, "at": round(at, 3)})
+
+
+def lock_chain(conn: Connection, session_id: int) -> None:
+    """Hold the session's chain until the transaction ends: its row locked FOR NO KEY UPDATE on
+    PostgreSQL (SQLite writers hold the database's write lock already). That mode does not
+    conflict with the key-share lock each insert referencing the session takes, so writers
+    that inserted first and lock second queue up instead of deadlocking."""
+    conn.execute(
+        select(SESSIONS.c.id).where(SESSIONS.c.id == session_id).with_for_update(key_share=True)
+    )
+
+
+def append(conn: Connection, session_id: int, entries: Sequence[Entry]) -> None:
+    """Append entries to the session's chain, in the caller's transaction (the chain is
+    locked first, so two writers never append after the same entry)."""
+    if not entries:
+        return
+    lock_chain(conn, session_id)
+    tail = conn.execute(
+        select(AUDIT.c.seq, AUDIT.c.hash)
+        .where(AUDIT.c.session_id == session_id)
+        .order_by(AUDIT.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (tail[0] + 1, tail[1]) if tail is not None else (0, GENESIS)
+    rows = []
+    for entry in entries:
+        data = entry.encoded()
+        digest = chain_hash(prev, data)
+        rows.append(
+            {
+                "session_id": session_id,
+                "seq": seq,
+                "kind": entry.kind,
+                "row_id": entry.key,
+                "entry": data.decode(),
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+        seq += 1
+    conn.execute(insert(AUDIT), rows)
+
+
+def append_rows(conn: Connection, session_id: int, table: Any, ids: Sequence[int]) -> None:
+    """Chain rows just inserted, as they read back from the database (what verify will see)."""
+    if not ids:
+        return
+    rows = conn.execute(
+        select(table)
+        .where(table.c.id.in_([literal_column(str(int(i))) for i in ids]))
+        .order_by(table.c.id)
+    ).mappings()
+    append(conn, session_id, [row_entry(table, r) for r in rows])
+
+
+def chained(conn: Connection, session_id: int) -> list[dict[str, Any]]:
+    """The session's stored chain entries in order."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(AUDIT).where(AUDIT.c.session_id == session_id).order_by(AUDIT.c.seq)
+        ).mappings()
+    ]
+
+
+# -- sealing recorded data as it comes ----------------------------------------------------------
+
+
+def _last_seal(conn: Connection, session_id: int) -> dict[str, int] | None:
+    """The id each recorded table is sealed through, from the latest samples entry."""
+    text = conn.scalar(
+        select(AUDIT.c.entry)
+        .where(AUDIT.c.session_id == session_id, AUDIT.c.kind == "samples")
+        .order_by(AUDIT.c.seq.desc())
+        .limit(1)
+    )
+    if text is None:
+        return None
+    ids = json.loads(text)["ids"]
+    return {table: int(ids[table][1]) for table in _SPECS}
+
+
+def seal(conn: Connection, session_id: int, *, final: bool) -> int | None:
+    """Append one samples-digest entry per minute of recorded data that is complete.
+
+    Rows are sealed as a prefix in id order of each table: a seal covers, per table, the rows
+    with ids in (the previous seal's end, this seal's end], one entry per minute among them. A
+    minute is complete once data from a later minute has been written, so a seal ends just
+    before the first row (per table) of the newest minute; rows of an earlier minute that come
+    after it (a device lagging behind another) go into the next seal, as another part of their
+    minute. ``final`` seals everything written so far (the session ended or was interrupted).
+    Returns the newest minute of the data (None when there is none)."""
+    lock_chain(conn, session_id)  # before reading what is sealed
+    through = _last_seal(conn, session_id)
+    if through is None:  # nothing sealed yet: the session's own rows only (it is young)
+        through = {
+            name: int(
+                conn.scalar(
+                    select(func.min(spec.table.c.id)).where(spec.table.c.session_id == session_id)
+                )
+                or 1
+            )
+            - 1
+            for name, spec in _SPECS.items()
+        }
+    pending = {}
+    with no_gc():
+        for name, spec in _SPECS.items():
+            top = conn.scalar(select(func.max(spec.table.c.id))) or 0
+            params = {"sid": session_id, "lo": through[name] + 1, "hi": top}
+            pending[name] = _read_range(conn, spec, params)
+    minutes = {name: _minutes(rec) for name, rec in pending.items()}
+    valid = [m[np.isfinite(m)] for m in minutes.values()]
+    newest = max((float(m.max()) for m in valid if len(m)), default=None)
+    if newest is None and not final:
+        return None
+    cut = {}
+    for name, rec in pending.items():
+        if final or newest is None:
+            cut[name] = len(rec)
+        else:
+            later = np.flatnonzero(np.nan_to_num(minutes[name], nan=-np.inf) >= newest)
+            cut[name] = int(later[0]) if len(later) else len(rec)
+    if any(cut.values()):
+        sealed = {name: rec.take(np.arange(cut[name])) for name, rec in pending.items()}
+        ranges = {
+            name: [through[name], int(rec.ids[-1]) if len(rec) else through[name]]
+            for name, rec in sealed.items()
+        }
+        digests, _ = minute_digests(sealed["samples"], sealed["waveform_blocks"])
+        append(
+            conn,
+            session_id,
+            [Entry("samples", m, samples_body(m, ranges, d)) for m, d in sorted(digests.items())],
+        )
+    return int(newest) if newest is not None else None
+
+
+def samples_body(minute: int, ranges: dict[str, list[int]], digest: dict[str, Any]) -> dict:
+    return {
+        "type": "samples",
+        "minute": minute,
+        "ids": ranges,
+        "samples": digest["samples"],
+        "blocks": digest["blocks"],
+        "points": digest["points"],
+        "sha256": digest["sha256"],
+    }
+
+
+def _minutes(recorded: Recorded) -> np.ndarray:
+    """Each row's UTC minute as float (NaN when its time is not a usable number)."""
+    time = recorded.time
+    with np.errstate(invalid="ignore"):
+        minutes = np.floor_divide(time.values, SAMPLE_INTERVAL_S)
+        bad = (time.mask != 0) | ~((minutes >= 0) & (minutes < _SEAL_STRIDE))
+    minutes[bad] = np.nan
+    return minutes
+
+
+def _read_range(conn: Connection, spec: _Spec, params: dict[str, Any]) -> Recorded:
+    if params["lo"] > params["hi"]:  # nothing written since: no query
+        return _read_rows(conn, spec, params, rows=[])
+    recorded = _read_columns(conn, spec, params)
+    return recorded if recorded is not None else _read_rows(conn, spec, params)
+
+
+# -- checking the stored rows against the chain ---------------------------------------------------
+
+
+def describe(kind: str, key: int) -> str:
+    if kind == "samples":
+        return f"samples of minute {key} ({iso_utc(key * SAMPLE_INTERVAL_S)})"
+    if kind == "sessions":
+        return f"the session row {key}"
+    if kind == STATUS_KIND:
+        return f"the status of session {key}"
+    return f"{kind} row {key}"
+
+
+def check_links(stored: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """Each stored entry's sequence number, link and hash; returns the recomputed head."""
+    problems = []
+    prev = GENESIS
+    for i, row in enumerate(stored):
+        seq = row["seq"]
+        what = describe(row["kind"], row["row_id"])
+        if seq != i:
+            problems.append(f"chain entry {seq} ({what}) is at position {i}: entries are missing")
+        if row["prev_hash"] != prev:
+            problems.append(f"chain entry {seq} ({what}): link to the previous entry is broken")
+        digest = chain_hash(prev, row["entry"].encode())
+        if digest != row["hash"]:
+            problems.append(f"chain entry {seq} ({what}): the audit log entry was altered")
+        prev = digest
+    return prev, problems
+
+
+def _body(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        body = json.loads(row["entry"])
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _changes(signed: dict[str, Any], now: dict[str, Any]) -> str:
+    changed = sorted(k for k in set(signed) | set(now) if signed.get(k) != now.get(k))
+    return ", ".join(f"{k} {signed.get(k)!r} -> {now.get(k)!r}" for k in changed)
+
+
+def check_session_row(
+    stored: Sequence[dict[str, Any]], session_id: int, row: dict[str, Any]
+) -> list[str]:
+    """The session row against its creation entry with the chained status changes applied."""
+    created = [r for r in stored if r["kind"] == "sessions"]
+    if not created:
+        return [f"{describe('sessions', session_id)} is not in the audit log"]
+    expected = {k: v for k, v in _body(created[0]).items() if k != "type"}
+    set_by = dict.fromkeys(expected, created[0]["seq"])
+    for r in stored:
+        if r["kind"] == STATUS_KIND:
+            body = _body(r)
+            for field_name in ("status", "ended_at"):
+                expected[field_name] = body.get(field_name)
+                set_by[field_name] = r["seq"]
+    problems = []
+    for seq in sorted({set_by.get(k, created[0]["seq"]) for k in set(expected) | set(row)}):
+        fields = {
+            k
+            for k in set(expected) | set(row)
+            if set_by.get(k, created[0]["seq"]) == seq and expected.get(k) != row.get(k)
+        }
+        if fields:
+            details = _changes(
+                {k: expected.get(k) for k in fields}, {k: row.get(k) for k in fields}
+            )
+            problems.append(
+                f"chain entry {seq} mismatch: {describe('sessions', session_id)} changed: {details}"
+            )
+    return problems
+
+
+def check_event_rows(stored: Sequence[dict[str, Any]], current: Sequence[Entry]) -> list[str]:
+    """Event rows (doses, observations, ...) against their entries: changed, deleted, added."""
+    problems = []
+    now = {(e.kind, e.key): e for e in current}
+    kinds = {e.kind for e in current} | {t.name for t in EVENT_TABLES}
+    seen = set()
+    for row in stored:
+        if row["kind"] not in kinds:
+            continue
+        ident = (row["kind"], row["row_id"])
+        seen.add(ident)
+        what = describe(*ident)
+        entry = now.get(ident)
+        if entry is None:
+            problems.append(f"chain entry {row['seq']} mismatch: {what} was deleted")
+        elif entry.encoded().decode() != row["entry"]:
+            details = _changes(_body(row), entry.body) or "content changed"
+            problems.append(f"chain entry {row['seq']} mismatch: {what} changed: {details}")
+    for ident in now:
+        if ident not in seen:
+            problems.append(f"{describe(*ident)} is not in the audit log")
+    return problems
+
+
+def current_event_entries(conn: Connection, session_id: int) -> list[Entry]:
+    entries = []
+    for table in EVENT_TABLES:
+        rows = conn.execute(
+            select(table).where(table.c.session_id == session_id).order_by(table.c.id)
+        ).mappings()
+        entries.extend(row_entry(table, r) for r in rows)
+    return entries
+
+
+def check_recorded(
+    stored: Sequence[dict[str, Any]], samples: Recorded, blocks: Recorded
+) -> list[str]:
+    """The recorded data against the chain's samples entries: each entry's digest recomputed
+    from the rows of its seal and minute; rows the chain holds nowhere; rows with no time."""
+    problems: list[str] = []
+    entries = []
+    for row in stored:
+        if row["kind"] != "samples":
+            continue
+        body = _body(row)
+        try:
+            ranges = {t: (int(body["ids"][t][0]), int(body["ids"][t][1])) for t in _SPECS}
+            entries.append((row["seq"], int(body["minute"]), ranges, row["entry"]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            problems.append(f"chain entry {row['seq']}: not a samples entry of KAT Monitor")
+    seals: dict[tuple[tuple[int, int], ...], int] = {}
+    for _, _, ranges, _ in entries:
+        seals.setdefault(tuple(ranges[t] for t in _SPECS), len(seals))
+    groups = []
+    missing: dict[int, list[int]] = {}  # minute -> rows per table not held by the chain
+    for t, (name, recorded) in enumerate(zip(_SPECS, (samples, blocks), strict=True)):
+        spans: dict[tuple[int, int], int] = {}
+        for key, seal_id in seals.items():
+            lo, hi = key[t]
+            if hi > lo:
+                spans.setdefault((lo, hi), seal_id)
+        ordered = sorted(spans.items())
+        los = np.array([lo for (lo, _), _ in ordered], dtype=np.int64)
+        his = np.array([hi for (_, hi), _ in ordered], dtype=np.int64)
+        seal_ids = np.array([s for _, s in ordered], dtype=np.int64)
+        ids = recorded.ids
+        at = np.searchsorted(los, ids, side="left") - 1
+        inside = at >= 0
+        if len(ordered):
+            at_ok = np.clip(at, 0, len(ordered) - 1)
+            inside &= ids <= his[at_ok]
+            seal_of = seal_ids[at_ok]
+        else:
+            seal_of = np.zeros(len(ids), dtype=np.int64)
+        minutes = _minutes(recorded)
+        no_time = np.isnan(minutes)
+        whole = np.where(no_time, 0, minutes).astype(np.int64)
+        for i in np.flatnonzero(~inside & ~no_time):
+            missing.setdefault(int(whole[i]), [0, 0])[t] += 1
+        problems += [
+            f"{name} row {int(ids[i])}: {_why_ungrouped(recorded, int(i))}"
+            for i in np.flatnonzero(no_time)
+        ]
+        groups.append(group_rows(recorded, seal_of * _SEAL_STRIDE + whole, ~inside | no_time))
+    digester = Digester(groups[0].recorded, groups[1].recorded)
+    held = set()
+    for seq, minute, ranges, text in entries:
+        key = seals[tuple(ranges[t] for t in _SPECS)] * _SEAL_STRIDE + minute
+        held.add(key)
+        digest = digester.digest(
+            groups[0].ranges.get(key, (0, 0)), groups[1].ranges.get(key, (0, 0))
+        )
+        body = samples_body(minute, {t: list(r) for t, r in ranges.items()}, digest)
+        if canonical(body).decode() != text:
+            problems.append(
+                f"chain entry {seq} mismatch: samples digest mismatch in "
+                f"{describe('samples', minute)}"
+            )
+    for t, grouped in enumerate(groups):
+        for key, (lo, hi) in grouped.ranges.items():
+            if key not in held:
+                missing.setdefault(key % _SEAL_STRIDE, [0, 0])[t] += hi - lo
+    for minute, (n_samples, n_blocks) in sorted(missing.items()):
+        problems.append(
+            f"{describe('samples', minute)}: {n_samples} sample(s) and {n_blocks} waveform "
+            "block(s) are not in the audit log"
+        )
+    return problems

@@ -1,29 +1,29 @@
 """The signed, tamper-evident session record.
 
-At signing, the session's record is sealed into a hash-chained audit log (``audit_entries``):
-one entry for the session row, one per dose, observation, workflow step, device event and alarm
-event, and one per UTC minute of recorded data holding the SHA-256 of that minute's samples and
-waveform blocks (see :mod:`katmonitor.audit_log`). Each entry's hash is SHA-256(previous hash +
-canonical JSON of the entry). The nurse's Ed25519 key signs a canonical payload naming the
-session, the chain head, the number of entries, the digest of the whole record and the
-signature's own facts (printed name, role, meaning, time, key id).
+The record is a hash-chained audit log (``audit_entries``, see :mod:`katmonitor.audit_log`)
+appended as the session happens, in the same transaction as each write: the session row when
+it is created, each status change, every dose, observation, workflow step, device event and
+alarm event, and a SHA-256 digest of each minute of samples and waveform blocks once that
+minute is complete. Each entry's hash is SHA-256(previous hash + canonical JSON of the entry).
+
+Signing first checks that the stored rows still match the chain (a row changed, added or
+deleted outside KAT Monitor makes signing refuse, naming the difference); then the nurse's
+Ed25519 key signs a canonical payload naming the session, the chain head, the number of
+entries, the digest of the whole record and the signature's own facts (printed name, role,
+meaning, time, key id).
 
 Verification recomputes everything from the stored rows and says exactly what differs: which
 table, row and field; which minute of samples; a broken chain; a bad signature. A bundle file
 carries the record, the recorded data as columns, the signature and the public key, and
 verifies with no database.
-
-Not yet: events are sealed at signing, not appended to the chain as they happen; corrections and
-therapist notes as signed addenda come later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +36,25 @@ from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
 from katmonitor.audit_log import (
+    EVENT_TABLES,
     GENESIS,
-    SAMPLE_INTERVAL_S,
+    STATUS_KIND,
+    Entry,
     Recorded,
+    append,
     canonical,
     chain_hash,
-    minute_digests,
-    plain,
+    chained,
+    check_event_rows,
+    check_links,
+    check_recorded,
+    check_session_row,
+    current_event_entries,
+    describe,
     read_recorded,
+    row_dict,
+    row_entry,
+    seal,
 )
 from katmonitor.errors import (
     ConfigurationError,
@@ -53,49 +64,27 @@ from katmonitor.errors import (
 )
 from katmonitor.samples import iso_utc
 from katmonitor.session import SessionStatus
-from katmonitor.storage.models import AuditEntryRecord, UserKeyRecord
-from katmonitor.storage.store import (
-    ALARM_EVENTS,
-    DEVICE_EVENTS,
-    DOSES,
-    OBSERVATIONS,
-    SESSIONS,
-    SIGNATURES,
-    WORKFLOW_EVENTS,
-    SessionStore,
-)
+from katmonitor.storage.models import UserKeyRecord
+from katmonitor.storage.store import SESSIONS, SIGNATURES, SessionStore
 
-AUDIT = AuditEntryRecord.__table__
 USER_KEYS = UserKeyRecord.__table__
-EVENT_TABLES = (DOSES, OBSERVATIONS, WORKFLOW_EVENTS, DEVICE_EVENTS, ALARM_EVENTS)
 
 DEFAULT_MEANING = "Monitored and reviewed"
 BUNDLE_FORMAT = "katmonitor-signed-record"
-# 3: the recorded data as base64 columns (ids, numbers, stream codes, waveform bytes).
-BUNDLE_VERSION = 3
-# The record format the signature covers. 2: per-minute digests over packed columns;
-# 3: digests also cover row ids, text columns as per-row stream hashes; workflow steps chained.
-RECORD_FORMAT = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One audit log entry: ``kind`` is a table name or "samples"; ``key`` its row id or
-    minute."""
-
-    kind: str
-    key: int
-    body: dict[str, Any]
-
-    @property
-    def sort_key(self) -> tuple[float, str, int]:
-        if self.kind == "sessions":
-            return (-math.inf, "", 0)
-        t = self.body["minute"] * SAMPLE_INTERVAL_S if self.kind == "samples" else self.body["time"]
-        return (t, self.kind, self.key)
-
-    def encoded(self) -> bytes:
-        return canonical(self.body)
+# 3: the recorded data as base64 columns; 4: record format 4's chain.
+BUNDLE_VERSION = 4
+# The record format the signature covers. 2: per-minute digests over packed columns, built at
+# signing; 3: digests also cover row ids, text columns as per-row stream hashes; 4: the chain is
+# appended as the session happens (entries in the order written, status changes as entries,
+# samples digests per seal and minute with the id ranges they cover).
+RECORD_FORMAT = 4
+OLDER_RECORD_FORMATS = (3, 2)
+# Marks a chain completed at signing for a session recorded before events were chained.
+SEALED_AT_SIGNING = "sealed_at_signing"
+# Chain entry kinds that verification of the record itself understands.
+_RECORD_KINDS = {"sessions", STATUS_KIND, "samples", SEALED_AT_SIGNING} | {
+    t.name for t in EVENT_TABLES
+}
 
 
 @dataclass
@@ -105,6 +94,7 @@ class VerificationReport:
     problems: list[str] = field(default_factory=list)
     signer: dict[str, Any] | None = None
     entry_count: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -116,7 +106,7 @@ class VerificationReport:
 
     def lines(self) -> list[str]:
         if self.status == "unsigned":
-            return [f"{self.session}: UNSIGNED", *self.problems]
+            return [f"{self.session}: UNSIGNED", *self.problems, *self.notes]
         if self.ok:
             s = self.signer or {}
             return [
@@ -124,59 +114,58 @@ class VerificationReport:
                 f"signed by {s.get('printed_name')} ({s.get('user')}, {s.get('role')}) "
                 f"at {s.get('signed_at_utc')}: {s.get('meaning')}",
                 f"key {s.get('key_id')} fingerprint {s.get('key_fingerprint')}",
+                *self.notes,
             ]
         return [f"{self.session}: INVALID ({len(self.problems)} problem(s))"] + [
             f"  - {p}" for p in self.problems
         ]
 
 
-# -- building the record ----------------------------------------------------------------------
+# -- the record against its chain -----------------------------------------------------------------
 
 
 @dataclass
-class Snapshot:
-    """The record as it is stored now: entries in chain order, the recorded data, and rows
-    that cannot be placed in the record (named)."""
+class Check:
+    """A session's stored chain checked against its rows."""
 
-    entries: list[Entry]
+    stored: list[dict[str, Any]]
+    hashes: list[str]  # each entry's recomputed hash
+    problems: list[str]
+    notes: list[str]
     samples: Recorded
     blocks: Recorded
-    problems: list[str]
+
+    def head(self, count: int) -> str:
+        return self.hashes[count - 1] if 0 < count <= len(self.hashes) else ""
 
 
-def current_entries(conn: Connection, session_id: int) -> Snapshot:
-    """The record as it is stored now, in chain order."""
+def check_record(conn: Connection, session_id: int) -> Check:
+    """Every stored row against the session's chain, and the chain's own links."""
     session = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
     if session is None:
         raise NotFoundError(f"no session {session_id}")
-    entries = [Entry("sessions", session_id, {"type": "sessions", **_row_dict(session)})]
-    for table in EVENT_TABLES:
-        rows = conn.execute(
-            select(table).where(table.c.session_id == session_id).order_by(table.c.id)
-        ).mappings()
-        entries.extend(
-            Entry(table.name, r["id"], {"type": table.name, **_row_dict(r)}) for r in rows
-        )
+    stored = chained(conn, session_id)
+    _, problems = check_links(stored)
+    problems += check_session_row(stored, session_id, row_dict(session))
+    problems += check_event_rows(stored, current_event_entries(conn, session_id))
     samples, blocks = read_recorded(conn, session_id)
-    digests, problems = minute_digests(samples, blocks)
-    entries.extend(Entry("samples", m, d) for m, d in digests.items())
-    entries.sort(key=lambda e: e.sort_key)
-    return Snapshot(entries, samples, blocks, problems)
+    problems += check_recorded(stored, samples, blocks)
+    notes = []
+    for row in stored:
+        if row["kind"] == SEALED_AT_SIGNING:
+            notes.append(
+                "recorded before KAT Monitor chained events as they happened: "
+                "the record was sealed as it stood at signing"
+            )
+    return Check(stored, _recomputed_hashes(stored), problems, notes, samples, blocks)
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
-    return {k: plain(v) for k, v in row.items()}
-
-
-def chain(entries: Sequence[Entry]) -> list[tuple[bytes, str, str]]:
-    """(canonical entry, previous hash, hash) for each entry."""
+def _recomputed_hashes(stored: Sequence[dict[str, Any]]) -> list[str]:
     out = []
     prev = GENESIS
-    for entry in entries:
-        data = entry.encoded()
-        digest = chain_hash(prev, data)
-        out.append((data, prev, digest))
-        prev = digest
+    for row in stored:
+        prev = chain_hash(prev, row["entry"].encode())
+        out.append(prev)
     return out
 
 
@@ -188,12 +177,12 @@ def record_digest(encoded_entries: Iterable[bytes]) -> str:
     return h.hexdigest()
 
 
-def signed_payload(sig: dict[str, Any]) -> bytes:
+def signed_payload(sig: dict[str, Any], record_format: int = RECORD_FORMAT) -> bytes:
     """What the Ed25519 signature covers."""
     return canonical(
         {
             "format": BUNDLE_FORMAT,
-            "record_format": RECORD_FORMAT,
+            "record_format": record_format,
             "session_uuid": sig["session_uuid"],
             "chain_head": sig["chain_head"],
             "entry_count": sig["entry_count"],
@@ -221,12 +210,17 @@ def sign_session(
     user: str,
     password: str,
     meaning: str = DEFAULT_MEANING,
+    *,
+    seal_unchained: bool = False,
 ) -> dict[str, Any]:
-    """Seal the record into the audit log and sign it; returns the signature's facts.
+    """Check the record against its chain and sign the chain head; returns the signature's
+    facts.
 
     The key is unlocked (one argon2id derivation, which releases the GIL) in another thread
-    while this one reads the record; an authentication failure is still what the caller hears
-    first, then the role, then the session's state."""
+    while this one reads and checks the record; an authentication failure is still what the
+    caller hears first, then the role, then the session's state, then any difference between
+    the rows and the chain. ``seal_unchained`` completes the chain of a session recorded before
+    events were chained as they happened (it is marked as such)."""
     meaning = meaning.strip()
     if not meaning:
         raise ConfigurationError("the signature needs a meaning")
@@ -234,7 +228,7 @@ def sign_session(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katmonitor-unlock") as pool:
         unlocking = pool.submit(unlock, password)
         try:
-            return _sign(store, session_id, meaning, unlocking.result)
+            return _sign(store, session_id, meaning, unlocking.result, seal_unchained)
         except BaseException:
             failure = unlocking.exception()
             if failure is not None:
@@ -242,14 +236,20 @@ def sign_session(
             raise
 
 
-def _sign(store: SessionStore, session_id: int, meaning: str, unlocked: Any) -> dict[str, Any]:
+def _sign(
+    store: SessionStore,
+    session_id: int,
+    meaning: str,
+    unlocked: Callable[[], Any],
+    seal_unchained: bool,
+) -> dict[str, Any]:
     with store._writing("sign the session", session_id) as conn:
         session = store._get_session(conn, session_id)
         signed = conn.execute(
             select(SIGNATURES.c.id).where(SIGNATURES.c.session_id == session_id)
         ).first()
         ready = session.status is SessionStatus.ENDED and signed is None
-        snapshot = current_entries(conn, session_id) if ready else None
+        check = check_record(conn, session_id) if ready else None
         signer, key = unlocked()
         if signer.role is not Role.NURSE:
             raise PermissionDeniedError(
@@ -261,18 +261,34 @@ def _sign(store: SessionStore, session_id: int, meaning: str, unlocked: Any) -> 
             )
         if signed is not None:
             raise SessionStateError(f"session {session_id} is already signed")
-        assert snapshot is not None
-        if snapshot.problems:
-            raise SessionStateError(
-                f"session {session_id} cannot be sealed: " + "; ".join(snapshot.problems)
+        assert check is not None
+        unchained = not any(r["kind"] == "sessions" for r in check.stored)
+        if unchained and seal_unchained:
+            _seal_unchained(conn, session_id, check)
+            check = check_record(conn, session_id)
+        if check.problems:
+            shown = check.problems[:10]
+            more = len(check.problems) - len(shown)
+            hint = (
+                "it was recorded before KAT Monitor chained events as they happened; "
+                f"to seal it as it is now: katmonitor sign {session_id} --seal-unchained"
+                if unchained
+                else "the stored record was changed outside KAT Monitor; "
+                "katmonitor verify shows the same differences"
             )
-        entries = snapshot.entries
-        chained = chain(entries)
+            raise SessionStateError(
+                f"session {session_id} cannot be signed: its record does not match the audit "
+                "log:\n  - "
+                + "\n  - ".join(shown)
+                + (f"\n  (and {more} more)" if more > 0 else ""),
+                hint,
+            )
+        stored = check.stored
         sig = {
             "session_uuid": session.uuid,
-            "chain_head": chained[-1][2],
-            "entry_count": len(chained),
-            "record_digest": record_digest(data for data, _, _ in chained),
+            "chain_head": check.head(len(stored)),
+            "entry_count": len(stored),
+            "record_digest": record_digest(r["entry"].encode() for r in stored),
             "user": signer.name,
             "printed_name": signer.full_name,
             "role": signer.role.value,
@@ -281,23 +297,6 @@ def _sign(store: SessionStore, session_id: int, meaning: str, unlocked: Any) -> 
             "key_id": key.key_id,
         }
         signature = key.private_key.sign(signed_payload(sig))
-        conn.execute(
-            insert(AUDIT),
-            [
-                {
-                    "session_id": session_id,
-                    "seq": seq,
-                    "kind": entry.kind,
-                    "row_id": entry.key,
-                    "entry": data.decode(),
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-                for seq, (entry, (data, prev, digest)) in enumerate(
-                    zip(entries, chained, strict=True)
-                )
-            ],
-        )
         conn.execute(
             insert(SIGNATURES).values(
                 session_id=session_id,
@@ -317,47 +316,58 @@ def _sign(store: SessionStore, session_id: int, meaning: str, unlocked: Any) -> 
     return {**sig, "signature": signature.hex()}
 
 
+def _seal_unchained(conn: Connection, session_id: int, check: Check) -> None:
+    """Chain what a session recorded before chaining has not: the session row as it is, its
+    event rows, the rest of its recorded data; then mark the chain as completed at signing."""
+    held = {(r["kind"], r["row_id"]) for r in check.stored}
+    session = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().one()
+    entries = [row_entry(SESSIONS, session)]
+    entries += [e for e in current_event_entries(conn, session_id) if (e.kind, e.key) not in held]
+    append(conn, session_id, entries)
+    seal(conn, session_id, final=True)
+    at = round(_time.time(), 3)
+    append(
+        conn,
+        session_id,
+        [Entry(SEALED_AT_SIGNING, session_id, {"type": SEALED_AT_SIGNING, "at": at})],
+    )
+
+
 # -- verifying --------------------------------------------------------------------------------
 
 
-def _describe(kind: str, key: int) -> str:
-    if kind == "samples":
-        return f"samples of minute {key} ({iso_utc(key * SAMPLE_INTERVAL_S)})"
-    if kind == "sessions":
-        return f"the session row {key}"
-    return f"{kind} row {key}"
-
-
-def _check_chain(report: VerificationReport, stored: Sequence[dict[str, Any]]) -> str:
-    """Check each stored entry's links and hash; returns the recomputed head."""
-    prev = GENESIS
-    for row in stored:
-        seq = row["seq"]
-        what = _describe(row["kind"], row["row_id"])
-        if row["prev_hash"] != prev:
-            report.fail(f"chain entry {seq} ({what}): link to the previous entry is broken")
-        digest = chain_hash(prev, row["entry"].encode())
-        if digest != row["hash"]:
-            report.fail(f"chain entry {seq} ({what}): the audit log entry was altered")
-        prev = digest
-    return prev
-
-
 def _check_signature(
-    report: VerificationReport, sig: dict[str, Any], public_key: bytes | None, head: str, count: int
+    report: VerificationReport,
+    sig: dict[str, Any],
+    public_key: bytes | None,
+    hashes: Sequence[str],
+    entries: Sequence[dict[str, Any]],
 ) -> None:
-    if head != sig["chain_head"]:
+    count = sig["entry_count"]
+    if count > len(entries):
+        report.fail(f"chain has {len(entries)} entries; {count} were signed")
+    elif hashes[count - 1 : count] != [sig["chain_head"]]:
         report.fail("chain head does not match the signed chain head")
-    if count != sig["entry_count"]:
-        report.fail(f"chain has {count} entries; {sig['entry_count']} were signed")
+    for row in entries[count:]:
+        report.fail(
+            f"chain entry {row['seq']} ({describe(row['kind'], row['row_id'])}) was appended "
+            "after signing"
+        )
+    if record_digest(r["entry"].encode() for r in entries[:count]) != sig["record_digest"]:
+        report.fail("record digest does not match the signed record digest")
     if public_key is None:
         report.fail(f"signature: public key {sig['key_id']} is missing")
         return
+    verifier = Ed25519PublicKey.from_public_bytes(public_key)
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(sig["signature"], signed_payload(sig))
+        verifier.verify(sig["signature"], signed_payload(sig))
     except (InvalidSignature, ValueError):
+        older = [f for f in OLDER_RECORD_FORMATS if _verifies(verifier, sig, f)]
         report.fail(
-            "signature invalid: the signature, its signer, meaning or time, or the signed "
+            f"signed with record format {older[0]}, which this version of KAT Monitor does "
+            f"not check (it checks format {RECORD_FORMAT})"
+            if older
+            else "signature invalid: the signature, its signer, meaning or time, or the signed "
             "record digest was changed"
         )
     report.signer = {
@@ -371,77 +381,54 @@ def _check_signature(
     }
 
 
-def _compare_entries(
-    report: VerificationReport, stored: Sequence[dict[str, Any]], current: Sequence[Entry]
-) -> None:
-    now = {(e.kind, e.key): e for e in current}
-    seen = set()
+def _verifies(verifier: Ed25519PublicKey, sig: dict[str, Any], record_format: int) -> bool:
+    try:
+        verifier.verify(sig["signature"], signed_payload(sig, record_format))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _unknown_kinds(report: VerificationReport, stored: Sequence[dict[str, Any]]) -> None:
     for row in stored:
-        ident = (row["kind"], row["row_id"])
-        seen.add(ident)
-        what = _describe(*ident)
-        entry = now.get(ident)
-        if entry is None:
-            report.fail(f"chain entry {row['seq']} mismatch: {what} was deleted")
-            continue
-        if entry.encoded().decode() == row["entry"]:
-            continue
-        if row["kind"] == "samples":
-            report.fail(f"chain entry {row['seq']} mismatch: samples digest mismatch in {what}")
-            continue
-        try:
-            signed = json.loads(row["entry"])
-        except ValueError:
-            signed = {}
-        changed = sorted(
-            k for k in set(signed) | set(entry.body) if signed.get(k) != entry.body.get(k)
-        )
-        details = (
-            ", ".join(f"{k} {signed.get(k)!r} -> {entry.body.get(k)!r}" for k in changed)
-            or "content changed"
-        )
-        report.fail(f"chain entry {row['seq']} mismatch: {what} changed: {details}")
-    for ident, _entry in now.items():
-        if ident not in seen:
-            report.fail(f"{_describe(*ident)} is not in the signed record (added after signing)")
+        if row["kind"] not in _RECORD_KINDS:
+            report.fail(f"chain entry {row['seq']}: unknown kind of entry {row['kind']!r}")
 
 
 def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     report = VerificationReport(f"session {session_id}")
     with store._reading("verify the session") as conn:
-        snapshot = current_entries(conn, session_id)
+        check = check_record(conn, session_id)
         sig_rows = (
             conn.execute(select(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
             .mappings()
             .all()
         )
-        if not sig_rows:
-            report.problems.append("the session has no signature")
-            return report
-        stored = [
-            dict(r)
-            for r in conn.execute(
-                select(AUDIT).where(AUDIT.c.session_id == session_id).order_by(AUDIT.c.seq)
-            ).mappings()
-        ]
-        report.status = "verified"
-        if len(sig_rows) > 1:
-            report.fail(f"the session has {len(sig_rows)} signatures; one was expected")
-        row = sig_rows[0]
-        sig = _signature_dict(row, conn)
-        public_key = conn.scalar(
-            select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == row["key_id"])
+        sig = _signature_dict(sig_rows[0], conn) if sig_rows else None
+        public_key = (
+            conn.scalar(select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == sig["key_id"]))
+            if sig is not None
+            else None
         )
-    report.entry_count = len(stored)
-    head = _check_chain(report, stored)
-    if record_digest(r["entry"].encode() for r in stored) != sig["record_digest"]:
-        report.fail("record digest does not match the signed record digest")
-    _check_signature(
-        report, sig, bytes(public_key) if public_key is not None else None, head, len(stored)
-    )
-    _compare_entries(report, stored, snapshot.entries)
-    for problem in snapshot.problems:
+    report.entry_count = len(check.stored)
+    report.notes = check.notes
+    if sig is None:
+        report.problems.append("the session has no signature")
+        report.problems += check.problems
+        return report
+    report.status = "verified"
+    if len(sig_rows) > 1:
+        report.fail(f"the session has {len(sig_rows)} signatures; one was expected")
+    for problem in check.problems:
         report.fail(problem)
+    _unknown_kinds(report, check.stored)
+    _check_signature(
+        report,
+        sig,
+        bytes(public_key) if public_key is not None else None,
+        check.hashes,
+        check.stored,
+    )
     return report
 
 
@@ -494,13 +481,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
         public_key = conn.scalar(
             select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == row["key_id"])
         )
-        stored = (
-            conn.execute(
-                select(AUDIT).where(AUDIT.c.session_id == session_id).order_by(AUDIT.c.seq)
-            )
-            .mappings()
-            .all()
-        )
+        stored = chained(conn, session_id)
         samples, blocks = read_recorded(conn, session_id)
     bundle = {
         "format": BUNDLE_FORMAT,
@@ -543,7 +524,17 @@ def verify_bundle(path: Path) -> VerificationReport:
                 "export it again with this version of KAT Monitor"
             )
             return report
-        entries = bundle["entries"]
+        entries = [
+            {
+                "seq": int(e["seq"]),
+                "kind": str(e["kind"]),
+                "row_id": e["row_id"],
+                "entry": str(e["entry"]),
+                "prev_hash": str(e["prev_hash"]),
+                "hash": str(e["hash"]),
+            }
+            for e in bundle["entries"]
+        ]
         sig = dict(bundle["signature"])
         sig["signature"] = bytes.fromhex(sig["signature"])
         public_key = bytes.fromhex(bundle["public_key"]) if bundle["public_key"] else None
@@ -561,27 +552,12 @@ def verify_bundle(path: Path) -> VerificationReport:
         return report
     report.session = f"{path} (session {bundle.get('session_id')})"
     report.entry_count = len(entries)
-    head = _check_chain(report, entries)
-    if record_digest(e["entry"].encode() for e in entries) != sig["record_digest"]:
-        report.fail("record digest does not match the signed record digest")
-    _check_signature(report, sig, public_key, head, len(entries))
-    digests, problems = minute_digests(samples, blocks)
-    signed_minutes = {}
-    for e in entries:
-        if e["kind"] != "samples":
-            continue
-        signed_minutes[e["row_id"]] = e["seq"]
-        now = digests.get(e["row_id"])
-        if now is None or canonical(now).decode() != e["entry"]:
-            report.fail(
-                f"chain entry {e['seq']} mismatch: samples digest mismatch in "
-                f"{_describe('samples', e['row_id'])}"
-            )
-    for minute in digests:
-        if minute not in signed_minutes:
-            report.fail(f"{_describe('samples', minute)} is not in the signed record")
+    _, problems = check_links(entries)
+    problems += check_recorded(entries, samples, blocks)
     for problem in problems:
         report.fail(problem)
+    _unknown_kinds(report, entries)
+    _check_signature(report, sig, public_key, _recomputed_hashes(entries), entries)
     return report
 
 

@@ -72,10 +72,19 @@ class _Run:
         return replace(self.first, values=values)
 
 
+@dataclass(slots=True)
+class _Seal:
+    """A seal() request: chain the digests of a session's recorded data once it is written."""
+
+    session_id: int
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = False
+
+
 # What waits to be written: a numeric sample or device status with its session id, or a run.
 _Item = tuple[int, Sample | DeviceStatus | AlarmEvent] | _Run
 # What device threads enqueue; an Event is a flush() marker.
-_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | threading.Event
+_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | threading.Event | _Seal
 
 
 class Recorder:
@@ -95,6 +104,7 @@ class Recorder:
         self._buffer: list[_Item] = []
         self._open_runs: dict[tuple[int, str, str], _Run] = {}
         self._waiters: list[threading.Event] = []
+        self._seals: list[_Seal] = []
         self._last_logged_error: str | None = None
 
         self._thread: threading.Thread | None = None
@@ -145,6 +155,22 @@ class Recorder:
             self._wake = True
             self._cond.notify()
         return marker.wait(timeout_s)
+
+    def seal(self, session_id: int, timeout_s: float = 5.0) -> bool:
+        """Flush, then chain the digests of all the session's recorded data, even of its
+        unfinished last minute, on the writer thread (the store's audit log; call before ending
+        a session). False on timeout or failure: ending the session seals the rest anyway."""
+        request = _Seal(session_id)
+        with self._cond:
+            here = self._closed or self._thread is None
+            if not here:
+                self._queue.append(request)
+                self._wake = True
+                self._cond.notify()
+        if here:
+            self._seal(request)
+            return request.ok
+        return request.done.wait(timeout_s) and request.ok
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Store what is left (retrying until ``timeout_s``), then end the writer thread."""
@@ -202,6 +228,8 @@ class Recorder:
                 for entry in incoming:
                     if isinstance(entry, threading.Event):
                         self._waiters.append(entry)
+                    elif isinstance(entry, _Seal):
+                        self._seals.append(entry)
                     else:
                         self._absorb(entry)
                 done = self._write_buffer()
@@ -213,6 +241,9 @@ class Recorder:
                 for waiter in self._waiters:
                     waiter.set()
                 self._waiters.clear()
+                for request in self._seals:
+                    self._seal(request)
+                self._seals.clear()
             else:
                 delay = min(max(delay, self._interval) * 2, MAX_BACKOFF_S)
             if closing:
@@ -227,6 +258,15 @@ class Recorder:
                     )
                     return
                 delay = min(delay, remaining)
+
+    def _seal(self, request: _Seal) -> None:
+        try:
+            self._store.seal_recorded(request.session_id)
+            request.ok = True
+        except Exception as exc:  # the session's end seals what is left
+            log.warning("recorder: cannot seal session %d yet: %s", request.session_id, exc)
+        finally:
+            request.done.set()
 
     def _absorb(
         self, entry: tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent]

@@ -48,6 +48,12 @@ def add_account_commands(commands: Any, db_option: argparse.ArgumentParser) -> N
     sign.add_argument("session_id", type=int, metavar="ID")
     sign.add_argument("--user", required=True, metavar="NAME")
     sign.add_argument("--meaning", default="Monitored and reviewed")
+    sign.add_argument(
+        "--seal-unchained",
+        action="store_true",
+        help="a session recorded before events were chained as they happened: seal it as it "
+        "is now (the record says so)",
+    )
     _add_password_stdin(sign)
     sign.set_defaults(handler=cmd_sign)
 
@@ -167,7 +173,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
     database = _open(args)
     try:
         sig = sign_session(
-            SessionStore(database), args.session_id, args.user, password, args.meaning
+            SessionStore(database),
+            args.session_id,
+            args.user,
+            password,
+            args.meaning,
+            seal_unchained=args.seal_unchained,
         )
     finally:
         database.close()
@@ -201,6 +212,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "problems": report.problems,
                     "signer": report.signer,
                     "entries": report.entry_count,
+                    "notes": report.notes,
                 },
                 indent=2,
             )

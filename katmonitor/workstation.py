@@ -432,7 +432,7 @@ class Workstation:
     def end_session(self) -> Session:
         session = self._require_session()
         self.pipeline.stop_recording()
-        self.recorder.flush()
+        self.recorder.seal(session.id)  # flushes; the last minute's digest on the writer thread
         self.session = self.store.set_status(
             session.id, SessionStatus.ENDED, ended_at=self.clock.now()
         )

@@ -4,16 +4,27 @@ Each method opens its own connection and transaction, so one writer thread (the 
 any number of reading threads (UI, exports) can share a store. Statements are SQLAlchemy Core
 against the ORM models' tables: bulk inserts stay fast and no ORM object outlives its thread.
 What comes back are the frozen domain dataclasses, never database rows.
+
+Every write of a session's record appends to the session's hash-chained audit log
+(:mod:`katmonitor.audit_log`) in the same transaction: the session row, each status change,
+each event row (doses, observations, workflow steps, device and alarm events) as it reads back,
+and a digest of each minute of samples and waveform blocks once the minute is complete (sealed
+by ``write_batch`` on the recorder's writer thread, the rest when the session ends). A new kind
+of event row must be chained the same way (``audit_log.append_rows``) and listed in
+``audit_log.EVENT_TABLES``; nothing of a session's record is updated in place except the
+session's status, whose changes are chained as entries.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import math
 import time as _time
 import uuid as _uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -21,6 +32,7 @@ from sqlalchemy import Row, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from katmonitor import audit_log
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.assessments import Assessment
 from katmonitor.errors import DatabaseError, NotFoundError, SessionStateError
@@ -67,6 +79,9 @@ class SessionStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._engine = database.engine
+        # The newest minute of recorded data per active session: a batch within it needs no
+        # seal. Only ever skips work (the chain itself says what is sealed).
+        self._open_minutes: dict[int, int] = {}
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -96,6 +111,7 @@ class SessionStore:
         }
         with self._writing("create the session") as conn:
             session_id = conn.execute(insert(SESSIONS).values(values)).inserted_primary_key[0]
+            audit_log.append_rows(conn, session_id, SESSIONS, [session_id])
         return _session({"id": session_id, **values})
 
     def set_status(
@@ -112,7 +128,23 @@ class SessionStore:
             ).rowcount
             if not changed:
                 raise _no_session(session_id)
-            return self._get_session(conn, session_id)
+            if status is not SessionStatus.ACTIVE:  # the rest of the recorded data
+                audit_log.seal(conn, session_id, final=True)
+            audit_log.append(
+                conn,
+                session_id,
+                [audit_log.status_entry(session_id, str(status), ended_at, _time.time())],
+            )
+            session = self._get_session(conn, session_id)
+        self._open_minutes.pop(session_id, None)
+        return session
+
+    def seal_recorded(self, session_id: int) -> None:
+        """Chain the digests of all recorded data not chained yet, even of an unfinished minute
+        (the recorder calls this on its writer thread before a session ends)."""
+        with self._writing("seal the recorded data", session_id) as conn:
+            _refuse_signed(conn, [session_id])
+            audit_log.seal(conn, session_id, final=True)
 
     def get_session(self, session_id: int) -> Session:
         with self._reading("read the session") as conn:
@@ -161,6 +193,7 @@ class SessionStore:
         with self._writing("record the dose", session_id) as conn:
             _refuse_signed(conn, [session_id])
             dose_id = conn.execute(insert(DOSES).values(values)).inserted_primary_key[0]
+            audit_log.append_rows(conn, session_id, DOSES, [dose_id])
         return _dose({"id": dose_id, **values})
 
     def add_observation(
@@ -184,6 +217,7 @@ class SessionStore:
         with self._writing("record the observation", session_id) as conn:
             _refuse_signed(conn, [session_id])
             obs_id = conn.execute(insert(OBSERVATIONS).values(values)).inserted_primary_key[0]
+            audit_log.append_rows(conn, session_id, OBSERVATIONS, [obs_id])
         return _observation({"id": obs_id, **values})
 
     def add_workflow_event(
@@ -207,6 +241,7 @@ class SessionStore:
         with self._writing("record the workflow step", session_id) as conn:
             _refuse_signed(conn, [session_id])
             event_id = conn.execute(insert(WORKFLOW_EVENTS).values(values)).inserted_primary_key[0]
+            audit_log.append_rows(conn, session_id, WORKFLOW_EVENTS, [event_id])
         return _workflow_event({"id": event_id, **values})
 
     def workflow_events(self, session_id: int) -> list[WorkflowEvent]:
@@ -250,6 +285,8 @@ class SessionStore:
         """Insert everything in one transaction: all of it is stored, or none of it."""
         if not (samples or blocks or statuses or alarm_events):
             return
+        newest = _newest_minutes(samples, blocks)
+        opened: dict[int, int | None] = {}
         with self._writing("store recorded data") as conn:
             _refuse_signed(
                 conn, {sid for rows in (samples, blocks, statuses, alarm_events) for sid, _ in rows}
@@ -288,8 +325,9 @@ class SessionStore:
                     ],
                 )
             if statuses:
-                conn.execute(
-                    insert(DEVICE_EVENTS),
+                _chained_insert(
+                    conn,
+                    DEVICE_EVENTS,
                     [
                         {
                             "session_id": sid,
@@ -303,14 +341,28 @@ class SessionStore:
                     ],
                 )
             if alarm_events:
-                conn.execute(insert(ALARM_EVENTS), [_alarm_row(sid, e) for sid, e in alarm_events])
+                _chained_insert(conn, ALARM_EVENTS, [_alarm_row(sid, e) for sid, e in alarm_events])
+            # Minutes of recorded data completed by this batch are sealed into the chain here,
+            # on the writer thread; a batch inside the newest minute skips this.
+            for sid, minute in sorted(newest.items()):
+                known = self._open_minutes.get(sid)
+                if known is not None and minute <= known:
+                    continue
+                status = conn.scalar(select(SESSIONS.c.status).where(SESSIONS.c.id == sid))
+                if status == str(SessionStatus.ACTIVE):
+                    opened[sid] = audit_log.seal(conn, sid, final=False)
+                else:  # data for a session that has ended: nothing of it waits
+                    audit_log.seal(conn, sid, final=True)
+        for sid, minute_open in opened.items():  # committed
+            if minute_open is not None:
+                self._open_minutes[sid] = minute_open
 
     def add_alarm_events(self, session_id: int, events: Sequence[AlarmEvent]) -> None:
         """Store alarm events at once (the recorder batches them with the samples instead)."""
         if events:
             with self._writing("record the alarm events", session_id) as conn:
                 _refuse_signed(conn, [session_id])
-                conn.execute(insert(ALARM_EVENTS), [_alarm_row(session_id, e) for e in events])
+                _chained_insert(conn, ALARM_EVENTS, [_alarm_row(session_id, e) for e in events])
 
     def alarm_events(self, session_id: int) -> list[AlarmEvent]:
         """The session's alarm record in time order."""
@@ -472,6 +524,37 @@ def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
             f"session {signed} is signed; its record is read-only",
             "corrections and notes as signed addenda are not available yet",
         )
+
+
+def _chained_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows and append each to its session's chain, in the same transaction."""
+    ids = (
+        conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
+    )
+    by_session: dict[int, list[int]] = {}
+    for row, row_id in zip(rows, ids, strict=True):
+        by_session.setdefault(int(row["session_id"]), []).append(int(row_id))
+    for session_id, session_ids in sorted(by_session.items()):
+        audit_log.append_rows(conn, session_id, table, session_ids)
+
+
+def _newest_minutes(
+    samples: Sequence[tuple[int, Sample]], blocks: Sequence[tuple[int, WaveformBlock]]
+) -> dict[int, int]:
+    """The newest UTC minute of recorded data in a batch, per session."""
+    newest: dict[int, int] = {}
+    for sid, t in chain(
+        ((sid, s.time) for sid, s in samples), ((sid, b.start_time) for sid, b in blocks)
+    ):
+        if isinstance(t, int | float) and math.isfinite(t):
+            minute = int(t // audit_log.SAMPLE_INTERVAL_S)
+            if minute > newest.get(sid, -1):
+                newest[sid] = minute
+        else:
+            newest.setdefault(sid, -1)
+    return newest
 
 
 def _no_session(session_id: int) -> NotFoundError:

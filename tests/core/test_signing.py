@@ -145,7 +145,7 @@ def test_signature_survives_a_password_reset(store: SessionStore, signed: int) -
         (
             "INSERT INTO observations (session_id, time, text, author, recorded_at) "
             f"VALUES (1, {T0}, 'forged', 'x', {T0})",
-            "observations row 2 is not in the signed record",
+            "observations row 2 is not in the audit log",
         ),
         ("UPDATE signatures SET meaning = 'Reviewed'", "signature invalid"),
         ("UPDATE signatures SET printed_name = 'Someone Else'", "signature invalid"),
