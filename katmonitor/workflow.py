@@ -310,6 +310,10 @@ class DosingWorkflow:
                 done = prompt.completion
                 if done is not None and not done.recorded:
                     self._record_prompt(prompt, done.by, "", done.time, system=True)
+            # An escalated prompt is also a low-priority alarm: heard, not only seen.
+            self.workstation.report_escalated_prompts(
+                [p.label for p in prompts if p.state is PromptState.ESCALATED]
+            )
         return prompts
 
     def complete_prompt(self, prompt_id: str, note: str = "") -> WorkflowEvent:

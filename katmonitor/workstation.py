@@ -48,6 +48,9 @@ TimelineEvent = DoseEvent | Observation
 AUDIO_SOURCE = "audio"
 """Status source of the workstation's own loudspeaker (technical alarm ``tech.audio.no_audio``)."""
 NO_AUDIO = "no_audio"
+SCHEDULE_SOURCE = "schedule"
+"""Status source of the dosing schedule (technical alarm ``tech.schedule.prompt_escalated``)."""
+PROMPT_ESCALATED = "prompt_escalated"
 
 
 def require_one_mode(devices: Sequence[Device]) -> None:
@@ -97,6 +100,7 @@ class Workstation:
         self._watchdog: threading.Thread | None = None
         self._started = False
         self._audio_problem: str | None = None
+        self._escalated_prompts: list[str] = []
         self.operator: User | None = None
         """The signed-in user; dosing, assessments and discharge need one."""
         self.workflow = DosingWorkflow(self, care_plan or load_care_plan())
@@ -259,9 +263,26 @@ class Workstation:
                               conditions, self._audio_problem or "")
         return self.pipeline.alarm_action(lambda e: e.process_status(status))
 
+    def report_escalated_prompts(self, labels: list[str]) -> list[AlarmEvent]:
+        """Schedule prompts left undone until they escalated: one low-priority alarm while
+        any is (its message names them), ended when none is."""
+        if labels == self._escalated_prompts:
+            return []
+        ended = self._report_schedule([]) if self._escalated_prompts and labels else []
+        self._escalated_prompts = labels
+        return ended + self._report_schedule(labels)
+
+    def _report_schedule(self, labels: list[str]) -> list[AlarmEvent]:
+        conditions = frozenset({PROMPT_ESCALATED}) if labels else frozenset()
+        message = f"overdue: {'; '.join(labels)}" if labels else ""
+        status = DeviceStatus(self.clock.now(), SCHEDULE_SOURCE, ConnectionState.CONNECTED,
+                              conditions, message)
+        return self.pipeline.alarm_action(lambda e: e.process_status(status))
+
     def _use_alarm_profile(self, route: Route) -> None:
         name = self.alarm_profile or profile_for_route(route)
         self.pipeline.set_alarm_engine(AlarmEngine(load_profile(name)))
+        self._escalated_prompts = []  # the new engine has no schedule alarm yet
         if self._audio_problem is not None:  # a new engine must still know the speaker is mute
             self._audio_status()
 
@@ -431,6 +452,7 @@ class Workstation:
 
     def end_session(self) -> Session:
         session = self._require_session()
+        self.report_escalated_prompts([])  # the schedule ends with the session
         self.pipeline.stop_recording()
         self.recorder.seal(session.id)  # flushes; the last minute's digest on the writer thread
         self.session = self.store.set_status(

@@ -51,6 +51,9 @@ DEFAULT_TECHNICAL: dict[str, Priority] = {
     # The workstation cannot sound alarms (no audio device, audio library or output error):
     # reported by the UI through Workstation.report_audio_unavailable.
     "no_audio": Priority.MEDIUM,
+    # A schedule prompt (e.g. the 40-minute BP re-check) left undone until it escalated:
+    # reported by the dosing workflow through Workstation.report_escalated_prompts.
+    "prompt_escalated": Priority.LOW,
 }
 
 

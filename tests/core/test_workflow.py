@@ -180,9 +180,12 @@ def test_the_schedule_is_anchored_to_the_first_dose_and_escalates_until_done(ws)
     assert state("bp_recheck") is PromptState.OVERDUE
     ws.clock.set(dose.time + 56 * MIN)
     assert state("bp_recheck") is PromptState.ESCALATED
+    [reminder] = [a for a in ws.active_alarms() if a.alarm_id == "tech.schedule.prompt_escalated"]
+    assert reminder.priority.label == "low" and "BP re-check 40 min" in reminder.message
     feed_vitals(ws, systolic=150, diastolic=92)  # the late re-check reading completes it
     done = {p.id: p for p in ws.workflow.schedule()}["bp_recheck"]
     assert done.state is PromptState.DONE and done.completion.by == "NIBP reading"
+    assert not [a for a in ws.active_alarms() if a.alarm_id == "tech.schedule.prompt_escalated"]
     recorded = [e for e in SessionStore(ws.database).workflow_events(ws.session.id)
                 if e.kind is WorkflowKind.PROMPT_DONE and e.data["prompt_id"] == "bp_recheck"]
     assert len(recorded) == 1 and recorded[0].data["automatic"]
