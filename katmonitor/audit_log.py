@@ -997,11 +997,14 @@ def check_session_row(
     return problems
 
 
-def check_event_rows(stored: Sequence[dict[str, Any]], current: Sequence[Entry]) -> list[str]:
-    """Event rows (doses, observations, ...) against their entries: changed, deleted, added."""
+def check_event_rows(
+    stored: Sequence[dict[str, Any]], current: Sequence[Entry], tables: Sequence[Any] = EVENT_TABLES
+) -> list[str]:
+    """Rows of ``tables`` (doses, observations, ...) against their entries: changed, deleted,
+    added."""
     problems = []
-    now = {(e.kind, e.key): e for e in current}
-    kinds = {e.kind for e in current} | {t.name for t in EVENT_TABLES}
+    kinds = {t.name for t in tables}
+    now = {(e.kind, e.key): e for e in current if e.kind in kinds}
     seen = set()
     for row in stored:
         if row["kind"] not in kinds:

@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from katmonitor.signing_cli import add_account_commands
 
-    add_account_commands(commands, db_option)  # users, sign, verify
+    add_account_commands(commands, db_option)  # users, sign, addendum, verify
     return parser
 
 
@@ -421,6 +421,7 @@ def cmd_care_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_show(args: argparse.Namespace) -> int:
+    from katmonitor.addenda import list_addenda
     from katmonitor.storage.store import SessionStore
 
     database = _open_database(args.db)
@@ -435,6 +436,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         summary["dose_events"] = [_dose_json(d) for d in store.doses(session.id)]
         summary["observations"] = [_observation_json(o) for o in store.observations(session.id)]
         summary["device_events"] = [s.to_json_dict() for s in store.device_events(session.id)]
+        summary["addenda"] = [a.to_json_dict() for a in list_addenda(store, session.id)]
         summary["workflow_events"] = [
             {"id": e.id, "time": iso_utc(e.time), "kind": e.kind.value, "user": e.user,
              "data": e.data, "recorded_at": iso_utc(e.recorded_at)}
@@ -814,6 +816,10 @@ def _print_summary(summary: dict) -> None:
     print(f"  workflow steps: {len(summary['workflow_events'])}")
     for e in summary["workflow_events"]:
         print(f"    {e['time']}  {e['kind']:<15} by {e['user']}")
+    if "addenda" in summary:
+        print(f"  addenda: {len(summary['addenda'])}")
+        for a in summary["addenda"]:
+            print(f"    {a['time']}  {a['kind']} by {a['printed_name']} ({a['role']}): {a['text']}")
 
 
 def _local(epoch_s: float) -> str:

@@ -12,10 +12,13 @@ Ed25519 key signs a canonical payload naming the session, the chain head, the nu
 entries, the digest of the whole record and the signature's own facts (printed name, role,
 meaning, time, key id).
 
+After signing the record is read-only; corrections and notes are signed addenda
+(:mod:`katmonitor.addenda`) chained after the signed entries.
+
 Verification recomputes everything from the stored rows and says exactly what differs: which
-table, row and field; which minute of samples; a broken chain; a bad signature. A bundle file
-carries the record, the recorded data as columns, the signature and the public key, and
-verifies with no database.
+table, row and field; which minute of samples; a broken chain; a bad signature; a tampered
+addendum. A bundle file carries the record, the recorded data as columns, the addenda, the
+signatures and the public keys, and verifies with no database.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
+from katmonitor.addenda import (
+    ADDENDA,
+    addendum_keys,
+    addendum_summary,
+    check_addendum_entry,
+    entry_body,
+)
 from katmonitor.audit_log import (
     EVENT_TABLES,
     GENESIS,
@@ -71,7 +81,7 @@ USER_KEYS = UserKeyRecord.__table__
 
 DEFAULT_MEANING = "Monitored and reviewed"
 BUNDLE_FORMAT = "katmonitor-signed-record"
-# 3: the recorded data as base64 columns; 4: record format 4's chain.
+# 3: the recorded data as base64 columns; 4: record format 4's chain, addenda and their keys.
 BUNDLE_VERSION = 4
 # The record format the signature covers. 2: per-minute digests over packed columns, built at
 # signing; 3: digests also cover row ids, text columns as per-row stream hashes; 4: the chain is
@@ -85,6 +95,7 @@ SEALED_AT_SIGNING = "sealed_at_signing"
 _RECORD_KINDS = {"sessions", STATUS_KIND, "samples", SEALED_AT_SIGNING} | {
     t.name for t in EVENT_TABLES
 }
+ADDENDUM_KIND = ADDENDA.name
 
 
 @dataclass
@@ -95,6 +106,7 @@ class VerificationReport:
     signer: dict[str, Any] | None = None
     entry_count: int = 0
     notes: list[str] = field(default_factory=list)
+    addenda: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -115,10 +127,18 @@ class VerificationReport:
                 f"at {s.get('signed_at_utc')}: {s.get('meaning')}",
                 f"key {s.get('key_id')} fingerprint {s.get('key_fingerprint')}",
                 *self.notes,
+                *(_addendum_line(a) for a in self.addenda),
             ]
         return [f"{self.session}: INVALID ({len(self.problems)} problem(s))"] + [
             f"  - {p}" for p in self.problems
         ]
+
+
+def _addendum_line(a: dict[str, Any]) -> str:
+    return (
+        f"addendum {a.get('id')}: {a.get('kind')} by {a.get('printed_name')} ({a.get('user')}, "
+        f"{a.get('role')}) at {a.get('time')}, key {a.get('key_fingerprint')}: {a.get('text')}"
+    )
 
 
 # -- the record against its chain -----------------------------------------------------------------
@@ -148,6 +168,10 @@ def check_record(conn: Connection, session_id: int) -> Check:
     _, problems = check_links(stored)
     problems += check_session_row(stored, session_id, row_dict(session))
     problems += check_event_rows(stored, current_event_entries(conn, session_id))
+    addenda = conn.execute(
+        select(ADDENDA).where(ADDENDA.c.session_id == session_id).order_by(ADDENDA.c.id)
+    ).mappings()
+    problems += check_event_rows(stored, [row_entry(ADDENDA, r) for r in addenda], (ADDENDA,))
     samples, blocks = read_recorded(conn, session_id)
     problems += check_recorded(stored, samples, blocks)
     notes = []
@@ -349,10 +373,14 @@ def _check_signature(
     elif hashes[count - 1 : count] != [sig["chain_head"]]:
         report.fail("chain head does not match the signed chain head")
     for row in entries[count:]:
-        report.fail(
-            f"chain entry {row['seq']} ({describe(row['kind'], row['row_id'])}) was appended "
-            "after signing"
-        )
+        if row["kind"] != ADDENDUM_KIND:
+            report.fail(
+                f"chain entry {row['seq']} ({describe(row['kind'], row['row_id'])}) was "
+                "appended after signing (only signed addenda may follow the signature)"
+            )
+    for row in entries[:count]:
+        if row["kind"] == ADDENDUM_KIND:
+            report.fail(f"chain entry {row['seq']}: an addendum inside the signed record")
     if record_digest(r["entry"].encode() for r in entries[:count]) != sig["record_digest"]:
         report.fail("record digest does not match the signed record digest")
     if public_key is None:
@@ -391,8 +419,42 @@ def _verifies(verifier: Ed25519PublicKey, sig: dict[str, Any], record_format: in
 
 def _unknown_kinds(report: VerificationReport, stored: Sequence[dict[str, Any]]) -> None:
     for row in stored:
-        if row["kind"] not in _RECORD_KINDS:
+        if row["kind"] not in _RECORD_KINDS | {ADDENDUM_KIND}:
             report.fail(f"chain entry {row['seq']}: unknown kind of entry {row['kind']!r}")
+
+
+def _check_addenda(
+    report: VerificationReport,
+    stored: Sequence[dict[str, Any]],
+    sig: dict[str, Any],
+    keys: dict[int, bytes],
+) -> None:
+    """Each addendum's own signature, the signature it amends and its author's role."""
+    for row in stored:
+        if row["kind"] != ADDENDUM_KIND:
+            continue
+        body = entry_body(row["entry"])
+        for problem in check_addendum_entry(
+            row["seq"], body, sig["session_uuid"], sig, keys.get(_int(body.get("key_id")))
+        ):
+            report.fail(problem)
+        summary = addendum_summary(body)
+        key = keys.get(_int(body.get("key_id")))
+        summary["key_fingerprint"] = key_fingerprint(key) if key is not None else None
+        report.addenda.append(summary)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _addendum_key_ids(stored: Sequence[dict[str, Any]]) -> set[int]:
+    return {
+        _int(entry_body(r["entry"]).get("key_id")) for r in stored if r["kind"] == ADDENDUM_KIND
+    }
 
 
 def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
@@ -410,6 +472,7 @@ def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
             if sig is not None
             else None
         )
+        keys = addendum_keys(conn, _addendum_key_ids(check.stored))
     report.entry_count = len(check.stored)
     report.notes = check.notes
     if sig is None:
@@ -429,12 +492,14 @@ def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
         check.hashes,
         check.stored,
     )
+    _check_addenda(report, check.stored, sig, keys)
     return report
 
 
 def _signature_dict(row: Any, conn: Connection) -> dict[str, Any]:
     uuid = conn.scalar(select(SESSIONS.c.uuid).where(SESSIONS.c.id == row["session_id"]))
     return {
+        "id": row["id"],
         "session_uuid": uuid,
         "chain_head": row["chain_head"],
         "entry_count": row["entry_count"],
@@ -482,6 +547,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
             select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == row["key_id"])
         )
         stored = chained(conn, session_id)
+        keys = addendum_keys(conn, _addendum_key_ids(stored))
         samples, blocks = read_recorded(conn, session_id)
     bundle = {
         "format": BUNDLE_FORMAT,
@@ -494,6 +560,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
         "recorded": {"samples": samples.to_json(), "waveform_blocks": blocks.to_json()},
         "signature": {**sig, "signature": sig["signature"].hex()},
         "public_key": bytes(public_key).hex() if public_key is not None else None,
+        "addendum_keys": {str(k): v.hex() for k, v in sorted(keys.items())},
     }
     path = Path(path)
     try:
@@ -538,6 +605,7 @@ def verify_bundle(path: Path) -> VerificationReport:
         sig = dict(bundle["signature"])
         sig["signature"] = bytes.fromhex(sig["signature"])
         public_key = bytes.fromhex(bundle["public_key"]) if bundle["public_key"] else None
+        keys = {int(k): bytes.fromhex(v) for k, v in bundle["addendum_keys"].items()}
         samples = Recorded.from_json(bundle["recorded"]["samples"])
         blocks = Recorded.from_json(bundle["recorded"]["waveform_blocks"])
         if (samples.table, blocks.table) != ("samples", "waveform_blocks"):
@@ -558,6 +626,7 @@ def verify_bundle(path: Path) -> VerificationReport:
         report.fail(problem)
     _unknown_kinds(report, entries)
     _check_signature(report, sig, public_key, _recomputed_hashes(entries), entries)
+    _check_addenda(report, entries, sig, keys)
     return report
 
 

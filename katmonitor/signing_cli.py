@@ -57,6 +57,18 @@ def add_account_commands(commands: Any, db_option: argparse.ArgumentParser) -> N
     _add_password_stdin(sign)
     sign.set_defaults(handler=cmd_sign)
 
+    addendum = commands.add_parser(
+        "addendum",
+        parents=[db_option],
+        help="add a signed correction (nurses) or note to a signed session",
+    )
+    addendum.add_argument("session_id", type=int, metavar="ID")
+    addendum.add_argument("--user", required=True, metavar="NAME")
+    addendum.add_argument("--kind", required=True, choices=("note", "correction"))
+    addendum.add_argument("--text", required=True, help="what to add (quote it)")
+    _add_password_stdin(addendum)
+    addendum.set_defaults(handler=cmd_addendum)
+
     verify = commands.add_parser(
         "verify",
         parents=[db_option],
@@ -190,6 +202,28 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_addendum(args: argparse.Namespace) -> int:
+    from katmonitor.addenda import add_addendum, parse_kind
+    from katmonitor.storage.store import SessionStore
+
+    parse_kind(args.kind)
+    if not args.text.strip():
+        raise ConfigurationError("an addendum needs some text")
+    password = read_password(args.password_stdin, confirm=False)
+    database = _open(args)
+    try:
+        added = add_addendum(
+            SessionStore(database), args.session_id, args.user, password, args.kind, args.text
+        )
+    finally:
+        database.close()
+    print(
+        f"addendum {added.id} ({added.kind.value}) to session {args.session_id} signed by "
+        f"{added.printed_name} ({added.role}) at {iso_utc(added.created_at)}"
+    )
+    return EXIT_OK
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from katmonitor.record_signing import verify_bundle, verify_session
 
@@ -213,6 +247,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "signer": report.signer,
                     "entries": report.entry_count,
                     "notes": report.notes,
+                    "addenda": report.addenda,
                 },
                 indent=2,
             )

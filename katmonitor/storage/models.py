@@ -234,3 +234,24 @@ class SignatureRecord(Base):
     chain_head: Mapped[str] = mapped_column(String(64))
     entry_count: Mapped[int] = mapped_column(Integer)
     record_digest: Mapped[str] = mapped_column(String(64))
+
+
+class AddendumRecord(Base):
+    """A correction or note added to a signed session, signed by its author (see addenda.py)."""
+
+    __tablename__ = "addenda"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # correction | note
+    text: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_name: Mapped[str] = mapped_column(String(128))
+    printed_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    # The signature it amends and the chain head that signature covers.
+    amends_signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"))
+    amends_chain_head: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[int] = mapped_column(ForeignKey("user_keys.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519, 64 bytes

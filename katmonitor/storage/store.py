@@ -522,7 +522,8 @@ def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
     if signed is not None:
         raise SessionStateError(
             f"session {signed} is signed; its record is read-only",
-            "corrections and notes as signed addenda are not available yet",
+            "add a correction or note as a signed addendum: "
+            f"katmonitor addendum {signed} --user NAME --kind note|correction --text TEXT",
         )
 
 

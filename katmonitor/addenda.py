@@ -1,0 +1,268 @@
+"""Signed addenda: corrections and notes added to a signed session record.
+
+After signing, a session's record is read-only. A correction (nurses only) or a note (any
+active user but a trainee: nurse, therapist, administrator) is added as an addendum: its own
+row in ``addenda``, signed with the author's Ed25519 key over a canonical payload that names
+the session, the kind, the text, the author, their printed name and role, the time, and the
+signature it amends (its id and the chain head it signed); and appended to the session's
+hash-chained audit log after the signed entries. Verification checks each addendum's
+signature, its reference and its chain entry, and names one that was tampered with.
+
+Before signing there is nothing to amend: a therapist's note is an observation then.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time as _time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from katmonitor.accounts import AccountStore, Role
+from katmonitor.audit_log import append_rows, canonical
+from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.samples import iso_utc
+from katmonitor.storage.models import AddendumRecord, UserKeyRecord
+from katmonitor.storage.store import SIGNATURES, SessionStore
+
+ADDENDA = AddendumRecord.__table__
+USER_KEYS = UserKeyRecord.__table__
+PAYLOAD_FORMAT = "katmonitor-addendum"
+MAX_TEXT = 10_000
+
+
+class AddendumKind(StrEnum):
+    CORRECTION = "correction"
+    NOTE = "note"
+
+
+# Who may add what (trainees add nothing; a disabled user cannot sign in at all).
+MAY_ADD: dict[AddendumKind, frozenset[Role]] = {
+    AddendumKind.NOTE: frozenset({Role.NURSE, Role.THERAPIST, Role.ADMINISTRATOR}),
+    AddendumKind.CORRECTION: frozenset({Role.NURSE}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Addendum:
+    id: int
+    session_id: int
+    kind: AddendumKind
+    text: str
+    user: str
+    printed_name: str
+    role: str
+    created_at: float
+    amends_signature_id: int
+    amends_chain_head: str
+    key_id: int
+    signature: bytes
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "text": self.text,
+            "user": self.user,
+            "printed_name": self.printed_name,
+            "role": self.role,
+            "time": iso_utc(self.created_at),
+            "amends_signature": self.amends_signature_id,
+            "amends_chain_head": self.amends_chain_head,
+            "key_id": self.key_id,
+        }
+
+
+def parse_kind(text: str) -> AddendumKind:
+    try:
+        return AddendumKind(text.strip().lower())
+    except ValueError:
+        choices = " or ".join(k.value for k in AddendumKind)
+        raise ConfigurationError(
+            f"unknown kind of addendum {text!r}", f"choose {choices}"
+        ) from None
+
+
+def signed_payload(session_uuid: str, fields: dict[str, Any]) -> bytes:
+    """What the author's Ed25519 signature covers (``fields``: a row of ``addenda`` or its chain
+    entry)."""
+    return canonical(
+        {
+            "format": PAYLOAD_FORMAT,
+            "session_uuid": session_uuid,
+            "kind": fields["kind"],
+            "text": fields["text"],
+            "user": fields["user_name"],
+            "printed_name": fields["printed_name"],
+            "role": fields["role"],
+            "created_at": fields["created_at"],
+            "amends_signature_id": fields["amends_signature_id"],
+            "amends_chain_head": fields["amends_chain_head"],
+            "key_id": fields["key_id"],
+        }
+    )
+
+
+def add_addendum(
+    store: SessionStore, session_id: int, user: str, password: str, kind: str, text: str
+) -> Addendum:
+    """Sign and add a correction or note to a signed session; returns it.
+
+    Raises ConfigurationError (kind, empty text), AuthenticationError (password, disabled
+    user), PermissionDeniedError (role), NotFoundError (no session) or SessionStateError (not
+    signed yet: add an observation instead)."""
+    what = parse_kind(kind)
+    text = text.strip()
+    if not text:
+        raise ConfigurationError("an addendum needs some text")
+    if len(text) > MAX_TEXT:
+        raise ConfigurationError(f"an addendum holds at most {MAX_TEXT} characters")
+    author, key = AccountStore(store.database).key_unlocker(user)(password)
+    if author.role not in MAY_ADD[what]:
+        allowed = ", ".join(sorted(r.value for r in MAY_ADD[what]))
+        raise PermissionDeniedError(
+            f"{author.name} is a {author.role.value}: a {what.value} may be added by: {allowed}"
+        )
+    with store._writing("add the addendum", session_id) as conn:
+        session = store._get_session(conn, session_id)
+        signature = (
+            conn.execute(
+                select(SIGNATURES.c.id, SIGNATURES.c.chain_head).where(
+                    SIGNATURES.c.session_id == session_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if signature is None:
+            raise SessionStateError(
+                f"session {session_id} is not signed: there is no signed record to amend",
+                "until it is signed, add an observation to the session instead",
+            )
+        values = {
+            "session_id": session_id,
+            "kind": what.value,
+            "text": text,
+            "user_id": author.id,
+            "user_name": author.name,
+            "printed_name": author.full_name,
+            "role": author.role.value,
+            "created_at": round(_time.time(), 3),
+            "amends_signature_id": signature["id"],
+            "amends_chain_head": signature["chain_head"],
+            "key_id": key.key_id,
+        }
+        values["signature"] = key.private_key.sign(signed_payload(session.uuid, values))
+        addendum_id = conn.execute(insert(ADDENDA).values(values)).inserted_primary_key[0]
+        append_rows(conn, session_id, ADDENDA, [addendum_id])
+    return _addendum({"id": addendum_id, **values})
+
+
+def list_addenda(store: SessionStore, session_id: int) -> list[Addendum]:
+    """The session's addenda in the order they were added."""
+    with store._reading("read the addenda") as conn:
+        store._get_session(conn, session_id)  # NotFoundError for a missing session
+        rows = conn.execute(
+            select(ADDENDA).where(ADDENDA.c.session_id == session_id).order_by(ADDENDA.c.id)
+        ).mappings()
+        return [_addendum(r) for r in rows]
+
+
+def _addendum(row: Any) -> Addendum:
+    return Addendum(
+        id=row["id"],
+        session_id=row["session_id"],
+        kind=AddendumKind(row["kind"]),
+        text=row["text"],
+        user=row["user_name"],
+        printed_name=row["printed_name"],
+        role=row["role"],
+        created_at=row["created_at"],
+        amends_signature_id=row["amends_signature_id"],
+        amends_chain_head=row["amends_chain_head"],
+        key_id=row["key_id"],
+        signature=bytes(row["signature"]),
+    )
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
+def check_addendum_entry(
+    seq: int,
+    body: dict[str, Any],
+    session_uuid: str,
+    signature: dict[str, Any],
+    public_key: bytes | None,
+) -> list[str]:
+    """One addendum's chain entry: its signature by its author's key, the signature it amends,
+    and that its author's role may add its kind. ``body`` is the entry's JSON (the row as it
+    was added; its signature in base64)."""
+    who = f"addendum {body.get('id')} ({body.get('kind')} by {body.get('user_name')})"
+    problems = []
+    try:
+        payload = signed_payload(session_uuid, body)
+        author_signature = base64.b64decode(body["signature"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        return [f"chain entry {seq}: {who} is not an addendum of KAT Monitor"]
+    if public_key is None:
+        problems.append(f"chain entry {seq}: {who}: public key {body.get('key_id')} is missing")
+    else:
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(author_signature, payload)
+        except (InvalidSignature, ValueError):
+            problems.append(
+                f"chain entry {seq}: {who}: signature invalid (its text, author, kind, time or "
+                "reference was changed)"
+            )
+    if (body.get("amends_signature_id"), body.get("amends_chain_head")) != (
+        signature.get("id"),
+        signature.get("chain_head"),
+    ):
+        problems.append(f"chain entry {seq}: {who} does not amend this record's signature")
+    try:
+        allowed = Role(body.get("role")) in MAY_ADD[AddendumKind(body.get("kind"))]
+    except ValueError:
+        allowed = False
+    if not allowed:
+        problems.append(f"chain entry {seq}: {who}: a {body.get('role')} may not add that kind")
+    return problems
+
+
+def addendum_keys(conn: Connection, key_ids: set[int]) -> dict[int, bytes]:
+    if not key_ids:
+        return {}
+    rows = conn.execute(
+        select(USER_KEYS.c.id, USER_KEYS.c.public_key).where(USER_KEYS.c.id.in_(sorted(key_ids)))
+    )
+    return {int(r[0]): bytes(r[1]) for r in rows}
+
+
+def addendum_summary(body: dict[str, Any]) -> dict[str, Any]:
+    """An addendum's chain entry as shown in a verification report."""
+    created = body.get("created_at")
+    return {
+        "id": body.get("id"),
+        "kind": body.get("kind"),
+        "text": body.get("text"),
+        "user": body.get("user_name"),
+        "printed_name": body.get("printed_name"),
+        "role": body.get("role"),
+        "time": iso_utc(created) if isinstance(created, int | float) else None,
+        "key_fingerprint": None,
+    }
+
+
+def entry_body(text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
