@@ -36,6 +36,7 @@ from katmonitor.samples import ConnectionState, DeviceStatus
 from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.addendum_dialog import AddendumControls, AddendumDialog
 from ui.alarm_audio import VOLUME_FLOOR, AlarmAudio
 from ui.alarm_bar import PRIORITY_COLOURS, AlarmBar, flash_lit
 from ui.alarm_history import AlarmHistoryDialog
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         self.accounts = AccountControls(self, workstation)
         self.records = RecordControls(self, workstation)
         self.record_badge = self.records.badge
+        self.addenda = AddendumControls(self, workstation, self.records)  # Record menu
 
         self.timer = QTimer(self)
         self.timer.setInterval(TIMER_INTERVAL_MS)
@@ -299,6 +301,11 @@ class MainWindow(QMainWindow):
         """Sign record for an ended session (default: the last one), for the signed-in
         nurse; an open one for the same session is raised instead."""
         return self.records.open_sign_dialog(session_id)
+
+    def open_addendum_dialog(self, session_id: int | None = None) -> AddendumDialog | None:
+        """Add signed addendum (a correction or note) to a signed session (default: the last
+        ended one), for the signed-in user; an unsigned session is refused with a message."""
+        return self.addenda.open_dialog(session_id)
 
     # -- the frame -----------------------------------------------------------------------------
 
