@@ -173,7 +173,8 @@ def check_record(conn: Connection, session_id: int) -> Check:
     ).mappings()
     problems += check_event_rows(stored, [row_entry(ADDENDA, r) for r in addenda], (ADDENDA,))
     samples, blocks = read_recorded(conn, session_id)
-    problems += check_recorded(stored, samples, blocks)
+    recording = session["status"] == SessionStatus.ACTIVE.value
+    problems += check_recorded(stored, samples, blocks, recording=recording)
     notes = []
     for row in stored:
         if row["kind"] == SEALED_AT_SIGNING:

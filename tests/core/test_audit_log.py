@@ -118,6 +118,8 @@ def test_every_write_appends_its_entry_as_it_happens(store: SessionStore) -> Non
         ("alarm_events", 1),
     ]  # minute 0 of the samples is not complete yet: no digest
     assert chain[1][2]["dose_mg"] == 28.0 and chain[1][2]["lot"] == "LOT1"
+    # Rows waiting for their minute's seal are no difference while the session records.
+    assert verify_session(store, sid).problems == ["the session has no signature"]
 
     store.write_batch([_hr(sid, T0 + 65)], [], [])  # a later minute completes minute 0
     kind, minute, body = _chain(store, sid)[-1]
