@@ -128,8 +128,9 @@ def test_the_report_of_a_dosed_session_field_by_field(
     assert line_with(text, "MOAA/S and CADSS at 40 min").endswith("- - MISSED -")
     assert line_with(text, "MOAA/S and CADSS at 20 min").endswith("assessment done -")
 
-    # alarms: the SpO2 dip
-    assert "1 alarm onset(s): 1 medium." in text
+    # alarms: the SpO2 dip, and the reminder for the 40-min assessment left undone
+    assert "2 alarm onset(s): 1 medium, 1 technical." in text
+    assert line_with(text, "tech.schedule.prompt_escalated low 1")
     assert line_with(text, "spo2.low", "onset").startswith(
         f"{local_clock(anchor + 25 * MIN + 10)} spo2.low onset medium 86 90"
     )
