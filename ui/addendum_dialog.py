@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QPlainTextEdit,
@@ -38,11 +37,12 @@ from katmonitor.record_signing import is_signed
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import SubmitDialog, error_text, show_error
-from ui.record_badge import VERIFIED_COLOUR
 from ui.signing_dialogs import (
     SIGN_SHORTCUT,
     RecordControls,
     local_text,
+    manifestation_label,
+    password_again_field,
     record_summary,
     utc_text,
 )
@@ -137,9 +137,7 @@ class AddendumDialog(SubmitDialog):
         self.text_edit.setTabChangesFocus(True)
         self.text_edit.setPlaceholderText("the correction or note, as it should be read")
         self.text_edit.setMinimumHeight(90)
-        self.password_edit = QLineEdit()
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText("your password, again")
+        self.password_edit = password_again_field()
         note = QLabel("The signed record is not changed: the addendum is signed with your key "
                       "and kept with it, referencing its signature.")
         note.setWordWrap(True)
@@ -151,14 +149,7 @@ class AddendumDialog(SubmitDialog):
         self.form.addRow("&Text:", self.text_edit)
         self.form.addRow("&Password:", self.password_edit)
         self.form.addRow(note)
-        self.manifestation_label = QLabel()
-        self.manifestation_label.setFont(theme.font(theme.HEADER_PX))
-        self.manifestation_label.setWordWrap(True)
-        self.manifestation_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-        )
-        self.manifestation_label.setStyleSheet(f"color: {VERIFIED_COLOUR};")
-        self.manifestation_label.hide()
+        self.manifestation_label = manifestation_label()
         self.layout().insertWidget(1, self.manifestation_label)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign addendum")
         self.text_edit.setFocus()

@@ -36,7 +36,7 @@ from katmonitor.session import Session, SessionStatus
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import SubmitDialog, error_text, local_time_text, session_summary, show_error
-from ui.record_badge import RecordBadge
+from ui.record_badge import VERIFIED_COLOUR, RecordBadge
 
 SIGN_SHORTCUT = "Ctrl+Shift+S"
 CHECK_SHORTCUT = "Ctrl+Shift+V"
@@ -81,6 +81,25 @@ def record_summary(workstation: Workstation, session: Session) -> str:
     return "\n".join(lines)
 
 
+
+def password_again_field() -> QLineEdit:
+    """Signing re-enters the signer's password (the signature's second factor of intent)."""
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    edit.setPlaceholderText("your password, again")
+    return edit
+
+
+def manifestation_label() -> QLabel:
+    """Where a signature's manifestation is shown once signed (hidden until then)."""
+    label = QLabel()
+    label.setFont(theme.font(theme.HEADER_PX))
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(f"color: {VERIFIED_COLOUR};")
+    label.hide()
+    return label
+
 class SignSessionDialog(SubmitDialog):
     """Sign record: the signed-in nurse re-enters their password to sign an ended session."""
 
@@ -105,9 +124,7 @@ class SignSessionDialog(SubmitDialog):
         )
         self.signer_label.setFont(theme.font(theme.BASE_PX, bold=True))
         self.meaning_edit = QLineEdit(DEFAULT_MEANING)
-        self.password_edit = QLineEdit()
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText("your password, again")
+        self.password_edit = password_again_field()
         note = QLabel("Signing seals the record: it cannot be changed afterwards.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {theme.TEXT_DIM};")
@@ -116,13 +133,7 @@ class SignSessionDialog(SubmitDialog):
         self.form.addRow("&Meaning:", self.meaning_edit)
         self.form.addRow("&Password:", self.password_edit)
         self.form.addRow(note)
-        self.manifestation_label = QLabel()
-        self.manifestation_label.setFont(theme.font(theme.HEADER_PX))
-        self.manifestation_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-        )
-        self.manifestation_label.setStyleSheet("color: #4fd36b;")
-        self.manifestation_label.hide()
+        self.manifestation_label = manifestation_label()
         self.layout().insertWidget(1, self.manifestation_label)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign")
         self.password_edit.setFocus()

@@ -1,5 +1,6 @@
-"""Helpers for tests that walk the dosing workflow: a nurse signs in, checks the client and
-the vitals reach the gate. They drive the real Workstation; nothing is faked but the clock."""
+"""Helpers for core and window tests that walk the dosing workflow: a nurse signs in, checks
+the client and the vitals reach the gate. They drive the real Workstation; nothing is faked but
+the clock."""
 
 from __future__ import annotations
 
