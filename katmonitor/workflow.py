@@ -16,7 +16,7 @@ discharge.py; this class applies them to the workstation's session.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from katmonitor.accounts import Role, User
 from katmonitor.assessments import Assessment
@@ -44,6 +44,7 @@ from katmonitor.session import (
 from katmonitor.vitals import NUMERIC_KINDS, VitalKind
 
 if TYPE_CHECKING:
+    from katmonitor.storage.store import SessionStore
     from katmonitor.workstation import Workstation
 
 ORAL_ACTIONS = ("swallowed", "spat")
@@ -80,7 +81,7 @@ class DosingWorkflow:
         self._events = [] if session is None else self.store.workflow_events(session.id)
 
     @property
-    def store(self):  # -> SessionStore
+    def store(self) -> SessionStore:
         return self.workstation.store
 
     @property
@@ -130,8 +131,8 @@ class DosingWorkflow:
             )
         return user
 
-    def _record(self, kind: WorkflowKind, user: User, data: dict, time: float | None = None
-                ) -> WorkflowEvent:
+    def _record(self, kind: WorkflowKind, user: User, data: dict[str, Any],
+                time: float | None = None) -> WorkflowEvent:
         session = self._session()
         now = self.workstation.clock.now()
         event = self.store.add_workflow_event(
