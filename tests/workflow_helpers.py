@@ -13,10 +13,13 @@ NURSE = "rn.lee"
 NURSE_PASSWORD = "dosing-room-7"
 
 
-def sign_in_nurse(ws: Workstation, name: str = NURSE, role: str = "nurse") -> None:
+def sign_in_nurse(
+    ws: Workstation, name: str = NURSE, role: str = "nurse", full_name: str = ""
+) -> None:
+    """Create the account if needed and sign it in (printed name "NAME (test)" by default)."""
     accounts = AccountStore(ws.database)
     if not any(u.name == name for u in accounts.list_users()):
-        accounts.add_user(name, role, NURSE_PASSWORD, full_name=f"{name} (test)")
+        accounts.add_user(name, role, NURSE_PASSWORD, full_name=full_name or f"{name} (test)")
     ws.sign_in(name, NURSE_PASSWORD)
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dosed_session import DosedSession, record_dosed_session
 from sqlalchemy import create_engine, text
 
 from katmonitor.storage.models import metadata
@@ -50,3 +51,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL")
     reset_postgres(POSTGRES_URL)
     return POSTGRES_URL
+
+
+@pytest.fixture
+def dosed(sqlite_url: str) -> DosedSession:
+    """A realistic dosed intranasal session, recorded through the workflow (dosed_session.py)."""
+    return record_dosed_session(sqlite_url)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflow_helpers import NURSE_PASSWORD, feed_vitals
+from workflow_helpers import feed_vitals, sign_in_nurse
 
-from katmonitor.accounts import AccountStore
 from katmonitor.assessments import make_assessment
 from katmonitor.clock import ManualClock
 from katmonitor.samples import Sample
@@ -53,13 +52,6 @@ class DosedSession:
     url: str
 
 
-def add_nurse(ws: Workstation, name: str = NURSE, full_name: str = NURSE_NAME) -> None:
-    accounts = AccountStore(ws.database)
-    if not any(u.name == name for u in accounts.list_users()):
-        accounts.add_user(name, "nurse", NURSE_PASSWORD, full_name=full_name)
-    ws.sign_in(name, NURSE_PASSWORD)
-
-
 def _numerics(ws: Workstation, start: float, end: float, *, spo2: float = 97.0) -> None:
     """HR and SpO2 every 5 s from ``start`` to ``end`` (the clock follows)."""
     t = start
@@ -86,7 +78,7 @@ def record_dosed_session(url: str, *, route: Route = Route.INTRANASAL) -> DosedS
     ws = Workstation(open_database(url), [], clock=clock)
     ws.start()
     try:
-        add_nurse(ws)
+        sign_in_nurse(ws, NURSE, full_name=NURSE_NAME)
         medicine = "esketamine" if route is Route.INTRANASAL else "ketamine"
         session = ws.start_session("C-200", medicine, route)
         t0 = clock.now()

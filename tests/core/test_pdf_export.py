@@ -20,7 +20,6 @@ from dosed_session import (
     NURSE_NAME,
     READY_MIN,
     DosedSession,
-    record_dosed_session,
 )
 from pypdf import PdfReader
 from sqlalchemy import text as sql
@@ -33,11 +32,6 @@ from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
 from katmonitor.vitals import VitalKind
-
-
-@pytest.fixture
-def dosed(sqlite_url: str) -> DosedSession:
-    return record_dosed_session(sqlite_url)
 
 
 @pytest.fixture

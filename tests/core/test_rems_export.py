@@ -37,11 +37,6 @@ from katmonitor.vitals import VitalKind
 
 
 @pytest.fixture
-def dosed(sqlite_url: str) -> DosedSession:
-    return record_dosed_session(sqlite_url)
-
-
-@pytest.fixture
 def store(dosed: DosedSession) -> Iterator[SessionStore]:
     database = open_database(dosed.url)
     yield SessionStore(database)
