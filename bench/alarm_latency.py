@@ -32,10 +32,10 @@ os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.storage.database import open_database
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui.main_window import MainWindow
 from ui.theme import apply_theme

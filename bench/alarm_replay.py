@@ -17,8 +17,8 @@ import time
 
 from katmonitor.alarms import AlarmEngine, load_profile
 from katmonitor.alarms.replay import read_json_lines
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 
 START = 1_800_000_000.0
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 from katmonitor.recorder import Recorder
-from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.vitals import NIBP_KINDS, VitalKind
 
 T0 = 1_800_000_000.0
 PLETH_HZ = 100.0

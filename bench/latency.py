@@ -19,8 +19,8 @@ from devices.ge_dri import PH_DISPLAYED, phdb_request
 from devices.protocols import protocol
 from devices.registry import open_device
 from devices.simulated import VitalsModel
-from katmonitor.samples import DeviceStatus, Sample, WaveformBlock
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 
 
 class TimingSink:

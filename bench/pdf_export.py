@@ -26,11 +26,11 @@ import numpy as np
 from katmonitor.accounts import AccountStore
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.assessments import make_assessment
-from katmonitor.samples import Sample, WaveformBlock
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route, SessionStatus, WorkflowKind
 from katmonitor.storage.database import open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 PASSWORD = "correct horse"
 NURSE = "bench-nurse"

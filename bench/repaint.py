@@ -38,11 +38,11 @@ from PySide6.QtWidgets import QApplication
 
 from devices.simulated import VitalsModel
 from katmonitor.accounts import AccountStore
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample, WaveformBlock
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route
 from katmonitor.storage.database import open_database
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui.main_window import MainWindow
 from ui.theme import apply_theme

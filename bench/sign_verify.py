@@ -20,12 +20,12 @@ import numpy as np
 from sqlalchemy import delete
 
 from katmonitor.accounts import AccountStore
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import export_bundle, sign_session, verify_bundle, verify_session
-from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SIGNATURES, SessionStore
-from katmonitor.vitals import VitalKind
 
 PASSWORD = "correct horse"
 

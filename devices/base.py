@@ -1,7 +1,7 @@
 """The device interface every driver implements.
 
 A device reads from its transport on its own thread and hands what it decodes to a
-:class:`~katmonitor.samples.SampleSink`. Drivers never block the caller: ``start`` returns at
+:class:`~katmonitor.base.samples.SampleSink`. Drivers never block the caller: ``start`` returns at
 once and ``stop`` joins the thread.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 
-from katmonitor.samples import SampleSink
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import SampleSink
+from katmonitor.base.vitals import VitalKind
 
 
 class Device(ABC):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 # Status words used across protocols (lower_snake_case; a decoder may add protocol-specific ones):
 # value-level (DecodedSample.status): invalid, not_updated, under_range, over_range,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from devices.protocols import PROTOCOLS
 from devices.registry import open_device, parse_spec
 from devices.stream_device import describe_conditions
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind, spec_of
 
 # Problems that do not go away by waiting a few more seconds.
 FATAL_REASONS = frozenset({"missing", "permission", "busy", "unreachable", "ended"})

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 from devices.codec import DecodedSample, DecodedStatus, DecodedWaveform, DecodeProblem
 from devices.protocols import ProtocolInfo
-from katmonitor.samples import iso_utc
-from katmonitor.vitals import spec_of
+from katmonitor.base.samples import iso_utc
+from katmonitor.base.vitals import spec_of
 
 CHUNK_BYTES = 4096
 

@@ -21,7 +21,7 @@ from devices.registry import DeviceSpec
 from devices.simulated import SCENARIOS, VitalsModel
 from devices.stream_device import StreamDevice
 from devices.transport import EmulatorTransport, FileReplayTransport, SerialTransport
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 COMMON_OPTIONS = {"name", "capture", "primary"}
 NOISE_OPTIONS = {

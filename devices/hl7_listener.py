@@ -16,7 +16,7 @@ from devices.base import Device
 from devices.codec import Decoder
 from devices.stream_device import run_link
 from devices.transport import AcceptedConnection, TransportError
-from katmonitor.samples import ConnectionState, DeviceStatus, SampleSink
+from katmonitor.base.samples import ConnectionState, DeviceStatus, SampleSink
 
 RETRY_BIND_S = 2.0
 

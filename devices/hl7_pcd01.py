@@ -71,7 +71,7 @@ from devices.codec import (
     Emulator,
     Reply,
 )
-from katmonitor.vitals import NIBP_KINDS, VitalKind
+from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 
 if TYPE_CHECKING:
     from devices.simulated import VitalsModel

@@ -30,7 +30,7 @@ from devices.codec import (
     Decoder,
     Emulator,
 )
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 if TYPE_CHECKING:
     from devices.simulated import VitalsModel

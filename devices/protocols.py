@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devices.codec import Decoder, Emulator
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from devices.base import Device
-from katmonitor.errors import ConfigurationError
-from katmonitor.vitals import VitalKind
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.vitals import VitalKind
 
 # kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
 DRIVERS: dict[str, str] = {

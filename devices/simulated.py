@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from katmonitor.errors import ConfigurationError
-from katmonitor.vitals import VitalKind
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.vitals import VitalKind
 
 SCENARIOS = ("normal", "hypertensive", "desaturation")
 

@@ -21,7 +21,7 @@ import serial
 
 from devices.codec import Emulator
 from devices.protocols import ProtocolInfo
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 TICK_S = 0.01
 

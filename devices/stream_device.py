@@ -30,8 +30,8 @@ from devices.codec import (
     Reply,
 )
 from devices.transport import READ_TIMEOUT_S, Transport, TransportError
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
+from katmonitor.base.vitals import VitalKind, spec_of
 
 CLOCK_DRIFT_LIMIT_S = 60.0
 RECONNECT_INTERVAL_S = 2.0

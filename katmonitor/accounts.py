@@ -34,7 +34,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from katmonitor.errors import (
+from katmonitor.base.errors import (
     AuthenticationError,
     ConfigurationError,
     DatabaseError,

@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
 from katmonitor.audit_log import append_rows, canonical
-from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
-from katmonitor.samples import iso_utc
+from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.samples import iso_utc
 from katmonitor.storage.models import AddendumRecord, UserKeyRecord
 from katmonitor.storage.store import SIGNATURES, SessionStore
 

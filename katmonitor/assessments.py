@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 MOAAS_LEVELS: dict[int, str] = {
     5: "Responds readily to name spoken in normal tone",

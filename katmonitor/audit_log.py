@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from katmonitor.samples import iso_utc
+from katmonitor.base.samples import iso_utc
 from katmonitor.storage.models import (
     AlarmEventRecord,
     AuditEntryRecord,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from katmonitor.alarms.profile import deep_merge
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 from katmonitor.session import Route
 
 DEFAULT_CARE_PLAN = Path(str(resources.files("katmonitor") / "care_plans" / "default.toml"))

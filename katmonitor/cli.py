@@ -23,9 +23,9 @@ from typing import TextIO
 from urllib.parse import quote
 
 from katmonitor import __version__
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
+from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock, iso_utc
 from katmonitor.config import DEFAULT_DEVICE, data_dir, resolve_database_url
-from katmonitor.errors import ConfigurationError, KatMonitorError
-from katmonitor.samples import DeviceStatus, Sample, WaveformBlock, iso_utc
 from katmonitor.session import DoseEvent, Observation, Route, Session, parse_route
 
 log = logging.getLogger("katmonitor")

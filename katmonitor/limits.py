@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind, spec_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 
-from katmonitor.samples import Sample, WaveformBlock
-from katmonitor.vitals import VITALS, VitalKind
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VITALS, VitalKind
 
 
 class RingBuffer:

@@ -20,10 +20,10 @@ from typing import Protocol
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind, spec_of
 from katmonitor.limits import Limit, LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
-from katmonitor.vitals import VitalKind, spec_of
 
 # After this long without any data from a connected device it is reported as "no data".
 DEFAULT_SILENCE_LIMIT_S = 5.0

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, EligibilityItem, PreDoseGate
-from katmonitor.errors import ConfigurationError
 from katmonitor.readings import format_age
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind, is_stale, spec_of
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
-from katmonitor.samples import Sample
-from katmonitor.vitals import NUMERIC_KINDS, VitalKind, is_stale, spec_of
 
 
 @dataclass(frozen=True, slots=True)

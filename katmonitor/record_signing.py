@@ -66,13 +66,13 @@ from katmonitor.audit_log import (
     row_entry,
     seal,
 )
-from katmonitor.errors import (
+from katmonitor.base.errors import (
     ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
     SessionStateError,
 )
-from katmonitor.samples import iso_utc
+from katmonitor.base.samples import iso_utc
 from katmonitor.session import SessionStatus
 from katmonitor.storage.models import UserKeyRecord
 from katmonitor.storage.store import SESSIONS, SIGNATURES, SessionStore

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from katmonitor.alarms.model import AlarmEvent
-from katmonitor.samples import DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.storage.store import SessionStore
 
 log = logging.getLogger(__name__)

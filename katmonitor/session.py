@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from katmonitor.assessments import Assessment
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 
 class Route(StrEnum):

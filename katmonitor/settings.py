@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from katmonitor.base.errors import ConfigurationError
 from katmonitor.config import CONFIG_DIR_ENV, DEFAULT_DEVICE, config_dir
-from katmonitor.errors import ConfigurationError
 
 SETTINGS_VERSION = 1
 SETTINGS_FILE = "workstation.json"

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from katmonitor.errors import ConfigurationError
-from katmonitor.samples import iso_utc
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import iso_utc
 
 EXIT_OK = 0
 EXIT_NOT_VERIFIED = 3

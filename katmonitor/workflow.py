@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from katmonitor.accounts import Role, User
 from katmonitor.assessments import Assessment
+from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
 from katmonitor.discharge import (
@@ -29,7 +31,6 @@ from katmonitor.discharge import (
     evaluate_discharge,
     suggest_ready_to_leave,
 )
-from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.predose import GateResult, eligibility_concerns, evaluate_gate
 from katmonitor.readings import format_age
 from katmonitor.session import (
@@ -41,7 +42,6 @@ from katmonitor.session import (
     WorkflowKind,
     validate_weight,
 )
-from katmonitor.vitals import NUMERIC_KINDS, VitalKind
 
 if TYPE_CHECKING:
     from katmonitor.storage.store import SessionStore

@@ -19,16 +19,17 @@ from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
+from katmonitor.base.clock import Clock, SystemClock
+from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
-from katmonitor.clock import Clock, SystemClock
 from katmonitor.config import workstation_name
-from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
 from katmonitor.readings import Reading, current_readings
 from katmonitor.recorder import Recorder
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -40,7 +41,6 @@ from katmonitor.session import (
 )
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 from katmonitor.workflow import DosingWorkflow
 
 TimelineEvent = DoseEvent | Observation

@@ -5,8 +5,8 @@ the clock."""
 from __future__ import annotations
 
 from katmonitor.accounts import AccountStore
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.workstation import Workstation
 
 NURSE = "rn.lee"

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from katmonitor.accounts import Role
 from katmonitor.addenda import MAY_ADD, Addendum, AddendumKind, add_addendum, list_addenda
-from katmonitor.errors import KatMonitorError, PermissionDeniedError, SessionStateError
+from katmonitor.base.errors import KatMonitorError, PermissionDeniedError, SessionStateError
 from katmonitor.record_signing import is_signed
 from katmonitor.workstation import Workstation
 from ui import theme

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.alarms.model import ActiveAlarm, AudioState, Priority
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.vitals import VitalKind, spec_of
 from ui import theme
 
 NO_ALARMS_TEXT = "No active alarms"

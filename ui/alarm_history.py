@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.alarms.model import AlarmEvent
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.errors import KatMonitorError
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.alarm_bar import PRIORITY_COLOURS

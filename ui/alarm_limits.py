@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QWidget
 
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.vitals import VitalKind, spec_of
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import SubmitDialog

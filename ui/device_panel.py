@@ -39,11 +39,11 @@ from devices.connection_check import ConnectionReport, check_connection, same_re
 from devices.protocols import PROTOCOLS
 from devices.registry import DESCRIPTIONS, available_kinds, open_device
 from devices.simulated import SCENARIOS
+from katmonitor.base.errors import KatMonitorError
+from katmonitor.base.samples import ConnectionState, DeviceStatus
+from katmonitor.base.vitals import VitalKind
 from katmonitor.config import DEFAULT_DEVICE
-from katmonitor.errors import KatMonitorError
-from katmonitor.samples import ConnectionState, DeviceStatus
 from katmonitor.settings import WorkstationSettings, load_settings, save_settings
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import error_text

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.clock import Clock
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.clock import Clock
+from katmonitor.base.errors import KatMonitorError
 from katmonitor.session import Route, Session
 from katmonitor.workstation import Workstation
 from ui import theme

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.errors import KatMonitorError
 from katmonitor.session import DoseEvent, Route, WorkflowKind
 from katmonitor.workflow import ORAL_ROUTES, WEIGHT_ROUTES, DoseBlockedError, DosingWorkflow
 from katmonitor.workstation import Workstation

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.alarms.model import ActiveAlarm
+from katmonitor.base.samples import ConnectionState, DeviceStatus
+from katmonitor.base.vitals import VitalKind
 from katmonitor.limits import LimitFlag
-from katmonitor.samples import ConnectionState, DeviceStatus
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.addendum_dialog import AddendumControls, AddendumDialog

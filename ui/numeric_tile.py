@@ -17,9 +17,9 @@ from datetime import datetime
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from katmonitor.base.vitals import VitalKind, spec_of
 from katmonitor.limits import LimitFlag
 from katmonitor.readings import Reading, format_age
-from katmonitor.vitals import VitalKind, spec_of
 from ui import theme
 
 EMPTY_TEXT = "---"

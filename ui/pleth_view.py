@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from katmonitor.vitals import VitalKind, is_stale
+from katmonitor.base.vitals import VitalKind, is_stale
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.decimate import break_gaps

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.errors import KatMonitorError
 from katmonitor.record_signing import VerificationReport, verify_session
 from katmonitor.storage.store import SessionStore
 from ui import theme

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QWidget
 
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.errors import KatMonitorError
 from katmonitor.session import DoseEvent, SessionStatus
 from katmonitor.workstation import Workstation
 from ui import theme

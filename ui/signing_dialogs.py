@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.accounts import Role
-from katmonitor.errors import KatMonitorError, PermissionDeniedError
+from katmonitor.base.errors import KatMonitorError, PermissionDeniedError
 from katmonitor.record_signing import DEFAULT_MEANING, sign_session
 from katmonitor.session import Session, SessionStatus
 from katmonitor.workstation import Workstation

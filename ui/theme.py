@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 # -- surfaces and text ------------------------------------------------------------------------
 BACKGROUND = "#07090c"

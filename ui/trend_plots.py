@@ -18,8 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
 from katmonitor.session import DoseEvent
-from katmonitor.vitals import NIBP_KINDS, VitalKind, spec_of
 from katmonitor.workstation import TimelineEvent, Workstation
 from ui import theme
 from ui.decimate import break_gaps, minmax_decimate

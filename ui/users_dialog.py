@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.accounts import AccountStore, Role, User
-from katmonitor.errors import ConfigurationError, KatMonitorError, PermissionDeniedError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError, PermissionDeniedError
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import error_text

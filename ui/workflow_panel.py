@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from katmonitor.base.errors import KatMonitorError, SessionStateError
+from katmonitor.base.vitals import VitalKind
 from katmonitor.clinical_schedule import Prompt, PromptKind, PromptState
-from katmonitor.errors import KatMonitorError, SessionStateError
 from katmonitor.readings import format_age
 from katmonitor.session import Route, SessionStatus, WorkflowEvent, WorkflowKind
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import local_time_text, show_error

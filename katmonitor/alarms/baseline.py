@@ -11,8 +11,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 
-from katmonitor.samples import Sample
-from katmonitor.vitals import NIBP_KINDS, VitalKind, spec_of
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
 
 DEFAULT_WINDOW_S = 300.0
 DEFAULT_NIBP_WINDOW_S = 1800.0

@@ -52,8 +52,8 @@ from katmonitor.alarms.model import (
     Priority,
 )
 from katmonitor.alarms.profile import AlarmProfile, Latching, LimitRule, ParameterRule
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
+from katmonitor.base.vitals import VitalKind, spec_of
 
 HIGH = Priority.HIGH
 LOW_SIDE, HIGH_SIDE = 0, 1

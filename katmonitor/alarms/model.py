@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from katmonitor.errors import KatMonitorError
-from katmonitor.samples import iso_utc
+from katmonitor.base.errors import KatMonitorError
+from katmonitor.base.samples import iso_utc
 
 
 class Priority(IntEnum):

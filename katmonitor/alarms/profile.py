@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from katmonitor.alarms.model import Priority
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind
 from katmonitor.session import Route
-from katmonitor.vitals import NUMERIC_KINDS, VitalKind
 
 PROFILE_DIR = Path(str(resources.files("katmonitor.alarms") / "profiles"))
 

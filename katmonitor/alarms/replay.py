@@ -14,9 +14,9 @@ from typing import IO
 
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import END, ONSET, AlarmEvent, Priority
-from katmonitor.errors import ConfigurationError
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, parse_iso_utc
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, parse_iso_utc
+from katmonitor.base.vitals import VitalKind, spec_of
 
 Item = Sample | DeviceStatus
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from katmonitor.storage.store import SessionStore

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
+from katmonitor.base.vitals import VITALS, VitalKind, spec_of
 from katmonitor.exports import open_for_writing
-from katmonitor.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.session import Session
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VITALS, VitalKind, spec_of
 
 SAMPLE_COLUMNS = ("time_utc", "source", "kind", "value", "unit", "status")
 EVENT_COLUMNS = (

@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from katmonitor.errors import KatMonitorError
+from katmonitor.base.errors import KatMonitorError
+from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
+from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
 from katmonitor.exports import open_for_writing
 from katmonitor.exports.report_data import Signature, signature_status
-from katmonitor.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import NIBP_KINDS, VitalKind, spec_of
 
 LOINC = "http://loinc.org"
 MDC = "urn:iso:std:iso:11073:10101"

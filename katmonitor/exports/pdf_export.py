@@ -33,6 +33,8 @@ from fpdf.enums import XPos, YPos
 
 from katmonitor.alarms.model import ACKNOWLEDGE, END, ONSET, AlarmEvent, Priority
 from katmonitor.assessments import RESPIRATORY_LABELS
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.vitals import VitalKind
 from katmonitor.discharge import (
     DISSOCIATION_RESOLVED,
     ESCORT_TRANSPORT,
@@ -41,7 +43,6 @@ from katmonitor.discharge import (
     RESPIRATORY_NORMAL,
     VITALS_WITHIN_LIMITS,
 )
-from katmonitor.errors import ConfigurationError
 from katmonitor.exports.report_data import (
     ReportData,
     Series,
@@ -55,7 +56,6 @@ from katmonitor.exports.report_data import (
 from katmonitor.readings import format_age
 from katmonitor.session import Route, WorkflowKind
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 PAGE_FORMAT = "letter"
 MARGIN = 12.0

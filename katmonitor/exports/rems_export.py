@@ -21,7 +21,9 @@ from typing import Any
 
 from fpdf.enums import XPos, YPos
 
-from katmonitor.errors import ConfigurationError, KatMonitorError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
+from katmonitor.base.samples import iso_utc, parse_iso_utc
+from katmonitor.base.vitals import VitalKind
 from katmonitor.exports.pdf_export import INK, RED, ReportPdf, clean, write_bytes
 from katmonitor.exports.report_data import (
     NibpReading,
@@ -33,10 +35,8 @@ from katmonitor.exports.report_data import (
     utc_offset,
     utc_text,
 )
-from katmonitor.samples import iso_utc, parse_iso_utc
 from katmonitor.session import Route
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 FORMAT = "katmonitor-rems-patient-monitoring"
 VERSION = 1

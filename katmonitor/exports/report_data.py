@@ -24,11 +24,12 @@ import numpy as np
 from sqlalchemy import select
 
 from katmonitor.alarms.model import AlarmEvent
+from katmonitor.base.errors import DatabaseError
+from katmonitor.base.samples import DeviceStatus, parse_iso_utc
+from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
-from katmonitor.errors import DatabaseError
 from katmonitor.record_signing import VerificationReport, is_signed, verify_session
-from katmonitor.samples import DeviceStatus, parse_iso_utc
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -37,7 +38,6 @@ from katmonitor.session import (
     WorkflowKind,
 )
 from katmonitor.storage.store import SAMPLES, SessionStore
-from katmonitor.vitals import VitalKind
 
 PLOTTED_KINDS: tuple[VitalKind, ...] = (
     VitalKind.HR,

@@ -1,7 +1,7 @@
 """Opening the database: engine settings, schema upgrades, and errors a user can act on.
 
 ``open_database`` is the only way the app gets an engine. Every failure while opening becomes a
-:class:`~katmonitor.errors.DatabaseError` with one message (what is wrong) and a hint (what to
+:class:`~katmonitor.base.errors.DatabaseError` with one message (what is wrong) and a hint (what to
 do); the user never sees a traceback. Passwords in URLs are masked in every message.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 import migrations
-from katmonitor.errors import DatabaseError
+from katmonitor.base.errors import DatabaseError
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -35,8 +35,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from katmonitor import audit_log
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.assessments import Assessment
-from katmonitor.errors import DatabaseError, NotFoundError, SessionStateError
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.errors import DatabaseError, NotFoundError, SessionStateError
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -58,7 +59,6 @@ from katmonitor.storage.models import (
     WaveformBlockRecord,
     WorkflowEventRecord,
 )
-from katmonitor.vitals import VitalKind
 
 SESSIONS = SessionRecord.__table__
 SAMPLES = SampleRecord.__table__

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from katmonitor.alarms import AlarmEngine, AlarmEvent, AlarmProfile, load_profile
 from katmonitor.alarms.profile import Latching
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 
 T0 = 1_800_000_000.0
 

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 from dosed_session import DosedSession, record_dosed_session
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from katmonitor.storage.models import metadata
 
-POSTGRES_URL = os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
+
+def _postgres_url() -> str | None:
+    """The test server's URL; under pytest-xdist each worker gets a database of its own
+    (created on first use), so parallel workers never drop each other's tables."""
+    url = os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
+    if url and importlib.util.find_spec("psycopg") is None:
+        return None  # only the `test` extra installed: the PostgreSQL cases skip
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    name = f"katmonitor_test_{worker}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _postgres_url()
+POSTGRES_SKIP_REASON = (
+    "PostgreSQL's driver psycopg is not installed (pip install 'katmonitor[postgres]')"
+    if os.environ.get("KATMONITOR_TEST_POSTGRES_URL")
+    else "set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +78,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'katmonitor.sqlite3'}"
     if not POSTGRES_URL:
-        pytest.skip("set KATMONITOR_TEST_POSTGRES_URL to also test against PostgreSQL")
+        pytest.skip(POSTGRES_SKIP_REASON)
     reset_postgres(POSTGRES_URL)
     return POSTGRES_URL
 

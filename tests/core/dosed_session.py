@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from workflow_helpers import feed_vitals, sign_in_nurse
 
 from katmonitor.assessments import make_assessment
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route
 from katmonitor.storage.database import open_database
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 
 MIN = 60.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from katmonitor.alarms.model import AlarmEvent, Priority
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 T0 = 1_760_000_000.0  # a whole minute
 

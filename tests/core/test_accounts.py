@@ -10,7 +10,7 @@ from cli_runner import katmonitor
 from sqlalchemy import select
 
 from katmonitor.accounts import AccountStore, Role
-from katmonitor.errors import AuthenticationError, ConfigurationError
+from katmonitor.base.errors import AuthenticationError, ConfigurationError
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.models import UserKeyRecord, UserRecord
 

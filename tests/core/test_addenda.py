@@ -16,7 +16,7 @@ from sqlalchemy import text
 from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.addenda import add_addendum, list_addenda
-from katmonitor.errors import (
+from katmonitor.base.errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,

@@ -6,8 +6,8 @@ import pytest
 from alarm_helpers import T0, engine, feed, latching, names
 
 from katmonitor.alarms import AlarmSettingError, Priority
-from katmonitor.samples import ConnectionState, DeviceStatus
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import ConnectionState, DeviceStatus
+from katmonitor.base.vitals import VitalKind
 
 HR, SPO2, SYS = VitalKind.HR, VitalKind.SPO2, VitalKind.NIBP_SYSTOLIC
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from katmonitor.alarms import Latching, Priority, load_profile, profile_for_route, shipped_profiles
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route
-from katmonitor.vitals import VitalKind
 
 
 def test_every_shipped_profile_loads_and_every_route_has_one() -> None:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from katmonitor.alarms import AlarmEvent
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 
 # Inside the default limits; systolic in a band narrower than the 25 mmHg trend rule.
 INSIDE = {

@@ -10,11 +10,11 @@ import pytest
 from alarm_helpers import T0
 
 from katmonitor.alarms import AlarmEvent, Priority
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, iso_utc
+from katmonitor.base.vitals import VitalKind
 from katmonitor.cli import main
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, iso_utc
 from katmonitor.session import Route
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 
 

@@ -16,14 +16,14 @@ from sqlalchemy import text
 from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.alarms.model import AlarmEvent, Priority
-from katmonitor.errors import SessionStateError
+from katmonitor.base.errors import SessionStateError
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import is_signed, sign_session, verify_session
 from katmonitor.recorder import Recorder
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus, WorkflowKind
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 PASSWORD = "correct horse"
 

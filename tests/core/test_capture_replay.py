@@ -12,8 +12,8 @@ import pytest
 from cli_runner import katmonitor
 
 from devices.registry import open_device
-from katmonitor.samples import CollectingSink
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import CollectingSink
+from katmonitor.base.vitals import VitalKind
 
 PROTOCOLS = ["ge-dri", "hl7", "masimo", "nonin-df2", "nonin-df7", "nonin-df8"]
 

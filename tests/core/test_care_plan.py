@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from cli_runner import katmonitor
 
+from katmonitor.base.errors import ConfigurationError
 from katmonitor.care_plan import load_care_plan
-from katmonitor.errors import ConfigurationError
 from katmonitor.session import Route
 
 

@@ -160,7 +160,7 @@ def test_sigterm_flushes_and_leaves_the_session_reopenable(sqlite_url: str) -> N
         ).stdout.splitlines()
     ]
     last_pleth_end = max(r["end_time"] for r in rows if r["kind"] == "pleth")
-    from katmonitor.samples import parse_iso_utc
+    from katmonitor.base.samples import parse_iso_utc
 
     assert stopped_at - parse_iso_utc(last_pleth_end) < 0.5  # everything up to SIGTERM kept
 

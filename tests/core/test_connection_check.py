@@ -16,8 +16,8 @@ import pytest
 import serial
 
 from devices.connection_check import check_connection, same_resource
-from katmonitor.errors import ConfigurationError
-from katmonitor.samples import ConnectionState
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import ConnectionState
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 

@@ -17,8 +17,8 @@ import serial
 
 from devices.base import Device
 from devices.registry import open_device
-from katmonitor.samples import CollectingSink, ConnectionState
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import CollectingSink, ConnectionState
+from katmonitor.base.vitals import VitalKind
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 8.0) -> None:

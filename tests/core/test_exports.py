@@ -12,16 +12,16 @@ import pytest
 from cli_runner import katmonitor
 
 from katmonitor.alarms.model import AlarmEvent, Priority
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock, iso_utc
+from katmonitor.base.vitals import VitalKind
 from katmonitor.exports.csv_export import write_csv
 from katmonitor.exports.fhir_export import (
     FhirValidationError,
     build_bundle,
     validate_bundle,
 )
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock, iso_utc
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.vitals import VitalKind
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 PLETH = np.linspace(0.0, 1.0, 10, dtype=np.float32)
@@ -325,7 +325,7 @@ def test_fhir_provenance_for_a_verified_signature_and_refusal_when_tampered(
     from sqlalchemy import text
 
     from katmonitor.accounts import AccountStore
-    from katmonitor.errors import KatMonitorError
+    from katmonitor.base.errors import KatMonitorError
     from katmonitor.record_signing import sign_session
 
     sid = record_session(store)

@@ -59,7 +59,7 @@ from devices.ge_dri import (
     waveform_request,
 )
 from devices.simulated import VitalsModel
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 T0 = 1_700_000_000
 

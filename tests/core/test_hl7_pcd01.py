@@ -21,7 +21,7 @@ from devices.hl7_pcd01 import (
     parse_dtm,
 )
 from devices.simulated import VitalsModel
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 K = VitalKind
 

@@ -2,9 +2,9 @@ import threading
 
 import numpy as np
 
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.live_buffers import LiveBuffers, RingBuffer
-from katmonitor.samples import Sample, WaveformBlock
-from katmonitor.vitals import VitalKind
 
 
 def test_ring_buffer_keeps_the_newest_points_in_time_order() -> None:

@@ -17,7 +17,7 @@ from devices.masimo import (
     format_ascii1_line,
 )
 from devices.simulated import VitalsModel
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 # Line shapes from the Rad-8 operator's manual, as restated in docs protocols.md section 3.
 RAD8 = (

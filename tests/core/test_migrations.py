@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from katmonitor.errors import DatabaseError
+from katmonitor.base.errors import DatabaseError
 from katmonitor.session import Route
 from katmonitor.storage import SessionStore, head_revision, open_database, upgrade_schema
 from katmonitor.storage.database import alembic_config, make_engine

@@ -30,7 +30,7 @@ from devices.nonin import (
     format_select_command,
 )
 from devices.simulated import VitalsModel
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
 
 # Public DF2 vector: the 25-frame packet of pez-globo/pufferfish-software,
 # firmware/.../Driver/Serial/Nonin/TestNoninOEM3.cpp ("Validate NoninOEM3 for valid packet

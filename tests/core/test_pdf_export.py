@@ -25,13 +25,13 @@ from pypdf import PdfReader
 from sqlalchemy import text as sql
 from workflow_helpers import NURSE_PASSWORD
 
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.exports.pdf_export import clean, reduce_columns, write_pdf_export
 from katmonitor.exports.report_data import local_clock, local_text, utc_text
 from katmonitor.record_signing import sign_session
-from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.vitals import VitalKind
 
 
 @pytest.fixture

@@ -1,16 +1,16 @@
 import numpy as np
 
-from katmonitor.limits import Limit, LimitChecker
-from katmonitor.pipeline import Pipeline
-from katmonitor.readings import current_readings, format_age
-from katmonitor.samples import (
+from katmonitor.base.samples import (
     CollectingSink,
     ConnectionState,
     DeviceStatus,
     Sample,
     WaveformBlock,
 )
-from katmonitor.vitals import VitalKind
+from katmonitor.base.vitals import VitalKind
+from katmonitor.limits import Limit, LimitChecker
+from katmonitor.pipeline import Pipeline
+from katmonitor.readings import current_readings, format_age
 
 
 class RecordingSink(CollectingSink):

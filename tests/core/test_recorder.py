@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.recorder import Recorder
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.session import Route
 from katmonitor.storage import SessionStore, open_database
 from katmonitor.storage.models import WaveformBlockRecord
-from katmonitor.vitals import VitalKind
 
 T0 = 1_800_000_000.0
 

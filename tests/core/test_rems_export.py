@@ -22,7 +22,9 @@ from dosed_session import (
 )
 from pypdf import PdfReader
 
-from katmonitor.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import Sample, iso_utc
+from katmonitor.base.vitals import VitalKind
 from katmonitor.exports.rems_export import (
     LABELS,
     NotApplicableError,
@@ -30,10 +32,8 @@ from katmonitor.exports.rems_export import (
     write_rems_export,
 )
 from katmonitor.exports.report_data import load_report, local, local_iso, local_text
-from katmonitor.samples import Sample, iso_utc
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.vitals import VitalKind
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from katmonitor.errors import ConfigurationError, SessionStateError
-from katmonitor.samples import ConnectionState
+from katmonitor.base.errors import ConfigurationError, SessionStateError
+from katmonitor.base.samples import ConnectionState
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route
 from katmonitor.storage.database import open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 
 MISSING_PORT = "masimo:/dev/ttyKATMISSING"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from katmonitor import cli, settings
+from katmonitor.base.errors import ConfigurationError
 from katmonitor.config import DEFAULT_DEVICE, config_dir
-from katmonitor.errors import ConfigurationError
 from katmonitor.settings import (
     WorkstationSettings,
     load_settings,

@@ -16,12 +16,14 @@ from sqlalchemy import text
 
 from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
-from katmonitor.errors import (
+from katmonitor.base.errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
     SessionStateError,
 )
+from katmonitor.base.samples import Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import (
     export_bundle,
     is_signed,
@@ -29,11 +31,9 @@ from katmonitor.record_signing import (
     verify_bundle,
     verify_session,
 )
-from katmonitor.samples import Sample, WaveformBlock
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 
 PASSWORD = "correct horse"
 

@@ -10,9 +10,9 @@ from devices.registry import open_device, parse_spec
 from devices.simulated import VitalsModel
 from devices.stream_device import StreamDevice
 from devices.transport import EmulatorTransport
-from katmonitor.errors import ConfigurationError
-from katmonitor.samples import CollectingSink, ConnectionState
-from katmonitor.vitals import VitalKind
+from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import CollectingSink, ConnectionState
+from katmonitor.base.vitals import VitalKind
 
 
 def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder() -> None:

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katmonitor.errors import DatabaseError, NotFoundError
-from katmonitor.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.errors import DatabaseError, NotFoundError
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
 from katmonitor.storage import store as store_module
-from katmonitor.vitals import VitalKind
 
 T0 = 1_800_000_000.123456789
 

@@ -6,8 +6,8 @@ import numpy as np
 from devices.codec import DecodedSample, DecodedWaveform, DecodeProblem
 from devices.ge_dri import GeDriDecoder
 from devices.stream_device import EventConverter
-from katmonitor.samples import CollectingSink
-from katmonitor.vitals import VitalKind
+from katmonitor.base.samples import CollectingSink
+from katmonitor.base.vitals import VitalKind
 
 
 def test_device_times_are_mapped_onto_the_workstation_clock() -> None:

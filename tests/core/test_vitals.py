@@ -1,5 +1,5 @@
-from katmonitor.samples import Sample, iso_utc, parse_iso_utc
-from katmonitor.vitals import VITALS, VitalKind, is_stale, spec_of
+from katmonitor.base.samples import Sample, iso_utc, parse_iso_utc
+from katmonitor.base.vitals import VITALS, VitalKind, is_stale, spec_of
 
 
 def test_every_kind_has_standard_codes_and_units() -> None:

@@ -7,9 +7,9 @@ import pytest
 from workflow_helpers import complete_predose, feed_vitals, sign_in_nurse
 
 from katmonitor.assessments import make_assessment
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.clinical_schedule import PromptState
-from katmonitor.clock import ManualClock
-from katmonitor.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.session import Route, SessionStatus, WorkflowKind
 from katmonitor.storage.database import open_database
 from katmonitor.storage.store import SessionStore

@@ -4,12 +4,12 @@ import pytest
 from workflow_helpers import complete_predose, sign_in_nurse
 
 from devices.registry import open_device
-from katmonitor.errors import ConfigurationError, SessionStateError
-from katmonitor.samples import Sample
+from katmonitor.base.errors import ConfigurationError, SessionStateError
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 
 

@@ -11,8 +11,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from devices.registry import open_device
+from katmonitor.base.clock import Clock
 from katmonitor.care_plan import CarePlan
-from katmonitor.clock import Clock
 from katmonitor.storage.database import Database, open_database
 from katmonitor.workstation import Workstation
 from ui.main_window import MainWindow

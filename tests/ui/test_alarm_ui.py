@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 
 from katmonitor.alarms.model import Priority
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.alarm_audio import AlarmAudio

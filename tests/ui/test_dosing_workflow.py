@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
 from katmonitor.assessments import make_assessment
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.errors import DatabaseError
 from katmonitor.care_plan import load_care_plan
-from katmonitor.clock import ManualClock
-from katmonitor.errors import DatabaseError
 from katmonitor.session import Route, SessionStatus, WorkflowKind
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore

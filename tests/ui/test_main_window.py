@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
-from katmonitor.vitals import VitalKind
 from ui.dialogs import StartSessionDialog
 from ui.dose_dialogs import SprayDoseDialog
 from ui.main_window import TRAINING_TEXT, MainWindow

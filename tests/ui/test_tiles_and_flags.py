@@ -10,9 +10,9 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QWidget
 
-from katmonitor.clock import ManualClock
-from katmonitor.samples import Sample
-from katmonitor.vitals import VitalKind
+from katmonitor.base.clock import ManualClock
+from katmonitor.base.samples import Sample
+from katmonitor.base.vitals import VitalKind
 from ui import theme
 from ui.main_window import MainWindow
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from katmonitor.vitals import VitalKind, spec_of
+from katmonitor.base.vitals import VitalKind, spec_of
 
 
 @dataclass(frozen=True, slots=True)
