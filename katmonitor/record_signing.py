@@ -629,10 +629,3 @@ def verify_bundle(path: Path) -> VerificationReport:
     _check_signature(report, sig, public_key, _recomputed_hashes(entries), entries)
     _check_addenda(report, entries, sig, keys)
     return report
-
-
-def write_bundle_export(
-    store: SessionStore, session_id: int, out: Path, options: Any
-) -> list[Path]:
-    """The ``bundle`` format of ``katmonitor export``."""
-    return [export_bundle(store, session_id, out)]

@@ -9,6 +9,7 @@ from typing import Any
 
 from katmonitor.assessments import Assessment
 from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.samples import iso_utc
 
 
 class Route(StrEnum):
@@ -71,6 +72,22 @@ class Session:
     def is_open(self) -> bool:
         return self.status is not SessionStatus.ENDED
 
+    def to_json_dict(self) -> dict[str, object]:
+        """As ``katmonitor sessions list --json`` prints it (UTC ISO times)."""
+        return {
+            "id": self.id,
+            "uuid": self.uuid,
+            "client": self.client_id,
+            "medicine": self.medicine,
+            "route": self.route.value,
+            "started_at": iso_utc(self.started_at),
+            "ended_at": iso_utc(self.ended_at) if self.ended_at is not None else None,
+            "status": self.status.value,
+            "training": self.training,
+            "devices": list(self.devices),
+            "workstation": self.workstation,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DoseEvent:
@@ -93,6 +110,21 @@ class DoseEvent:
     def mg_per_kg(self) -> float | None:
         return None if not self.weight_kg else self.dose_mg / self.weight_kg
 
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "time": iso_utc(self.time),
+            "medicine": self.medicine,
+            "route": self.route.value,
+            "dose_mg": self.dose_mg,
+            "unit_count": self.unit_count,
+            "lot": self.lot,
+            "given_by": self.given_by,
+            "recorded_at": iso_utc(self.recorded_at),
+            "note": self.note,
+            "weight_kg": self.weight_kg,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -108,6 +140,17 @@ class Observation:
     def summary(self) -> str:
         """One line for timelines and reports: the findings, then the text."""
         return "; ".join(part for part in (self.assessment.summary(), self.text) if part)
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "time": iso_utc(self.time),
+            "text": self.text,
+            "assessment": self.assessment.to_dict(),
+            "summary": self.summary(),
+            "author": self.author,
+            "recorded_at": iso_utc(self.recorded_at),
+        }
 
 
 class WorkflowKind(StrEnum):
@@ -130,6 +173,16 @@ class WorkflowEvent:
     user: str
     data: dict[str, Any]
     recorded_at: float
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "time": iso_utc(self.time),
+            "kind": self.kind.value,
+            "user": self.user,
+            "data": self.data,
+            "recorded_at": iso_utc(self.recorded_at),
+        }
 
 
 def parse_route(text: str) -> Route:

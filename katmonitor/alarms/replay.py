@@ -2,7 +2,8 @@
 
 Input: JSON lines as printed by ``katmonitor decode`` and ``katmonitor sessions show ID
 --samples`` (samples, ``"kind": "status"`` lines; pleth and waveform summary lines are skipped),
-or a stored session. Output: the alarm events, and a summary.
+or a stored session (:func:`replay_stored_session`, which sets the pre-dose baseline as the
+live monitor does). Output: the alarm events, and a summary.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Protocol
 
+from katmonitor.alarms.baseline import compute_baseline
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import END, ONSET, AlarmEvent, Priority
+from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.base.errors import ConfigurationError
-from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, parse_iso_utc
+from katmonitor.base.samples import (
+    ConnectionState,
+    DeviceStatus,
+    Sample,
+    WaveformBlock,
+    parse_iso_utc,
+)
 from katmonitor.base.vitals import VitalKind, spec_of
+from katmonitor.session import DoseEvent, Session
 
 Item = Sample | DeviceStatus
 
@@ -126,3 +136,49 @@ def replay(
             yield event
     if physiological_on and summary.last_time is not None:
         summary.alarm_seconds += summary.last_time - since
+
+
+class StoredSessions(Protocol):
+    """The reads of a stored session the replay needs (SessionStore has them)."""
+
+    def get_session(self, session_id: int) -> Session: ...
+
+    def doses(self, session_id: int) -> list[DoseEvent]: ...
+
+    def iter_samples(self, session_id: int) -> Iterator[Sample | WaveformBlock]: ...
+
+    def device_events(self, session_id: int) -> list[DeviceStatus]: ...
+
+
+ROUTE_PROFILE = "route"
+"""The profile name meaning: the shipped profile for the session's route."""
+
+
+def replay_stored_session(
+    store: StoredSessions, session_id: int, profile: str, summary: ReplaySummary
+) -> Iterator[AlarmEvent]:
+    """Replay a stored session as it was monitored live: the samples and device events up to
+    the first dose (or the session start), then the pre-dose baseline set at that moment, then
+    the rest. Yields the alarm events (the baseline's limit changes included) and fills
+    ``summary``; ``profile`` is a profile name or path, or ``"route"``."""
+    session = store.get_session(session_id)
+    name = profile_for_route(session.route) if profile == ROUTE_PROFILE else profile
+    engine = AlarmEngine(load_profile(name))
+    doses = store.doses(session.id)
+    anchor = doses[0].time if doses else session.started_at
+    items = _stored_items(store, session.id)
+    before = [i for i in items if i.time <= anchor]
+    after = [i for i in items if i.time > anchor]
+    yield from replay(engine, before, summary)
+    samples = [i for i in before if isinstance(i, Sample)]
+    yield from engine.set_baseline(compute_baseline(samples, anchor), anchor)
+    yield from replay(engine, after, summary)
+
+
+def _stored_items(store: StoredSessions, session_id: int) -> list[Item]:
+    samples = [i for i in store.iter_samples(session_id) if isinstance(i, Sample)]
+    return sorted([*samples, *store.device_events(session_id)], key=_item_time)
+
+
+def _item_time(item: Item) -> float:
+    return item.time

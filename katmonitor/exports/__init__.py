@@ -1,27 +1,45 @@
 """Exports of a recorded session: ``katmonitor export ID --format NAME --out PATH``.
 
 Each format is one entry of :data:`FORMATS`: a name, a one-line description and the dotted path
-of its writer ``write(store, session_id, out, options) -> list[Path]`` (imported only when that
-format is used, so heavy libraries never slow down other commands). A new format (e.g. the signed
-``bundle``) registers itself with :func:`register_format`; format-specific options are added in
-:func:`add_export_command`.
+of its writer ``write(store, session_id, out, options: ExportOptions) -> list[Path]`` (imported
+only when that format is used, so heavy libraries never slow down other commands). A new format
+registers itself with :func:`register_format`; the format-specific options are the fields of
+:class:`ExportOptions` (the command line's are added in katmonitor/cli/export.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from katmonitor.base.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from katmonitor.storage.store import SessionStore
 
-Writer = Callable[["SessionStore", int, Path, argparse.Namespace], list[Path]]
+PlethRows = Literal["points", "blocks"]
+NumericsDetail = Literal["minute", "all"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    """What a writer may be asked besides the session and the file; each writer reads only its
+    own fields, so one value serves every format."""
+
+    pleth: PlethRows = "points"
+    """csv: one row per pleth point, or one summary row per block."""
+    numerics: NumericsDetail = "minute"
+    """fhir: continuous numerics as per-minute medians, or every value."""
+    care_plan: Path | None = None
+    """pdf, rems: the clinic's care plan TOML; None: the shipped plan."""
+
+
+DEFAULT_OPTIONS = ExportOptions()
+
+Writer = Callable[["SessionStore", int, Path, ExportOptions], list[Path]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,7 @@ register_format(
     ExportFormat(
         "bundle",
         "signed record (JSON: record, samples, signature, key) for `katmonitor verify --file`",
-        "katmonitor.record_signing:write_bundle_export",
+        "katmonitor.exports.bundle_export:write_bundle_export",
     )
 )
 
@@ -92,64 +110,6 @@ def export_format(name: str) -> ExportFormat:
         raise ConfigurationError(
             f"unknown export format {name!r}", f"choose one of: {', '.join(sorted(FORMATS))}"
         ) from None
-
-
-def add_export_command(commands: Any, db_option: argparse.ArgumentParser) -> None:
-    """Add ``export`` to the CLI's subcommands (``commands`` is argparse's subparsers action)."""
-    export = commands.add_parser(
-        "export",
-        parents=[db_option],
-        help="export a recorded session (" + ", ".join(sorted(FORMATS)) + ")",
-        description="Formats: " + "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()),
-    )
-    export.add_argument("session_id", type=int, metavar="ID")
-    # Not argparse `choices`: an unknown format gets the same one-message error as the rest.
-    export.add_argument("--format", required=True, metavar="FORMAT", dest="export_format")
-    export.add_argument("--out", required=True, type=Path, metavar="PATH")
-    csv_options = export.add_argument_group("csv")
-    csv_options.add_argument(
-        "--pleth",
-        choices=("points", "blocks"),
-        default="points",
-        help="points: one row per pleth point (default); blocks: one summary row per block",
-    )
-    fhir_options = export.add_argument_group("fhir")
-    fhir_options.add_argument(
-        "--numerics",
-        choices=("minute", "all"),
-        default="minute",
-        help="continuous numerics (HR, PR, SpO2, PI): per-minute medians (default) or every "
-        "value; NIBP readings are always all included",
-    )
-    report_options = export.add_argument_group("pdf, rems")
-    report_options.add_argument(
-        "--care-plan",
-        type=Path,
-        metavar="FILE",
-        help="the clinic's care plan TOML (as for `katmonitor run`): REMS fields of the "
-        "eligibility questions and the schedule's timing; default: the shipped plan",
-    )
-    export.set_defaults(handler=cmd_export)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from katmonitor.config import resolve_database_url
-    from katmonitor.storage.database import open_database
-    from katmonitor.storage.store import SessionStore
-
-    fmt = export_format(args.export_format)
-    out: Path = args.out.expanduser()
-    check_writable(out)
-    database = open_database(resolve_database_url(args.db))
-    try:
-        store = SessionStore(database)
-        store.get_session(args.session_id)  # NotFoundError before anything is written
-        written = fmt.load()(store, args.session_id, out, args)
-    finally:
-        database.close()
-    for path in written:
-        print(path)
-    return 0
 
 
 def check_writable(out: Path) -> None:

@@ -16,7 +16,6 @@ Events: ``time_utc, type, subject, event, value, unit, priority, by, lot, text``
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from collections.abc import Iterable, Iterator
@@ -25,7 +24,7 @@ from typing import TextIO
 
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VITALS, VitalKind, spec_of
-from katmonitor.exports import open_for_writing
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions, open_for_writing
 from katmonitor.session import Session
 from katmonitor.storage.store import SessionStore
 
@@ -49,10 +48,9 @@ def events_path(out: Path) -> Path:
 
 
 def write_csv_export(
-    store: SessionStore, session_id: int, out: Path, options: argparse.Namespace | None = None
+    store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
-    pleth = getattr(options, "pleth", "points") if options is not None else "points"
-    return write_csv(store, session_id, out, pleth=pleth)
+    return write_csv(store, session_id, out, pleth=options.pleth)
 
 
 def write_csv(

@@ -27,7 +27,6 @@ reproducible):
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import uuid
@@ -39,7 +38,7 @@ from typing import Any
 from katmonitor.base.errors import KatMonitorError
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
-from katmonitor.exports import open_for_writing
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions, open_for_writing
 from katmonitor.exports.report_data import Signature, signature_status
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.store import SessionStore
@@ -83,10 +82,9 @@ class FhirValidationError(KatMonitorError):
 
 
 def write_fhir_export(
-    store: SessionStore, session_id: int, out: Path, options: argparse.Namespace | None = None
+    store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
-    numerics = getattr(options, "numerics", "minute") if options is not None else "minute"
-    bundle = build_bundle(store, session_id, numerics=numerics)
+    bundle = build_bundle(store, session_id, numerics=options.numerics)
     with open_for_writing(out, encoding="utf-8") as handle:
         json.dump(bundle, handle, indent=1, ensure_ascii=False)
         handle.write("\n")

@@ -20,7 +20,6 @@ name) is printed as ``<U+XXXX>`` rather than dropped.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 from collections import Counter
@@ -43,6 +42,7 @@ from katmonitor.discharge import (
     RESPIRATORY_NORMAL,
     VITALS_WITHIN_LIMITS,
 )
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.report_data import (
     ReportData,
     Series,
@@ -104,9 +104,9 @@ ALARM_PLOT = {
 
 
 def write_pdf_export(
-    store: SessionStore, session_id: int, out: Path, options: argparse.Namespace | None = None
+    store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
-    report = load_report(store, session_id, care_plan=getattr(options, "care_plan", None))
+    report = load_report(store, session_id, care_plan=options.care_plan)
     return [write_pdf(report, out)]
 
 

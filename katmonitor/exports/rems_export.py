@@ -13,7 +13,6 @@ docs/records.md; ``notes`` says which reading or step a value came from where th
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -24,6 +23,7 @@ from fpdf.enums import XPos, YPos
 from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.base.samples import iso_utc, parse_iso_utc
 from katmonitor.base.vitals import VitalKind
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.pdf_export import INK, RED, ReportPdf, clean, write_bytes
 from katmonitor.exports.report_data import (
     NibpReading,
@@ -85,11 +85,11 @@ class NotApplicableError(KatMonitorError):
 
 
 def write_rems_export(
-    store: SessionStore, session_id: int, out: Path, options: argparse.Namespace | None = None
+    store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
     kind = output_kind(out)
     check_applicable(store.get_session(session_id))
-    report = load_report(store, session_id, care_plan=getattr(options, "care_plan", None))
+    report = load_report(store, session_id, care_plan=options.care_plan)
     fields = build_rems(report)
     if kind == "json":
         write_bytes(out, (json.dumps(fields, indent=1, ensure_ascii=False) + "\n").encode())
@@ -277,9 +277,12 @@ def build_rems(report: ReportData) -> dict[str, Any]:
     moaas = [a.moaas for a in after if a.moaas is not None]
     cadss = [a.cadss_total for a in after if a.cadss_total is not None]
     respiratory = [a.respiratory for a in after if a.respiratory is not None]
-    out["sedation"] = any(m < 5 for m in moaas) if moaas else None
+    # The clinical rules (MOAA/S < 5, CADSS > 0) are the assessment's own.
+    sedated = [a.sedated for a in after if a.sedated is not None]
+    dissociated = [a.dissociated for a in after if a.dissociated is not None]
+    out["sedation"] = any(sedated) if sedated else None
     out["lowest_moaas"] = min(moaas) if moaas else None
-    out["dissociation"] = any(c > 0 for c in cadss) if cadss else None
+    out["dissociation"] = any(dissociated) if dissociated else None
     out["highest_cadss_total"] = max(cadss) if cadss else None
     out["respiratory_depression"] = (
         any(r != "normal" for r in respiratory) if respiratory else None

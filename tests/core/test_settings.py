@@ -12,6 +12,7 @@ import pytest
 
 from katmonitor import cli, settings
 from katmonitor.base.errors import ConfigurationError
+from katmonitor.cli.run import run_device_specs
 from katmonitor.config import DEFAULT_DEVICE, config_dir
 from katmonitor.settings import (
     WorkstationSettings,
@@ -109,10 +110,10 @@ def test_bad_specs_are_refused_and_nothing_is_written(tmp_path: Path, spec: str)
 
 
 def test_run_uses_the_saved_devices_unless_told_otherwise() -> None:
-    assert cli.run_device_specs(None) == [DEFAULT_DEVICE]  # nothing saved yet
+    assert run_device_specs(None) == [DEFAULT_DEVICE]  # nothing saved yet
     save_settings(WorkstationSettings(devices=[GE, MASIMO]))
-    assert cli.run_device_specs(None) == [GE, MASIMO]
-    assert cli.run_device_specs(["sim:hypertensive"]) == ["sim:hypertensive"]
+    assert run_device_specs(None) == [GE, MASIMO]
+    assert run_device_specs(["sim:hypertensive"]) == ["sim:hypertensive"]
 
 
 def test_devices_set_and_show(capsys: pytest.CaptureFixture[str]) -> None:

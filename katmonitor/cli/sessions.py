@@ -1,0 +1,141 @@
+"""``katmonitor sessions list|show``: the recorded sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
+
+from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
+from katmonitor.cli.common import EXIT_OK, local_time, open_database
+
+if TYPE_CHECKING:
+    from katmonitor.cli.common import Subcommands
+
+
+def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
+    sessions = commands.add_parser("sessions", help="list and show recorded sessions")
+    session_commands = sessions.add_subparsers(
+        dest="sessions_command", metavar="ACTION", required=True
+    )
+    listing = session_commands.add_parser("list", parents=[db], help="list sessions")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=cmd_sessions_list)
+    show = session_commands.add_parser("show", parents=[db], help="show one session")
+    show.add_argument("session_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.add_argument(
+        "--samples", action="store_true", help="print every sample as one JSON object per line"
+    )
+    show.add_argument(
+        "--pleth",
+        action="store_true",
+        help="with --samples: every pleth point instead of one line per block",
+    )
+    show.set_defaults(handler=cmd_sessions_show)
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from katmonitor.storage.store import SessionStore
+
+    database = open_database(args.db)
+    try:
+        sessions = SessionStore(database).list_sessions()
+    finally:
+        database.close()
+    if args.json:
+        print(json.dumps([s.to_json_dict() for s in sessions], indent=2))
+        return EXIT_OK
+    if not sessions:
+        print("No sessions recorded yet.")
+        return EXIT_OK
+    header = (
+        f"{'ID':>5}  {'CLIENT':<16} {'STARTED (local)':<19}  {'ENDED':<19}  {'STATUS':<11} MODE"
+    )
+    print(header)
+    for s in sessions:
+        ended = local_time(s.ended_at) if s.ended_at else "-"
+        mode = "training" if s.training else "clinical"
+        print(
+            f"{s.id:>5}  {s.client_id:<16.16} {local_time(s.started_at):<19}  {ended:<19}  "
+            f"{s.status.value:<11} {mode}"
+        )
+    return EXIT_OK
+
+
+def cmd_sessions_show(args: argparse.Namespace) -> int:
+    from katmonitor.session_summary import summarize_session
+    from katmonitor.storage.store import SessionStore
+
+    database = open_database(args.db)
+    try:
+        store = SessionStore(database)
+        if args.samples:
+            session = store.get_session(args.session_id)
+            _print_samples(store.iter_samples(session.id), expand_pleth=args.pleth, out=sys.stdout)
+            return EXIT_OK
+        summary = summarize_session(store, args.session_id).to_json_dict()
+    finally:
+        database.close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def _print_samples(
+    items: Iterable[Sample | WaveformBlock], *, expand_pleth: bool, out: TextIO
+) -> None:
+    for item in items:
+        if isinstance(item, Sample):
+            out.write(json.dumps(item.to_json_dict()) + "\n")
+        elif isinstance(item, WaveformBlock):
+            if expand_pleth:
+                for point in item.to_samples():
+                    out.write(json.dumps(point.to_json_dict()) + "\n")
+            else:
+                out.write(json.dumps(_block_summary_json(item)) + "\n")
+
+
+def _block_summary_json(block: WaveformBlock) -> dict[str, object]:
+    """One line standing for a block of waveform points (use --pleth for every point)."""
+    line = Sample(
+        block.start_time, block.source, block.kind, None, block.status | {"summary"}
+    ).to_json_dict()
+    line.update(
+        count=block.count,
+        rate_hz=block.sample_rate_hz,
+        end_time=iso_utc(block.end_time),
+        min=float(block.values.min()) if block.count else None,
+        max=float(block.values.max()) if block.count else None,
+    )
+    return line
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print(f"Session {summary['id']}  ({'TRAINING' if summary['training'] else 'clinical'})")
+    for key in ("client", "medicine", "route", "status", "started_at", "ended_at", "workstation"):
+        print(f"  {key:<12} {summary[key] if summary[key] is not None else '-'}")
+    print(f"  {'devices':<12} {', '.join(summary['devices'])}")
+    print("  samples:")
+    for kind, count in sorted(summary["sample_counts"].items()):
+        print(f"    {kind:<16} {count}")
+    print(f"  dose events: {len(summary['dose_events'])}")
+    for d in summary["dose_events"]:
+        print(
+            f"    {d['time']}  {d['dose_mg']:g} mg x{d['unit_count']}  lot {d['lot'] or '-'}"
+            f"  by {d['given_by']}"
+        )
+    print(f"  observations: {len(summary['observations'])}")
+    for o in summary["observations"]:
+        print(f"    {o['time']}  {o['author']}: {o['summary']}")
+    print(f"  workflow steps: {len(summary['workflow_events'])}")
+    for e in summary["workflow_events"]:
+        print(f"    {e['time']}  {e['kind']:<15} by {e['user']}")
+    if "addenda" in summary:
+        print(f"  addenda: {len(summary['addenda'])}")
+        for a in summary["addenda"]:
+            print(f"    {a['time']}  {a['kind']} by {a['printed_name']} ({a['role']}): {a['text']}")
