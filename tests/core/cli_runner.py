@@ -17,6 +17,8 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from unittest import mock
 
+import pytest
+
 from katmonitor.cli import main
 
 
@@ -57,3 +59,13 @@ def katmonitor_process(
         timeout=timeout,
         env=os.environ.copy() if env is None else env,
     )
+
+
+def without_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``katmonitor run`` in this process go as far as opening the workstation without
+    importing Qt (the core tests stay headless); the window itself is tested in tests/ui."""
+
+    def no_window(workstation: object) -> int:
+        raise AssertionError("the test expected `run` to stop before opening the window")
+
+    monkeypatch.setattr("katmonitor.cli.run._load_user_interface", lambda: no_window)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -95,17 +96,8 @@ def test_change_password_keeps_the_key(database: Database) -> None:
 
 
 def test_cli_users_add_list_disable_reset(sqlite_url: str) -> None:
-    import subprocess
-    import sys
-
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "katmonitor", *args, "--db", sqlite_url],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return katmonitor(*args, "--db", sqlite_url, stdin=stdin)
 
     added = run(
         "users", "add", "--role", "nurse", "nina", "--password-stdin", stdin="correct horse\n"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
@@ -202,13 +202,7 @@ def test_cli_addendum(sqlite_url: str) -> None:
         database.close()
 
     def run(*args: str, stdin: str = PASSWORD + "\n") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "katmonitor", *args, "--db", sqlite_url],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return katmonitor(*args, "--db", sqlite_url, stdin=stdin)
 
     note = ("addendum", str(sid), "--user", "theo", "--kind", "note", "--text", "Calm.")
     unsigned = run(*note, "--password-stdin")

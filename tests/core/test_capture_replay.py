@@ -117,6 +117,7 @@ def test_replay_plays_a_capture_back_as_a_device(tmp_path: Path) -> None:
     assert {s.source for s in sink.samples} == {"replay-masimo"}
 
 
+@pytest.mark.slow
 def test_a_driver_tees_its_raw_bytes_for_offline_decoding(tmp_path: Path) -> None:
     capture = tmp_path / "tee.bin"
     db = f"sqlite:///{tmp_path / 'k.sqlite3'}"

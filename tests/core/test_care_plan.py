@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_runner import katmonitor
+from cli_runner import katmonitor, without_the_window
 
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.care_plan import load_care_plan
@@ -73,7 +73,9 @@ def test_bad_care_plans_are_refused_naming_the_file_and_key(
     assert str(clinic) in raised.value.message
 
 
-def test_care_plan_command_shows_the_plan_and_reports_a_bad_file(tmp_path: Path) -> None:
+def test_care_plan_command_shows_the_plan_and_reports_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shown = katmonitor("care-plan")
     assert shown.returncode == 0
     assert "pre-dose gate: BP at most 140/90 mmHg, HR at most 100/min" in shown.stdout
@@ -84,5 +86,6 @@ def test_care_plan_command_shows_the_plan_and_reports_a_bad_file(tmp_path: Path)
     assert refused.returncode == 2
     assert "gate.diastolic_max must be a number from 30 to 160" in refused.stderr
     assert "Traceback" not in refused.stderr
+    without_the_window(monkeypatch)
     missing = katmonitor("run", "--care-plan", str(tmp_path / "none.toml"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr

@@ -1,9 +1,10 @@
-"""The katmonitor command, run as a user would: a real process, a real database file."""
+"""The katmonitor command, run as a user would, with a real database file: in this process
+through ``main(argv)`` (cli_runner.katmonitor), and as a real process where being one matters
+(the entry point, signals, data reaching the disk while it runs)."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import katmonitor
+from cli_runner import katmonitor, katmonitor_process
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
@@ -22,6 +23,21 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) 
         assert phrase in result.stderr
 
 
+def test_the_command_runs_as_a_process(sqlite_url: str) -> None:
+    version = katmonitor_process("--version")
+    assert version.returncode == 0 and version.stdout.startswith("katmonitor ")
+    recorded = katmonitor_process(
+        "record", "--device", "sim:normal", "--db", sqlite_url, "--client", "C-300",
+        "--duration", "1",
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    shown = katmonitor_process("sessions", "show", recorded.stdout.strip(), "--db", sqlite_url)
+    assert shown.returncode == 0 and "C-300" in shown.stdout
+    refused = katmonitor_process("record", "--device", "ge-dry:/dev/ttyUSB0", "--db", sqlite_url)
+    assert_clean_error(refused, "unknown device type 'ge-dry'", "sim:")
+
+
+@pytest.mark.slow
 def test_record_headless_then_read_the_session_back(sqlite_url: str) -> None:
     result = katmonitor(
         "record",
@@ -88,6 +104,7 @@ def test_record_headless_then_read_the_session_back(sqlite_url: str) -> None:
     assert "C-100" in text and "TRAINING" in text
 
 
+@pytest.mark.slow
 def test_data_reaches_the_disk_within_a_second_while_recording(tmp_path: Path) -> None:
     db_path = tmp_path / "live.sqlite3"
     process = subprocess.Popen(
@@ -124,6 +141,7 @@ def test_data_reaches_the_disk_within_a_second_while_recording(tmp_path: Path) -
         process.wait(20)
 
 
+@pytest.mark.slow
 def test_sigterm_flushes_and_leaves_the_session_reopenable(sqlite_url: str) -> None:
     process = subprocess.Popen(
         [
@@ -240,17 +258,10 @@ def test_bad_option_values_are_usage_errors(sqlite_url: str) -> None:
     assert result.returncode == 2 and "intranasal" in result.stderr
 
 
-def test_run_without_a_display_says_so_instead_of_crashing(sqlite_url: str) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "katmonitor", "run", "--db", sqlite_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+def test_run_without_a_display_says_so_instead_of_crashing(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(variable, raising=False)
+    result = katmonitor("run", "--db", sqlite_url)
     assert_clean_error(result, "no display", "katmonitor record")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import katmonitor, without_the_window
 
 from katmonitor import cli, settings
 from katmonitor.base.errors import ConfigurationError
@@ -136,16 +134,13 @@ def test_devices_set_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert load_settings().devices == [GE, MASIMO]
 
 
-def test_a_bad_saved_device_stops_run_with_a_pointer_to_the_settings(sqlite_url: str) -> None:
+def test_a_bad_saved_device_stops_run_with_a_pointer_to_the_settings(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings_path().parent.mkdir(parents=True)
     settings_path().write_text('{"version": 1, "devices": ["frobnicator:/dev/ttyUSB0"]}')
-    result = subprocess.run(
-        [sys.executable, "-m", "katmonitor", "run", "--db", sqlite_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-    )
+    without_the_window(monkeypatch)
+    result = katmonitor("run", "--db", sqlite_url)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "frobnicator" in result.stderr and str(settings_path()) in result.stderr

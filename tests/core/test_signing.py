@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
@@ -256,13 +256,7 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
         database.close()
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "katmonitor", *args, "--db", sqlite_url],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return katmonitor(*args, "--db", sqlite_url, stdin=stdin)
 
     add = run("users", "add", "--role", "nurse", "nina", "--password-stdin", stdin=PASSWORD + "\n")
     assert add.returncode == 0, add.stderr
