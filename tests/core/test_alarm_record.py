@@ -10,6 +10,7 @@ import pytest
 from alarm_helpers import T0
 
 from katmonitor.alarms import AlarmEvent, Priority
+from katmonitor.alarms.replay import ReplaySummary, replay_stored_session
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, iso_utc
 from katmonitor.base.vitals import VitalKind
 from katmonitor.cli import main
@@ -158,6 +159,35 @@ def test_replay_cli_on_a_stored_session_uses_the_route_and_the_baseline(
     ]
     assert events[0]["limit"] == 160 and events[0]["reason"] == "baseline"
     assert summary["samples"] == 4
+
+
+def test_a_stored_session_replays_with_its_baseline_set_at_the_first_dose(
+    sqlite_url: str,
+) -> None:
+    database = open_database(sqlite_url)
+    try:
+        store = SessionStore(database)
+        sid = new_session(store, Route.INTRANASAL)
+        sys_ = VitalKind.NIBP_SYSTOLIC
+        store.write_batch(
+            [(sid, Sample(T0 + t, "m", sys_, v)) for t, v in ((-300, 120.0), (2400, 165.0))],
+            [],
+            [],
+        )
+        store.add_dose(
+            sid, time=T0 + 60, medicine="esketamine", route=Route.INTRANASAL, dose_mg=56,
+            unit_count=2, lot="L1", given_by="nurse A", recorded_at=T0 + 60,
+        )
+        summary = ReplaySummary()
+        events = list(replay_stored_session(store, sid, "route", summary))
+    finally:
+        database.close()
+    assert [(e.alarm_id, e.event) for e in events] == [
+        ("nibp_systolic.high", "limit_changed"),
+        ("nibp_systolic.high", "onset"),
+    ]
+    assert events[0].time == T0 + 60  # the baseline is set at the first dose
+    assert summary.samples == 2
 
 
 def test_replay_cli_reports_a_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

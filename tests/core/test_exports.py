@@ -14,6 +14,7 @@ from cli_runner import katmonitor
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VitalKind
+from katmonitor.exports import ExportOptions, export_format
 from katmonitor.exports.csv_export import write_csv
 from katmonitor.exports.fhir_export import (
     FhirValidationError,
@@ -158,6 +159,22 @@ def test_csv_pleth_blocks(store: SessionStore, tmp_path: Path) -> None:
     [block] = [r for r in rows if r["kind"] == "pleth"]
     assert block["value"] == "" and block["status"].startswith("summary count=10 rate_hz=100")
     assert len(rows) == 9
+
+
+def test_a_format_is_written_with_typed_options_as_the_cli_writes_it(
+    store: SessionStore, tmp_path: Path
+) -> None:
+    """The registry serves any caller (the window too): options are an ExportOptions."""
+    sid = record_session(store)
+    out = tmp_path / "typed.csv"
+    written = export_format("csv").load()(store, sid, out, ExportOptions(pleth="blocks"))
+    assert written == [out, tmp_path / "typed-events.csv"]
+    _, rows = read_csv(out)
+    assert len([r for r in rows if r["kind"] == "pleth"]) == 1 and len(rows) == 9
+    bundle_path = tmp_path / "every.json"
+    export_format("fhir").load()(store, sid, bundle_path, ExportOptions(numerics="all"))
+    every = json.loads(bundle_path.read_text(encoding="utf-8"))
+    assert every == json.loads(json.dumps(build_bundle(store, sid, numerics="all")))
 
 
 # -- FHIR -----------------------------------------------------------------------------------------
