@@ -22,7 +22,7 @@ def _postgres_url() -> str | None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
-    name = f"katmonitor_test_{worker}"
+    name = f"{make_url(url).database or 'katmonitor'}_{worker}"
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
