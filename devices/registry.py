@@ -10,6 +10,8 @@ one driver never breaks the others (the idea python-can uses for its bus backend
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -103,15 +105,23 @@ def parse_spec(text: str) -> DeviceSpec:
     return DeviceSpec(cleaned, kind.lower(), address, options)
 
 
-def open_device(text: str) -> Device:
-    """Create (not start) the device for a spec string; ConfigurationError if it is unknown."""
+def open_device(
+    text: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    timer: Callable[[], float] = time.monotonic,
+) -> Device:
+    """Create (not start) the device for a spec string; ConfigurationError if it is unknown.
+
+    ``clock`` (UTC epoch seconds) stamps its samples and runs a simulator; ``timer`` (monotonic
+    seconds) paces its requests. Tests pass a manual clock for both."""
     spec = parse_spec(text)
     target = DRIVERS.get(spec.kind)
     if target is None:
         raise ConfigurationError(f"unknown device type {spec.kind!r} in {text!r}", _spec_hint())
     module_name, _, factory_name = target.partition(":")
     module = importlib.import_module(module_name)
-    device: Device = getattr(module, factory_name)(spec)
+    device: Device = getattr(module, factory_name)(spec, clock=clock, timer=timer)
     device.primary_kinds = _primary_kinds(spec)
     return device
 
