@@ -63,10 +63,6 @@ class Transport(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    @property
-    def wire_rate_bytes_per_s(self) -> float | None:
-        return None
-
 
 class SerialTransport(Transport):
     """A serial port or pseudo-terminal, opened exclusively so a second program shows as busy."""
@@ -117,12 +113,6 @@ class SerialTransport(Transport):
             with contextlib.suppress(serial.SerialException, OSError):
                 self._serial.close()
             self._serial = None
-
-    @property
-    def wire_rate_bytes_per_s(self) -> float:
-        bits = 1 + int(self.settings.get("bytesize", 8)) + int(self.settings.get("stopbits", 1))
-        bits += 0 if self.settings.get("parity", "N") == "N" else 1
-        return float(self.settings.get("baudrate", 9600)) / bits
 
     def _require(self) -> serial.Serial:
         if self._serial is None:

@@ -77,7 +77,8 @@ class Deframer:
                 at += 1
                 continue
             size = len(segment)
-            escaped = None  # the frame's escaped bytes, when this flag closes one
+            # The frame's escaped bytes, when this flag closes one.
+            escaped: bytes | bytearray | None = None
             if size and synced:
                 if raw:
                     raw += segment

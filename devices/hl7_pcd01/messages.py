@@ -77,7 +77,7 @@ def parse_dtm(text: str, local_utc_offset_s: float = 0.0) -> float | None:
         hours, minutes = int(zone[1:3]), int(zone[3:5])
         if hours > 14 or minutes > 59:
             return None
-        offset = (hours * 3600 + minutes * 60) * (-1 if zone[0] == "-" else 1)
+        offset: float = (hours * 3600 + minutes * 60) * (-1 if zone[0] == "-" else 1)
     else:
         offset = local_utc_offset_s
     return moment.timestamp() + (float("0." + fraction) if fraction else 0.0) - offset
