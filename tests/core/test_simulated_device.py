@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from devices.base import Device
+from devices.ge_dri import PH_DISPLAYED, phdb_request
+from devices.ge_dri.constants import INTERVAL_STOP
 from devices.registry import open_device, parse_spec
 from devices.simulated import VitalsModel
 from devices.stream_device import StreamDevice
@@ -61,6 +63,22 @@ def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder(
     assert sink.statuses[0].state is ConnectionState.CONNECTED
     assert sink.statuses[-1].state is ConnectionState.STOPPED
     assert device.simulated and {s.source for s in sink.samples} == {"sim"}
+
+
+def test_a_monitor_that_forgot_the_request_is_asked_again_within_a_minute(
+    virtual: VirtualTime,
+) -> None:
+    device, sink = started(virtual, "sim:normal")
+    assert isinstance(device, StreamDevice) and isinstance(device.transport, EmulatorTransport)
+    # The monitor stops sending displayed values, as after a restart that forgot the request.
+    device.transport.write(phdb_request(PH_DISPLAYED, INTERVAL_STOP))
+    virtual.sleep(1.0)
+    silent_from = len([s for s in sink.samples if s.kind is VitalKind.HR])
+    virtual.sleep(55.0)
+    assert len([s for s in sink.samples if s.kind is VitalKind.HR]) == silent_from
+    virtual.sleep(10.0)  # the link loop re-asks every 60 s
+    assert len([s for s in sink.samples if s.kind is VitalKind.HR]) > silent_from
+    device.stop()
 
 
 @pytest.mark.parametrize(
