@@ -42,6 +42,7 @@ def make_station(sqlite_url: str) -> Iterator[MakeStation]:
     for station in stations:
         station.shutdown()
         station.database.close()
+        del deliveries[id(station)]
 
 
 def wait_for(station: Workstation, predicate: Callable[[], bool]) -> None:
