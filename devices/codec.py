@@ -15,7 +15,7 @@ tests run the real decoders on real bytes through it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,15 +94,11 @@ DecodedEvent = DecodedSample | DecodedWaveform | DecodedStatus | DecodeProblem |
 
 @dataclass(slots=True)
 class FrameCounters:
-    """Good and bad frames seen, for the checksum-error-rate technical condition."""
+    """Good and bad frames seen, for the checksum-error-rate technical condition (judged by the
+    link loop over a sliding window: devices/stream_device.py)."""
 
     good: int = 0
     bad: int = 0
-
-    @property
-    def error_rate(self) -> float:
-        total = self.good + self.bad
-        return self.bad / total if total else 0.0
 
 
 class Decoder(ABC):
@@ -138,7 +134,6 @@ class EmulatorState:
     """Conditions a training scenario or noise injection can switch on the emulated device."""
 
     sensor_off: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Emulator(ABC):

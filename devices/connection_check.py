@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from devices.base import Device
 from devices.protocols import PROTOCOLS
 from devices.registry import open_device, parse_spec
 from devices.stream_device import describe_conditions
@@ -40,7 +41,8 @@ class ConnectionReport:
 class _ProbeSink:
     """Collects what a device delivers (from its thread) for the checking thread to read."""
 
-    def __init__(self) -> None:
+    def __init__(self, timer: Callable[[], float]) -> None:
+        self.timer = timer
         self.lock = threading.Lock()
         self.statuses: list[DeviceStatus] = []
         self.kinds: dict[str, float | None] = {}
@@ -63,27 +65,36 @@ class _ProbeSink:
             self.statuses.append(status)
             if status.state is ConnectionState.DISCONNECTED and status.conditions & FATAL_REASONS:
                 if self.fatal_since is None:
-                    self.fatal_since = time.monotonic()
+                    self.fatal_since = self.timer()
             elif status.state is not ConnectionState.STOPPED:
                 self.fatal_since = None
 
 
 def check_connection(
-    spec: str, seconds: float = 5.0, *, stop: Callable[[], bool] | None = None
+    spec: str,
+    seconds: float = 5.0,
+    *,
+    stop: Callable[[], bool] | None = None,
+    timer: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    opener: Callable[[str], Device] = open_device,
 ) -> ConnectionReport:
     """Run the device of ``spec`` for up to ``seconds`` and report what arrived.
 
     Returns early once numeric values have arrived (after at least 2 s), when a problem that
     waiting will not cure persists (port missing, busy, no permission), or when ``stop()``
     turns true. ConfigurationError if the spec itself is wrong.
+
+    ``timer`` (monotonic seconds) and ``sleep`` measure and pass the time, ``opener`` makes the
+    device: a test passes a manual clock, a sleep that moves it, and a device on that clock.
     """
-    device = open_device(spec)
-    sink = _ProbeSink()
-    started = time.monotonic()
+    device = opener(spec)
+    sink = _ProbeSink(timer)
+    started = timer()
     cancelled = False
     device.start(sink)
     try:
-        while (elapsed := time.monotonic() - started) < seconds:
+        while (elapsed := timer() - started) < seconds:
             if stop is not None and stop():
                 cancelled = True
                 break
@@ -92,9 +103,9 @@ def check_connection(
                 fatal_since = sink.fatal_since
             if has_numerics and elapsed >= ENOUGH_DATA_S:
                 break
-            if fatal_since is not None and time.monotonic() - fatal_since >= FATAL_GRACE_S:
+            if fatal_since is not None and timer() - fatal_since >= FATAL_GRACE_S:
                 break
-            time.sleep(POLL_S)
+            sleep(POLL_S)
     finally:
         device.stop(timeout_s=3.0)
     with sink.lock:

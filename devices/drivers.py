@@ -6,11 +6,15 @@
 Common options: ``name`` (the source name recorded with each sample), ``capture`` (tee the raw
 bytes to a file for offline ``katmonitor decode`` or ``replay:``), ``primary`` (comma-separated
 kinds this device is shown for when another device reports them too, e.g. ``primary=spo2``).
+
+Every factory takes the device's ``clock`` (UTC epoch seconds: sample times, the simulator's
+time) and ``timer`` (monotonic seconds: request and replay pacing); tests pass a manual clock.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from devices.base import Device
@@ -40,7 +44,12 @@ def _capture(spec: DeviceSpec) -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
-def serial_device(spec: DeviceSpec) -> Device:
+Clock = Callable[[], float]
+
+
+def serial_device(
+    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+) -> Device:
     spec.check_options(COMMON_OPTIONS | {"baud"})
     info = protocol(spec.kind)
     if not spec.address:
@@ -56,10 +65,14 @@ def serial_device(spec: DeviceSpec) -> Device:
         SerialTransport(spec.address, settings),
         info.make_decoder,
         capture_path=_capture(spec),
+        clock=clock,
+        timer=timer,
     )
 
 
-def hl7_device(spec: DeviceSpec) -> Device:
+def hl7_device(
+    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+) -> Device:
     spec.check_options(COMMON_OPTIONS - {"capture"})
     host, sep, port_text = spec.address.rpartition(":")
     if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
@@ -73,10 +86,14 @@ def hl7_device(spec: DeviceSpec) -> Device:
         host or "0.0.0.0",
         int(port_text),
         info.make_decoder,
+        clock=clock,
+        timer=timer,
     )
 
 
-def replay_device(spec: DeviceSpec) -> Device:
+def replay_device(
+    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+) -> Device:
     spec.check_options({"name", "primary", "protocol", "speed"})
     if "protocol" not in spec.options:
         raise ConfigurationError(f"say which protocol {spec.address!r} holds: ?protocol=NAME")
@@ -85,7 +102,8 @@ def replay_device(spec: DeviceSpec) -> Device:
     if not path.is_file():
         raise ConfigurationError(f"capture file {path} does not exist")
     rate = info.wire_bytes_per_s() or 2000.0  # HL7 captures: a gateway's typical pace
-    transport = FileReplayTransport(path, rate, spec.option_float("speed", 1.0, minimum=0.01))
+    speed = spec.option_float("speed", 1.0, minimum=0.01)
+    transport = FileReplayTransport(path, rate, speed, timer=timer)
     # A replayed recording is not a live client: it counts as training data.
     return StreamDevice(
         spec.text,
@@ -93,10 +111,14 @@ def replay_device(spec: DeviceSpec) -> Device:
         transport,
         info.make_decoder,
         simulated=True,
+        clock=clock,
+        timer=timer,
     )
 
 
-def simulated_device(spec: DeviceSpec) -> Device:
+def simulated_device(
+    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+) -> Device:
     spec.check_options(COMMON_OPTIONS | NOISE_OPTIONS | {"protocol", "nibp_interval", "seed"})
     scenario = spec.address or "normal"
     if scenario not in SCENARIOS:
@@ -105,7 +127,7 @@ def simulated_device(spec: DeviceSpec) -> Device:
         )
     info = protocol(spec.options.get("protocol", "ge-dri"))
     model = VitalsModel(scenario, spec.option_int("seed", 1))
-    emulator = info.make_emulator(model, time.time())
+    emulator = info.make_emulator(model, clock())
     if hasattr(emulator, "nibp_interval_s"):
         emulator.nibp_interval_s = spec.option_float("nibp_interval", 180.0, minimum=5.0)
     noise = noise_settings(spec)
@@ -113,10 +135,12 @@ def simulated_device(spec: DeviceSpec) -> Device:
     return StreamDevice(
         spec.text,
         spec.options.get("name", "sim"),
-        EmulatorTransport(stream),
+        EmulatorTransport(stream, clock),
         info.make_decoder,
         simulated=True,
         capture_path=_capture(spec),
+        clock=clock,
+        timer=timer,
     )
 
 

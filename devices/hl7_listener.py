@@ -31,11 +31,13 @@ class Hl7ListenerDevice(Device):
         decoder_factory: Callable[[], Decoder],
         *,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(spec, source)
         self.host, self.port = host, port
         self.decoder_factory = decoder_factory
         self.clock = clock
+        self.timer = timer
         self.bound_port: int | None = None
         """The port actually listened on (useful with port 0 in tests)."""
         self._peers: set[threading.Thread] = set()
@@ -101,6 +103,7 @@ class Hl7ListenerDevice(Device):
                 self.source,
                 lambda: self.stopping,
                 clock=self.clock,
+                timer=self.timer,
             )
         except TransportError:
             pass  # the gateway hung up; it reconnects by itself

@@ -30,7 +30,9 @@ class NoiseSettings:
     @property
     def active(self) -> bool:
         return bool(
-            self.bit_error_rate or self.drop_rate or self.silence_at_s is not None
+            self.bit_error_rate
+            or self.drop_rate
+            or self.silence_at_s is not None
             or self.sensor_off_at_s is not None
         )
 
@@ -70,7 +72,7 @@ class NoisyStream(Emulator):
         raw = np.frombuffer(data, dtype=np.uint8).copy()
         if s.bit_error_rate:
             hits = self._rng.random(raw.shape[0]) < s.bit_error_rate
-            bits = self._rng.integers(0, 8, size=int(hits.sum()))
+            bits = self._rng.integers(0, 8, size=int(np.count_nonzero(hits)))
             raw[hits] ^= (1 << bits).astype(np.uint8)
         if s.drop_rate:
             raw = raw[self._rng.random(raw.shape[0]) >= s.drop_rate]

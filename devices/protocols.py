@@ -1,42 +1,67 @@
-"""The protocols KAT Monitor speaks: for each, how to make its decoder and its emulator, and
-its serial settings. Used by the device registry (drivers), ``katmonitor decode``,
-``katmonitor simulate`` and the benchmarks. Modules are imported lazily."""
+"""The protocols KAT Monitor speaks, one descriptor each: its name, what it is, its device
+spec syntax, how to make its decoder and emulator, and its serial settings.
+
+This is the one place a protocol is registered: the device registry (driver kinds and their
+descriptions), ``katmonitor decode``, ``katmonitor simulate``, the CLI's ``--protocol`` help
+and the benchmarks all read :data:`PROTOCOLS`. Protocol packages are imported lazily.
+"""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devices.codec import Decoder, Emulator
 from katmonitor.base.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from devices.codec import Decoder, Emulator
+
+SERIAL_DRIVER = "devices.drivers:serial_device"
+HL7_DRIVER = "devices.drivers:hl7_device"
 
 
 @dataclass(frozen=True, slots=True)
 class ProtocolInfo:
     name: str
+    """The spec-string kind and ``--protocol`` value: ``ge-dri``."""
     title: str
+    """What the devices are, as ``katmonitor devices`` and the device settings list them."""
+    spec_help: str
+    """The device spec syntax: ``ge-dri:PORT[?baud=115200]``."""
     module: str
+    """The protocol's package (imported on first use)."""
     decoder_class: str
     emulator_class: str
     transport: str  # "serial" | "tcp-listen"
-    data_format: str | None = None  # Nonin's DF2/DF7/DF8 share one codec module
+    driver: str = SERIAL_DRIVER
+    """``module:factory`` that opens a device of this kind (devices/drivers.py)."""
+    data_format: str | None = None  # Nonin's DF2/DF7/DF8 share one codec package
     default_baudrate: int = 9600
+
+    @property
+    def description(self) -> str:
+        """Spec syntax and title, as one line of ``katmonitor devices``."""
+        return f"{self.spec_help}  {self.title}"
 
     def _load(self) -> Any:
         return importlib.import_module(self.module)
 
     def make_decoder(self, **options: Any) -> Decoder:
         cls = getattr(self._load(), self.decoder_class)
-        if self.data_format is not None:
-            return cls(self.data_format, **options)
-        return cls(**options)
+        decoder: Decoder = (
+            cls(self.data_format, **options) if self.data_format is not None else cls(**options)
+        )
+        return decoder
 
     def make_emulator(self, model: object, start_time: float) -> Emulator:
         cls = getattr(self._load(), self.emulator_class)
-        if self.data_format is not None:
-            return cls(model, start_time, self.data_format)
-        return cls(model, start_time)
+        emulator: Emulator = (
+            cls(model, start_time, self.data_format)
+            if self.data_format is not None
+            else cls(model, start_time)
+        )
+        return emulator
 
     def serial_settings(self, baudrate: int | None = None) -> dict[str, Any]:
         settings = dict(getattr(self._load(), "SERIAL_SETTINGS", {}))
@@ -54,12 +79,26 @@ class ProtocolInfo:
         return float(settings.get("baudrate", self.default_baudrate)) / bits
 
 
+def _nonin(data_format: str, title: str) -> ProtocolInfo:
+    return ProtocolInfo(
+        f"nonin-{data_format}",
+        f"Nonin pulse oximeter, {title}",
+        f"nonin-{data_format}:PORT",
+        "devices.nonin",
+        "NoninDecoder",
+        "NoninEmulator",
+        "serial",
+        data_format=data_format,
+    )
+
+
 PROTOCOLS: dict[str, ProtocolInfo] = {
     p.name: p
     for p in (
         ProtocolInfo(
             "ge-dri",
-            "GE Datex-Ohmeda S/5 / CARESCAPE computer interface (DRI)",
+            "GE Datex-Ohmeda S/5, CARESCAPE (DRI)",
+            "ge-dri:PORT[?baud=115200]",
             "devices.ge_dri",
             "GeDriDecoder",
             "GeDriEmulator",
@@ -68,49 +107,29 @@ PROTOCOLS: dict[str, ProtocolInfo] = {
         ),
         ProtocolInfo(
             "hl7",
-            "HL7 v2 ORU^R01 (IHE PCD-01) over MLLP",
+            "HL7 PCD-01 listener for monitor gateways (MLLP)",
+            "hl7:HOST:PORT",
             "devices.hl7_pcd01",
             "Hl7Decoder",
             "Hl7Emulator",
             "tcp-listen",
+            driver=HL7_DRIVER,
         ),
         ProtocolInfo(
             "masimo",
-            "Masimo Rad-8/Radical-7 serial ASCII 1",
+            "Masimo Rad-8 / Radical-7, serial ASCII 1",
+            "masimo:PORT",
             "devices.masimo",
             "MasimoDecoder",
             "MasimoEmulator",
             "serial",
         ),
-        ProtocolInfo(
-            "nonin-df2",
-            "Nonin data format 2",
-            "devices.nonin",
-            "NoninDecoder",
-            "NoninEmulator",
-            "serial",
-            data_format="df2",
-        ),
-        ProtocolInfo(
-            "nonin-df7",
-            "Nonin data format 7 (16-bit pleth)",
-            "devices.nonin",
-            "NoninDecoder",
-            "NoninEmulator",
-            "serial",
-            data_format="df7",
-        ),
-        ProtocolInfo(
-            "nonin-df8",
-            "Nonin data format 8",
-            "devices.nonin",
-            "NoninDecoder",
-            "NoninEmulator",
-            "serial",
-            data_format="df8",
-        ),
+        _nonin("df2", "data format 2"),
+        _nonin("df7", "data format 7 (pleth)"),
+        _nonin("df8", "data format 8"),
     )
 }
+"""Every protocol by name (the keys are the ``--protocol`` choices)."""
 
 
 def protocol(name: str) -> ProtocolInfo:

@@ -1,42 +1,47 @@
 """Device drivers addressed by spec strings: ``KIND:ADDRESS[?option=value&...]``.
 
-``sim:normal?nibp_interval=60`` is the simulated monitor; protocol drivers register the same
-way (``ge-dri:/dev/ttyUSB0``, ``masimo:...``, ``nonin-df7:...``, ``hl7:0.0.0.0:2575``). Drivers
-are imported lazily, by module path, so a missing optional dependency of one driver never
-breaks the others (the idea python-can uses for its bus backends).
+``sim:normal?nibp_interval=60`` is the simulated monitor and ``replay:`` plays a capture back;
+every protocol of devices/protocols.py is a kind too (``ge-dri:/dev/ttyUSB0``, ``masimo:...``,
+``nonin-df7:...``, ``hl7:0.0.0.0:2575``), with its driver and description taken from its
+descriptor. Drivers are imported lazily, by module path, so a missing optional dependency of
+one driver never breaks the others (the idea python-can uses for its bus backends).
 """
 
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from devices.base import Device
+from devices.protocols import PROTOCOLS
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.vitals import VitalKind
 
-# kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
-DRIVERS: dict[str, str] = {
-    "sim": "devices.drivers:simulated_device",
-    "ge-dri": "devices.drivers:serial_device",
-    "masimo": "devices.drivers:serial_device",
-    "nonin-df2": "devices.drivers:serial_device",
-    "nonin-df7": "devices.drivers:serial_device",
-    "nonin-df8": "devices.drivers:serial_device",
-    "hl7": "devices.drivers:hl7_device",
-    "replay": "devices.drivers:replay_device",
+# Driver kinds that are not a protocol of their own: kind -> (factory, spec syntax and title).
+_OTHER_KINDS: dict[str, tuple[str, str]] = {
+    "sim": (
+        "devices.drivers:simulated_device",
+        "sim:SCENARIO[?protocol=ge-dri&nibp_interval=S&...]  simulated monitor (training)",
+    ),
+    "replay": (
+        "devices.drivers:replay_device",
+        "replay:FILE?protocol=NAME[&speed=X]  play back a raw capture (training)",
+    ),
 }
 
+# kind -> "module:factory"; the factory takes a DeviceSpec and returns a Device.
+DRIVERS: dict[str, str] = {
+    **{name: info.driver for name, info in PROTOCOLS.items()},
+    **{kind: factory for kind, (factory, _) in _OTHER_KINDS.items()},
+}
+
+# kind -> "SPEC-SYNTAX  what it is", as `katmonitor devices` lists it.
 DESCRIPTIONS: dict[str, str] = {
-    "sim": "sim:SCENARIO[?protocol=ge-dri&nibp_interval=S&...]  simulated monitor (training)",
-    "ge-dri": "ge-dri:PORT[?baud=115200]  GE Datex-Ohmeda S/5, CARESCAPE (DRI)",
-    "masimo": "masimo:PORT  Masimo Rad-8 / Radical-7, serial ASCII 1",
-    "nonin-df2": "nonin-df2:PORT  Nonin pulse oximeter, data format 2",
-    "nonin-df7": "nonin-df7:PORT  Nonin pulse oximeter, data format 7 (pleth)",
-    "nonin-df8": "nonin-df8:PORT  Nonin pulse oximeter, data format 8",
-    "hl7": "hl7:HOST:PORT  HL7 PCD-01 listener for monitor gateways (MLLP)",
-    "replay": "replay:FILE?protocol=NAME[&speed=X]  play back a raw capture (training)",
+    **{name: info.description for name, info in PROTOCOLS.items()},
+    **{kind: description for kind, (_, description) in _OTHER_KINDS.items()},
 }
 
 
@@ -100,15 +105,23 @@ def parse_spec(text: str) -> DeviceSpec:
     return DeviceSpec(cleaned, kind.lower(), address, options)
 
 
-def open_device(text: str) -> Device:
-    """Create (not start) the device for a spec string; ConfigurationError if it is unknown."""
+def open_device(
+    text: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    timer: Callable[[], float] = time.monotonic,
+) -> Device:
+    """Create (not start) the device for a spec string; ConfigurationError if it is unknown.
+
+    ``clock`` (UTC epoch seconds) stamps its samples and runs a simulator; ``timer`` (monotonic
+    seconds) paces its requests. Tests pass a manual clock for both."""
     spec = parse_spec(text)
     target = DRIVERS.get(spec.kind)
     if target is None:
         raise ConfigurationError(f"unknown device type {spec.kind!r} in {text!r}", _spec_hint())
     module_name, _, factory_name = target.partition(":")
     module = importlib.import_module(module_name)
-    device: Device = getattr(module, factory_name)(spec)
+    device: Device = getattr(module, factory_name)(spec, clock=clock, timer=timer)
     device.primary_kinds = _primary_kinds(spec)
     return device
 

@@ -1,7 +1,7 @@
 """The simulator's physiology: plausible adult vitals for training, demos and tests.
 
-The emulators in each protocol module (``devices/ge_dri.py``, ``masimo.py``, ...) turn this
-model into the bytes a real device sends; ``sim:`` devices and ``katmonitor simulate`` run the
+The emulator of each protocol package (``devices/ge_dri/emulator.py``, ``masimo/``, ...) turns
+this model into the bytes a real device sends; ``sim:`` devices and ``katmonitor simulate`` run the
 real decoders on those bytes (see ``devices/drivers.py``), so training exercises the same code
 path as hardware.
 

@@ -195,13 +195,17 @@ def run_link(
     *,
     capture: BinaryIO | None = None,
     clock: Callable[[], float] = time.time,
+    timer: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Serve one open link until it fails (TransportError propagates) or ``stopping()``."""
+    """Serve one open link until it fails (TransportError propagates) or ``stopping()``.
+
+    ``clock`` (UTC epoch seconds) stamps what arrives; ``timer`` (monotonic seconds) paces the
+    periodic requests. Tests pass a manual clock for both."""
     converter = EventConverter(source, sink)
     converter.connected(clock(), transport.description)
     transport.write(decoder.requests_on_connect())
     periodic = decoder.periodic_request()
-    next_request = time.monotonic() + periodic[0] if periodic else None
+    next_request = timer() + periodic[0] if periodic else None
     while not stopping():
         data = transport.read(READ_TIMEOUT_S)
         if data:
@@ -210,9 +214,9 @@ def run_link(
                 capture.flush()
             for reply in converter.handle(decoder.feed(data), decoder, clock()):
                 transport.write(reply)
-        if periodic and next_request is not None and time.monotonic() >= next_request:
+        if periodic and next_request is not None and timer() >= next_request:
             transport.write(periodic[1])
-            next_request = time.monotonic() + periodic[0]
+            next_request = timer() + periodic[0]
 
 
 class StreamDevice(Device):
@@ -229,6 +233,7 @@ class StreamDevice(Device):
         capture_path: Path | None = None,
         reconnect_interval_s: float = RECONNECT_INTERVAL_S,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(spec, source)
         self.transport = transport
@@ -237,6 +242,7 @@ class StreamDevice(Device):
         self.capture_path = capture_path
         self.reconnect_interval_s = reconnect_interval_s
         self.clock = clock
+        self.timer = timer
 
     def _run(self, sink: SampleSink) -> None:
         capture = self.capture_path.open("ab") if self.capture_path else None
@@ -255,6 +261,7 @@ class StreamDevice(Device):
                         lambda: self.stopping,
                         capture=capture,
                         clock=self.clock,
+                        timer=self.timer,
                     )
                 except TransportError as error:
                     if error.message != last_problem:  # each distinct problem once, not per retry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import socket
 import threading
 import time
@@ -61,10 +62,6 @@ class Transport(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-    @property
-    def wire_rate_bytes_per_s(self) -> float | None:
-        return None
 
 
 class SerialTransport(Transport):
@@ -116,12 +113,6 @@ class SerialTransport(Transport):
             with contextlib.suppress(serial.SerialException, OSError):
                 self._serial.close()
             self._serial = None
-
-    @property
-    def wire_rate_bytes_per_s(self) -> float:
-        bits = 1 + int(self.settings.get("bytesize", 8)) + int(self.settings.get("stopbits", 1))
-        bits += 0 if self.settings.get("parity", "N") == "N" else 1
-        return float(self.settings.get("baudrate", 9600)) / bits
 
     def _require(self) -> serial.Serial:
         if self._serial is None:
@@ -207,8 +198,15 @@ class AcceptedConnection(TcpClientTransport):
 class FileReplayTransport(Transport):
     """Plays a raw capture file back as if it arrived at the wire rate (times ``speed``)."""
 
-    def __init__(self, path: Path, bytes_per_s: float, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        bytes_per_s: float,
+        speed: float = 1.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
+        self.timer = timer
         self.bytes_per_s = bytes_per_s * speed
         self.description = f"capture {path}"
         self._data = b""
@@ -223,15 +221,15 @@ class FileReplayTransport(Transport):
         except OSError as error:
             raise TransportError("missing", f"cannot read capture {self.path}: {error}") from None
         self._position = 0
-        self._started = time.monotonic()
+        self._started = self.timer()
 
     def read(self, timeout_s: float) -> bytes:
         if self._position >= len(self._data):
             raise TransportError("ended", f"{self.path} has been played to its end")
-        due = int((time.monotonic() - self._started) * self.bytes_per_s)
+        due = int((self.timer() - self._started) * self.bytes_per_s)
         if due <= self._position:
             time.sleep(min(timeout_s, 0.02))
-            due = int((time.monotonic() - self._started) * self.bytes_per_s)
+            due = int((self.timer() - self._started) * self.bytes_per_s)
         chunk = self._data[self._position : max(self._position, due)]
         self._position += len(chunk)
         return chunk
@@ -247,7 +245,9 @@ class EmulatorTransport(Transport):
     """An in-process emulated device: the simulator's bytes without a port (training mode).
 
     The device's bytes go through the same decoder as hardware would; what the host writes
-    reaches the emulator's ``receive``.
+    reaches the emulator's ``receive``. ``clock`` is the emulator's time (UTC epoch seconds):
+    with a manual clock, a test moves it and calls :meth:`step` to have the link loop read and
+    handle everything the device sent up to then, without waiting for real seconds.
     """
 
     def __init__(self, emulator: Emulator, clock: Callable[[], float] = time.time) -> None:
@@ -256,15 +256,27 @@ class EmulatorTransport(Transport):
         self.description = f"simulated {emulator.protocol} device"
         self._pending = bytearray()
         self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._woken = False
+        self._read_at = -math.inf  # clock time of the last read
+        self._handled_at = -math.inf  # ... whose bytes the reader has since handled
 
     def open(self) -> None:
         pass
 
     def read(self, timeout_s: float) -> bytes:
-        time.sleep(min(timeout_s, 0.01))
-        with self._lock:
-            data = bytes(self._pending) + self.emulator.advance(self.clock())
-            self._pending.clear()
+        with self._turn:
+            # Called again: whatever the previous read returned has been handled.
+            self._handled_at = self._read_at
+            self._turn.notify_all()
+            if not self._woken:
+                self._turn.wait(min(timeout_s, 0.01))
+            self._woken = False
+            with self._lock:
+                now = self.clock()
+                data = bytes(self._pending) + self.emulator.advance(now)
+                self._pending.clear()
+            self._read_at = now
         return data
 
     def write(self, data: bytes) -> None:
@@ -273,3 +285,12 @@ class EmulatorTransport(Transport):
 
     def close(self) -> None:
         pass
+
+    def step(self, until: float, timeout_s: float = 10.0) -> bool:
+        """From another thread: wake the reader and wait until it has read and handled the
+        device's bytes up to clock time ``until``. False if that took longer than
+        ``timeout_s`` (the device is not running)."""
+        with self._turn:
+            self._woken = True
+            self._turn.notify_all()
+            return self._turn.wait_for(lambda: self._handled_at >= until, timeout_s)

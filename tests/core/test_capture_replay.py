@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 from cli_runner import katmonitor
+from waiting_sink import WaitingSink
 
 from devices.registry import open_device
-from katmonitor.base.samples import CollectingSink
 from katmonitor.base.vitals import VitalKind
 
 PROTOCOLS = ["ge-dri", "hl7", "masimo", "nonin-df2", "nonin-df7", "nonin-df8"]
@@ -107,12 +106,9 @@ def test_replay_plays_a_capture_back_as_a_device(tmp_path: Path) -> None:
     capture = simulated_capture(tmp_path, "masimo")
     device = open_device(f"replay:{capture}?protocol=masimo&speed=20")
     assert device.simulated  # a recording is never a live client
-    sink = CollectingSink()
+    sink = WaitingSink()
     device.start(sink)
-    deadline = time.monotonic() + 10
-    while len([s for s in sink.samples if s.kind is VitalKind.SPO2]) < 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    sink.wait_for(lambda: len([s for s in sink.samples if s.kind is VitalKind.SPO2]) >= 20)
     device.stop()
     assert {s.source for s in sink.samples} == {"replay-masimo"}
 

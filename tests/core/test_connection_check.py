@@ -9,17 +9,70 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import serial
 
-from devices.connection_check import check_connection, same_resource
+from devices.base import Device
+from devices.connection_check import ConnectionReport, check_connection, same_resource
+from devices.registry import open_device
+from devices.virtual_time import VirtualTime
+from katmonitor.base.clock import ManualClock
 from katmonitor.base.errors import ConfigurationError
-from katmonitor.base.samples import ConnectionState
+from katmonitor.base.samples import (
+    ConnectionState,
+    DeviceStatus,
+    Sample,
+    SampleSink,
+    WaveformBlock,
+)
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+
+
+class _Tee:
+    """Passes what a device delivers on, and signals its first status."""
+
+    def __init__(self, sink: SampleSink, said: threading.Event) -> None:
+        self.sink, self.said = sink, said
+
+    def on_sample(self, sample: Sample) -> None:
+        self.sink.on_sample(sample)
+
+    def on_waveform(self, block: WaveformBlock) -> None:
+        self.sink.on_waveform(block)
+
+    def on_status(self, status: DeviceStatus) -> None:
+        self.sink.on_status(status)
+        self.said.set()
+
+
+class ObservedPort:
+    """A real port's device for check_connection, with a manual timer: each of the check's
+    sleeps first waits (on an event, generous timeout) until the device has said something,
+    then moves the timer. The grace periods and time limits pass in manual seconds."""
+
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.said = threading.Event()
+
+    def open(self, spec: str) -> Device:
+        device = open_device(spec)
+        start = device.start
+        device.start = lambda sink: start(_Tee(sink, self.said))  # type: ignore[method-assign]
+        return device
+
+    def sleep(self, seconds: float) -> None:
+        assert self.said.wait(30.0), "the device never reported"
+        self.clock.advance(seconds)
+
+    def check(self, spec: str, seconds: float, **options: Any) -> ConnectionReport:
+        return check_connection(
+            spec, seconds, timer=self.clock.now, sleep=self.sleep, opener=self.open, **options
+        )
 
 
 @pytest.fixture
@@ -35,27 +88,34 @@ def silent_pty() -> Iterator[str]:
 
 
 def test_simulated_monitor_is_received() -> None:
-    started = time.monotonic()
-    report = check_connection("sim:normal", seconds=10.0)
+    # The simulated GE monitor on a manual clock: its 5-second cycle passes in milliseconds.
+    virtual = VirtualTime()
+    started = virtual.now()
+    report = check_connection(
+        "sim:normal", seconds=10.0, timer=virtual.now, sleep=virtual.sleep, opener=virtual.open
+    )
     assert report.ok, report.summary
     assert report.summary.startswith("Receiving:") and "HR" in report.summary
-    assert report.kinds.get("hr") is not None and 30 < report.kinds["hr"] < 200
+    hr = report.kinds.get("hr")
+    assert hr is not None and 30 < hr < 200
     assert any(s.state is ConnectionState.CONNECTED for s in report.statuses)
-    assert time.monotonic() - started < 9.0, "returns once data arrived"
+    assert virtual.now() - started < 9.0, "returns once data arrived"
+    assert not virtual.devices[0].running, "and stops the device"
 
 
 def test_missing_serial_port_is_reported_quickly() -> None:
-    started = time.monotonic()
-    report = check_connection("ge-dri:/dev/ttyKATMISSING", seconds=10.0)
+    port = ObservedPort()
+    started = port.clock.now()
+    report = port.check("ge-dri:/dev/ttyKATMISSING", seconds=10.0)
     assert not report.ok
     assert "does not exist" in report.summary
     assert report.kinds == {} and report.pleth_points == 0
-    assert time.monotonic() - started < 3.0
+    assert port.clock.now() - started < 3.0
 
 
 @posix_only
 def test_open_but_silent_port_says_no_data_and_what_to_check(silent_pty: str) -> None:
-    report = check_connection("masimo:" + silent_pty, seconds=2.0)
+    report = ObservedPort().check("masimo:" + silent_pty, seconds=2.0)
     assert not report.ok
     assert "no data" in report.summary
     assert "9600 8N1" in report.summary  # the settings the monitor must be set to
@@ -65,19 +125,20 @@ def test_open_but_silent_port_says_no_data_and_what_to_check(silent_pty: str) ->
 @posix_only
 def test_port_held_by_another_program_is_busy(silent_pty: str) -> None:
     with serial.Serial(silent_pty, exclusive=True):
-        report = check_connection("masimo:" + silent_pty, seconds=10.0)
+        report = ObservedPort().check("masimo:" + silent_pty, seconds=10.0)
     assert not report.ok
     assert "in use" in report.summary
 
 
 @posix_only
 def test_a_test_can_be_cancelled(silent_pty: str) -> None:
-    started = time.monotonic()
-    report = check_connection(
-        "masimo:" + silent_pty, seconds=30.0, stop=lambda: time.monotonic() - started > 0.3
+    port = ObservedPort()
+    started = port.clock.now()
+    report = port.check(
+        "masimo:" + silent_pty, seconds=30.0, stop=lambda: port.clock.now() - started > 0.3
     )
     assert not report.ok and "cancelled" in report.summary
-    assert time.monotonic() - started < 3.0
+    assert port.clock.now() - started < 3.0
 
 
 def test_a_malformed_spec_is_a_configuration_error() -> None:

@@ -14,18 +14,12 @@ from pathlib import Path
 
 import pytest
 import serial
+from waiting_sink import WaitingSink
 
 from devices.base import Device
 from devices.registry import open_device
-from katmonitor.base.samples import CollectingSink, ConnectionState
+from katmonitor.base.samples import ConnectionState
 from katmonitor.base.vitals import VitalKind
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 class Simulator:
@@ -62,11 +56,11 @@ def simulators() -> Iterator[Callable[..., Simulator]]:
 
 
 @pytest.fixture
-def running() -> Iterator[Callable[[Device], CollectingSink]]:
+def running() -> Iterator[Callable[[Device], WaitingSink]]:
     devices: list[Device] = []
 
-    def start(device: Device) -> CollectingSink:
-        sink = CollectingSink()
+    def start(device: Device) -> WaitingSink:
+        sink = WaitingSink()
         device.start(sink)
         devices.append(device)
         return sink
@@ -76,7 +70,7 @@ def running() -> Iterator[Callable[[Device], CollectingSink]]:
         device.stop()
 
 
-def kinds(sink: CollectingSink) -> set[VitalKind]:
+def kinds(sink: WaitingSink) -> set[VitalKind]:
     return {s.kind for s in sink.samples if s.value is not None}
 
 
@@ -96,11 +90,11 @@ def test_serial_protocols_through_a_pseudo_terminal(
     assert simulator.first_line.startswith("/dev/pts/")
     device = open_device(f"{protocol}:{simulator.first_line}")
     sink = running(device)
-    wait_for(lambda: expected <= kinds(sink), timeout=12)
+    sink.wait_for(lambda: expected <= kinds(sink))
     assert {s.source for s in sink.samples} == {protocol}
     assert sink.statuses[0].state is ConnectionState.CONNECTED
     if protocol in ("nonin-df7", "ge-dri"):
-        wait_for(lambda: sum(b.count for b in sink.blocks) > 50)
+        sink.wait_for(lambda: sum(b.count for b in sink.blocks) > 50)
         rates = {b.sample_rate_hz for b in sink.blocks}
         assert rates == ({75.0} if protocol == "nonin-df7" else {100.0})
 
@@ -112,16 +106,16 @@ def test_unplug_and_replug_reconnects_without_a_restart(
     first = simulators("--protocol", "masimo", "--pty")
     link.symlink_to(first.first_line)
     sink = running(open_device(f"masimo:{link}"))
-    wait_for(lambda: len(sink.samples) >= 3)
+    sink.wait_for(lambda: len(sink.samples) >= 3)
 
     first.unplug()
-    wait_for(lambda: sink.statuses[-1].state is ConnectionState.DISCONNECTED)
+    sink.wait_for(lambda: sink.statuses[-1].state is ConnectionState.DISCONNECTED)
     count_while_unplugged = len(sink.samples)
 
     second = simulators("--protocol", "masimo", "--pty")
     link.unlink()
     link.symlink_to(second.first_line)
-    wait_for(lambda: len(sink.samples) > count_while_unplugged + 2, timeout=10)
+    sink.wait_for(lambda: len(sink.samples) > count_while_unplugged + 2)
     states = [s.state for s in sink.statuses]
     assert states[0] is ConnectionState.CONNECTED
     assert ConnectionState.DISCONNECTED in states
@@ -130,7 +124,7 @@ def test_unplug_and_replug_reconnects_without_a_restart(
 
 def test_missing_and_busy_ports_are_reported_as_technical_conditions(running) -> None:
     sink = running(open_device("masimo:/dev/ttyKATMISSING0"))
-    wait_for(lambda: bool(sink.statuses))
+    sink.wait_for(lambda: bool(sink.statuses))
     status = sink.statuses[0]
     assert status.state is ConnectionState.DISCONNECTED and "missing" in status.conditions
     assert "does not exist" in status.message
@@ -141,7 +135,7 @@ def test_missing_and_busy_ports_are_reported_as_technical_conditions(running) ->
     holder = serial.Serial(path, 9600, exclusive=True)  # another program has the port
     try:
         busy = running(open_device(f"nonin-df8:{path}"))
-        wait_for(lambda: bool(busy.statuses))
+        busy.wait_for(lambda: bool(busy.statuses))
         assert "busy" in busy.statuses[0].conditions
         assert "in use" in busy.statuses[0].message
     finally:
@@ -153,18 +147,18 @@ def test_missing_and_busy_ports_are_reported_as_technical_conditions(running) ->
 def test_sensor_off_and_corrupted_bytes_become_device_conditions(simulators, running) -> None:
     simulator = simulators("--protocol", "masimo", "--pty", "--sensor-off-at", "2")
     sink = running(open_device(f"masimo:{simulator.first_line}"))
-    wait_for(lambda: any("sensor_off" in s.conditions for s in sink.statuses), timeout=10)
+    sink.wait_for(lambda: any("sensor_off" in s.conditions for s in sink.statuses))
 
     noisy = simulators("--protocol", "nonin-df2", "--pty", "--bit-errors", "0.02")
     noisy_sink = running(open_device(f"nonin-df2:{noisy.first_line}"))
-    wait_for(lambda: any("checksum_errors" in s.conditions for s in noisy_sink.statuses))
+    noisy_sink.wait_for(lambda: any("checksum_errors" in s.conditions for s in noisy_sink.statuses))
 
 
 def test_a_device_clock_far_from_the_workstation_is_flagged(simulators, running) -> None:
     # At 200x speed the device's clock runs minutes ahead within a second.
     simulator = simulators("--protocol", "masimo", "--pty", "--speed", "200")
     sink = running(open_device(f"masimo:{simulator.first_line}"))
-    wait_for(lambda: any("clock_drift" in s.conditions for s in sink.statuses))
+    sink.wait_for(lambda: any("clock_drift" in s.conditions for s in sink.statuses))
     # Samples are placed on the workstation's clock, never in the future.
     assert max(s.time for s in sink.samples) <= time.time() + 0.1
 
@@ -172,10 +166,10 @@ def test_a_device_clock_far_from_the_workstation_is_flagged(simulators, running)
 def test_hl7_gateway_over_tcp_is_acknowledged_and_decoded(simulators, running) -> None:
     device = open_device("hl7:127.0.0.1:0")
     sink = running(device)
-    wait_for(lambda: device.bound_port is not None)  # type: ignore[attr-defined]
+    sink.wait_for(lambda: device.bound_port is not None)  # type: ignore[attr-defined]
     port = device.bound_port  # type: ignore[attr-defined]
     simulators("--protocol", "hl7", "--tcp", f"127.0.0.1:{port}")
-    wait_for(lambda: {VitalKind.HR, VitalKind.SPO2} <= kinds(sink))
+    sink.wait_for(lambda: {VitalKind.HR, VitalKind.SPO2} <= kinds(sink))
     assert {s.source for s in sink.samples} == {"hl7"}
 
     # A raw client: one ORU in, one MLLP-framed ACK out, naming our control id.
@@ -195,12 +189,12 @@ def test_hl7_gateway_over_tcp_is_acknowledged_and_decoded(simulators, running) -
     segments = {line.split("|")[0]: line.split("|") for line in ack.split("\r") if line}
     assert segments["MSA"][1] == "AA" and segments["MSA"][2] == "CTRL-42"
     assert segments["MSH"][8].startswith("ACK")
-    wait_for(lambda: any(s.value == 77.0 for s in sink.samples if s.kind is VitalKind.HR))
+    sink.wait_for(lambda: any(s.value == 77.0 for s in sink.samples if s.kind is VitalKind.HR))
 
 
 def test_a_listener_port_in_use_is_reported(running) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         sink = running(open_device(f"hl7:127.0.0.1:{port}"))
-        wait_for(lambda: bool(sink.statuses))
+        sink.wait_for(lambda: bool(sink.statuses))
         assert "busy" in sink.statuses[0].conditions

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from waiting_sink import TIMEOUT_S, notify_deliveries
 
 from katmonitor.base.errors import ConfigurationError, SessionStateError
 from katmonitor.base.samples import ConnectionState
@@ -19,6 +20,9 @@ MISSING_PORT = "masimo:/dev/ttyKATMISSING"
 
 MakeStation = Callable[[list[str]], Workstation]
 
+# Per running station: woken after each delivery from its devices (tests wait on it).
+deliveries: dict[int, threading.Condition] = {}
+
 
 @pytest.fixture
 def make_station(sqlite_url: str) -> Iterator[MakeStation]:
@@ -29,6 +33,8 @@ def make_station(sqlite_url: str) -> Iterator[MakeStation]:
 
         station = Workstation(open_database(sqlite_url), [open_device(s) for s in specs])
         stations.append(station)
+        deliveries[id(station)] = threading.Condition()
+        notify_deliveries(station.pipeline, deliveries[id(station)])
         station.start()
         return station
 
@@ -36,13 +42,14 @@ def make_station(sqlite_url: str) -> Iterator[MakeStation]:
     for station in stations:
         station.shutdown()
         station.database.close()
+        del deliveries[id(station)]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+def wait_for(station: Workstation, predicate: Callable[[], bool]) -> None:
+    """Wait until what the devices delivered to the station makes ``predicate`` true."""
+    changed = deliveries[id(station)]
+    with changed:
+        assert changed.wait_for(predicate, TIMEOUT_S), "condition not met in time"
 
 
 def sources(station: Workstation) -> set[str]:
@@ -53,16 +60,16 @@ def test_new_devices_feed_the_same_pipeline_and_the_old_ones_are_forgotten(
     make_station: MakeStation,
 ) -> None:
     station = make_station(["sim:normal"])
-    wait_for(lambda: sources(station) == {"sim"})
+    wait_for(station, lambda: sources(station) == {"sim"})
     old = station.devices[0]
 
     station.replace_devices(["sim:desaturation?name=ox&primary=spo2"])
     assert not old.running
     assert [d.spec for d in station.devices] == ["sim:desaturation?name=ox&primary=spo2"]
     assert station.pipeline.primary_sources == {VitalKind.SPO2: "ox"}
-    wait_for(lambda: station.pipeline.shown_source(VitalKind.SPO2) == "ox")
+    wait_for(station, lambda: station.pipeline.shown_source(VitalKind.SPO2) == "ox")
     assert sources(station) == {"ox"}  # the removed device's "stopped" is not shown for ever
-    wait_for(lambda: VitalKind.SPO2 in station.readings())
+    wait_for(station, lambda: VitalKind.SPO2 in station.readings())
 
 
 def test_a_training_session_cannot_switch_to_real_devices(make_station: MakeStation) -> None:
@@ -80,7 +87,8 @@ def test_a_training_session_cannot_switch_to_real_devices(make_station: MakeStat
     station.replace_devices(["sim:hypertensive"])
     assert station.recording and station.training
     wait_for(
-        lambda: any(s.state is ConnectionState.CONNECTED for s in station.device_statuses())
+        station,
+        lambda: any(s.state is ConnectionState.CONNECTED for s in station.device_statuses()),
     )
     station.end_session()
     events = SessionStore(station.database).device_events(session.id)

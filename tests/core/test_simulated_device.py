@@ -1,27 +1,50 @@
 """The simulated monitor (training mode): the simulator's physiology, turned into a real
-device's bytes by its emulator and decoded by the real decoder - no shortcut path."""
+device's bytes by its emulator and decoded by the real decoder - no shortcut path.
 
-import time
+The devices run on a manual clock (devices/virtual_time.py): seconds of device time pass in
+milliseconds, each step handled before the next."""
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+from devices.base import Device
+from devices.ge_dri import PH_DISPLAYED, phdb_request
+from devices.ge_dri.constants import INTERVAL_STOP
 from devices.registry import open_device, parse_spec
 from devices.simulated import VitalsModel
 from devices.stream_device import StreamDevice
 from devices.transport import EmulatorTransport
+from devices.virtual_time import VirtualTime
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.samples import CollectingSink, ConnectionState
 from katmonitor.base.vitals import VitalKind
 
 
-def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder() -> None:
-    device = open_device("sim:normal?nibp_interval=60")
-    assert isinstance(device, StreamDevice) and isinstance(device.transport, EmulatorTransport)
-    assert device.transport.emulator.protocol == "ge-dri"
+@pytest.fixture
+def virtual() -> Iterator[VirtualTime]:
+    time = VirtualTime()
+    yield time
+    for device in time.devices:
+        device.stop()
+
+
+def started(time: VirtualTime, spec: str) -> tuple[Device, CollectingSink]:
+    device = time.open(spec)
     sink = CollectingSink()
     device.start(sink)
-    time.sleep(5.6)
+    time.settle()  # connected, and what the device sent at once handled
+    return device, sink
+
+
+def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder(
+    virtual: VirtualTime,
+) -> None:
+    device, sink = started(virtual, "sim:normal?nibp_interval=60")
+    assert isinstance(device, StreamDevice) and isinstance(device.transport, EmulatorTransport)
+    assert device.transport.emulator.protocol == "ge-dri"
+    virtual.sleep(5.6)
     device.stop()
     kinds = [s.kind for s in sink.samples]
     # DRI displayed values come every 5 s (the protocol's minimum): at connection and at +5 s.
@@ -42,26 +65,44 @@ def test_simulated_monitor_speaks_ge_dri_bytes_through_the_real_decoder() -> Non
     assert device.simulated and {s.source for s in sink.samples} == {"sim"}
 
 
+def test_a_monitor_that_forgot_the_request_is_asked_again_within_a_minute(
+    virtual: VirtualTime,
+) -> None:
+    device, sink = started(virtual, "sim:normal")
+    assert isinstance(device, StreamDevice) and isinstance(device.transport, EmulatorTransport)
+    # The monitor stops sending displayed values, as after a restart that forgot the request.
+    device.transport.write(phdb_request(PH_DISPLAYED, INTERVAL_STOP))
+    virtual.sleep(1.0)
+    silent_from = len([s for s in sink.samples if s.kind is VitalKind.HR])
+    virtual.sleep(55.0)
+    assert len([s for s in sink.samples if s.kind is VitalKind.HR]) == silent_from
+    virtual.sleep(10.0)  # the link loop re-asks every 60 s
+    assert len([s for s in sink.samples if s.kind is VitalKind.HR]) > silent_from
+    device.stop()
+
+
 @pytest.mark.parametrize(
     ("protocol", "kind"),
     [("masimo", VitalKind.SPO2), ("nonin-df7", VitalKind.SPO2), ("hl7", VitalKind.HR)],
 )
-def test_simulator_can_speak_any_protocol(protocol: str, kind: VitalKind) -> None:
-    device = open_device(f"sim:normal?protocol={protocol}")
-    sink = CollectingSink()
-    device.start(sink)
-    deadline = time.monotonic() + 5
-    while kind not in {s.kind for s in sink.samples} and time.monotonic() < deadline:
-        time.sleep(0.05)
+def test_simulator_can_speak_any_protocol(
+    protocol: str, kind: VitalKind, virtual: VirtualTime
+) -> None:
+    device, sink = started(virtual, f"sim:normal?protocol={protocol}")
+    deadline = virtual.now() + 5
+    while kind not in {s.kind for s in sink.samples} and virtual.now() < deadline:
+        virtual.sleep(0.05)
     device.stop()
     assert kind in {s.kind for s in sink.samples}
 
 
-def test_sensor_off_period_shows_as_a_device_condition_and_no_values() -> None:
-    device = open_device("sim:normal?protocol=masimo&sensor_off_at=1.5&sensor_off_for=10")
-    sink = CollectingSink()
-    device.start(sink)
-    time.sleep(3.2)
+def test_sensor_off_period_shows_as_a_device_condition_and_no_values(
+    virtual: VirtualTime,
+) -> None:
+    device, sink = started(
+        virtual, "sim:normal?protocol=masimo&sensor_off_at=1.5&sensor_off_for=10"
+    )
+    virtual.sleep(3.2)
     device.stop()
     assert any("sensor_off" in s.conditions for s in sink.statuses)
     late = [s for s in sink.samples if s.kind is VitalKind.SPO2][-1]
@@ -86,14 +127,12 @@ def test_pleth_follows_the_pulse_and_is_continuous_between_blocks() -> None:
     assert np.max(np.abs(np.diff(wave))) < 10  # no jumps at block joins
 
 
-def test_silent_feed_option_stops_data_but_not_the_device() -> None:
-    device = open_device("sim:normal?protocol=masimo&stop_after=1.5")
-    sink = CollectingSink()
-    device.start(sink)
-    time.sleep(2.0)
+def test_silent_feed_option_stops_data_but_not_the_device(virtual: VirtualTime) -> None:
+    device, sink = started(virtual, "sim:normal?protocol=masimo&stop_after=1.5")
+    virtual.sleep(2.0)
     count = len(sink.samples) + len(sink.blocks)
     assert count >= 3
-    time.sleep(1.2)
+    virtual.sleep(1.2)
     assert len(sink.samples) + len(sink.blocks) == count
     assert device.running
     device.stop()

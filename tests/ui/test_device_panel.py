@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,11 +14,14 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from serial.tools import list_ports
 
-from devices.registry import open_device
+from devices.connection_check import ConnectionReport, check_connection
+from devices.registry import open_device, parse_spec
+from devices.virtual_time import VirtualTime
 from katmonitor.session import Route
 from katmonitor.settings import load_settings, settings_path
 from katmonitor.storage.database import Database
 from katmonitor.workstation import Workstation
+from ui import device_panel
 from ui.device_panel import DeviceSettingsDialog
 from ui.main_window import MainWindow
 
@@ -120,9 +124,25 @@ def test_the_list_shows_each_devices_live_status_and_can_be_reordered(
     assert len(dialog.specs()) == 2
 
 
+def on_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dialog's Test connection runs simulated devices on a manual clock: a GE monitor's
+    5-second cycle passes in milliseconds, however busy the machine (devices/virtual_time.py)."""
+    virtual = VirtualTime()
+
+    def check(spec: str, seconds: float, **options: Any) -> ConnectionReport:
+        if parse_spec(spec).kind == "sim":
+            options |= {"timer": virtual.now, "sleep": virtual.sleep, "opener": virtual.open}
+        return check_connection(spec, seconds, **options)
+
+    monkeypatch.setattr(device_panel, "check_connection", check)
+
+
 def test_test_connection_runs_in_the_background_and_shows_what_arrives(
-    qtbot: QtBot, open_dialog: Callable[[], DeviceSettingsDialog]
+    qtbot: QtBot,
+    open_dialog: Callable[[], DeviceSettingsDialog],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    on_a_manual_clock(monkeypatch)
     dialog = open_dialog()
     dialog.set_kind("sim")
     dialog.scenario_combo.setCurrentText("hypertensive")

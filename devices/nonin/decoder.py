@@ -1,19 +1,4 @@
-"""Nonin pulse oximeters, serial data formats 2, 7 and 8: decoder, encoders and emulator.
-
-Source: Nonin "9560 Bluetooth Specification" (docs protocols.md section 4). 9600 8N1, no flow
-control; the oximeter streams by itself.
-
-DF2, 75 frames/s in packets of 25 frames (one packet every 1/3 s)::
-
-    01  STATUS  PLETH(8 bit)  FLOAT  CHK          CHK = sum of the first 4 bytes mod 256
-
-DF7 is the same without the leading 01 and with a 16-bit pleth: STATUS, PLETH MSB, PLETH LSB,
-FLOAT, CHK. STATUS always has bit 7 set; bit 0 (SYNC) marks frame 1 of a packet. FLOAT carries
-a different value in each frame of the packet (HR MSB/LSB in frames 1-2, SpO2 in frame 3, STAT2
-in frame 8, ...). The DF7 FLOAT layout is taken to be DF2's (inferred, not seen in a capture).
-
-DF8, 4 bytes once a second, no checksum: STATUS1 (bit 7 set; HR bits 8-7 in bits 1-0), HR
-bits 6-0, SpO2-D, STATUS2.
+"""The Nonin decoder: DF2, DF7 or DF8 bytes in; pulse rate, SpO2, pleth and conditions out.
 
 Framing and resynchronisation
   DF2/DF7: a frame is valid when its STATUS has bit 7 set, its checksum matches and (DF2) it
@@ -36,204 +21,52 @@ the sensor alarm is set they are reported as "no value" so a held number never l
 
 from __future__ import annotations
 
-import re
-import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
-
 import numpy as np
 
 from devices.codec import (
-    SERIAL_9600_8N1,
     DecodedEvent,
     DecodedSample,
     DecodedStatus,
     DecodedWaveform,
     DecodeProblem,
     Decoder,
-    Emulator,
+)
+from devices.nonin.constants import (
+    ACK,
+    DF8_SENSOR_ALARM,
+    FORMATS,
+    FRAME_RATE_HZ,
+    FRAMES_PER_PACKET,
+    MAX_SKIPPED,
+    MISSING_HR,
+    MISSING_SPO2,
+    NAK,
+    PERFUSION_CONDITIONS,
+    SLOT_HR_LSB,
+    SLOT_HR_MSB,
+    SLOT_SPO2,
+    SLOT_STAT2,
+    STAT2_LOW_BATTERY,
+    STATUS_ALWAYS,
+    STATUS_ARTIFACT,
+    STATUS_NO_SENSOR,
+    STATUS_OUT_OF_TRACK,
+    STATUS_PERFUSION,
+    STATUS_SENSOR_ALARM,
+    STATUS_SYNC,
+)
+from devices.nonin.framing import _DF8_FRAME, _DF8_FRAMES, _Frame, checksum, format_select_command
+from devices.nonin.records import (
+    _DF8_CONDITIONS,
+    _DF8_STATUS1_BITS,
+    _DF8_STATUS2_BITS,
+    _PULSE_RATE,
+    _PULSE_RATE_CODES,
+    _SPO2,
+    _SPO2_CODES,
+    _sample,
 )
 from katmonitor.base.vitals import VitalKind
-
-if TYPE_CHECKING:
-    from devices.simulated import VitalsModel
-
-SERIAL_SETTINGS: dict[str, object] = dict(SERIAL_9600_8N1)  # Nonin: no flow control
-
-FORMATS: dict[str, int] = {"df2": 0x02, "df7": 0x07, "df8": 0x08}
-SELECTABLE_FORMATS = (0x02, 0x07, 0x08, 0x0D)  # 0x0D: DF13 spot-check records (not decoded)
-STX = 0x02
-ETX = 0x03
-ACK = 0x06
-NAK = 0x15
-
-FRAMES_PER_PACKET = 25
-FRAME_RATE_HZ = 75.0
-PACKET_SECONDS = FRAMES_PER_PACKET / FRAME_RATE_HZ  # 1/3 s
-MISSING_HR = 511
-MISSING_SPO2 = 127
-
-# DF2/DF7 STATUS bits.
-STATUS_ALWAYS = 0x80
-STATUS_NO_SENSOR = 0x40  # "sensor disconnect" on OEM III modules; reserved on the 9560
-STATUS_ARTIFACT = 0x20
-STATUS_OUT_OF_TRACK = 0x10
-STATUS_SENSOR_ALARM = 0x08
-STATUS_PERFUSION = 0x06  # 0x04 red, 0x02 green, both yellow; 0 outside a pulse
-STATUS_SYNC = 0x01
-
-# FLOAT slots in a packet (0-based frame index).
-SLOT_HR_MSB, SLOT_HR_LSB, SLOT_SPO2, SLOT_REVISION = 0, 1, 2, 3
-SLOT_TIMER_MSB, SLOT_TIMER_LSB, SLOT_STAT2 = 5, 6, 7
-SLOTS_SPO2_COPIES = (8, 9, 10, 15, 16)  # SpO2-D, fast, beat-to-beat, E-SpO2, E-SpO2-D
-SLOTS_HR_COPIES = ((13, 14), (19, 20), (21, 22))  # E-HR, HR-D, E-HR-D (MSB, LSB)
-STAT2_LOW_BATTERY = 0x01
-
-# DF8 bits.
-DF8_OUT_OF_TRACK = 0x20
-DF8_LOW_PERFUSION = 0x10
-DF8_MARGINAL_PERFUSION = 0x08
-DF8_ARTIFACT = 0x04
-DF8_SENSOR_ALARM = 0x08
-DF8_LOW_BATTERY = 0x01
-
-FIRMWARE_REVISION = 0x30  # what the emulator reports in frame 4
-MAX_SKIPPED = 125  # report a run of skipped bytes at least once per packet's worth
-
-NO_VALUE = frozenset({"no_value"})
-INVALID = frozenset({"invalid"})
-
-Perfusion = Literal["none", "green", "yellow", "red"]
-PERFUSION_BITS: dict[str, int] = {"none": 0x00, "green": 0x02, "red": 0x04, "yellow": 0x06}
-PERFUSION_CONDITIONS: dict[int, str] = {0x04: "low_perfusion", 0x06: "marginal_perfusion"}
-
-
-def format_select_command(data_format: int) -> bytes:
-    """The host command that switches the oximeter to ``data_format`` (2, 7, 8 or 13)."""
-    if data_format not in SELECTABLE_FORMATS:
-        raise ValueError(f"Nonin data format must be one of 2, 7, 8, 13, not {data_format}")
-    return bytes((STX, 0x70, 0x02, 0x02, data_format, ETX))
-
-
-def checksum(data: bytes | Sequence[int]) -> int:
-    return sum(data) & 0xFF
-
-
-@dataclass(frozen=True, slots=True)
-class NoninReading:
-    """What the encoders put in one DF2/DF7 packet or one DF8 frame."""
-
-    hr: int | None
-    """Pulse rate in bpm; None is sent as 511."""
-    spo2: int | None
-    """SpO2 in %; None is sent as 127."""
-    sensor_alarm: bool = False
-    out_of_track: bool = False
-    artifact: bool = False
-    perfusion: Perfusion = "green"
-    low_battery: bool = False
-
-
-def _hr_code(hr: int | None) -> int:
-    return MISSING_HR if hr is None else min(max(int(hr), 0), MISSING_HR - 1)
-
-
-def _spo2_code(spo2: int | None) -> int:
-    return MISSING_SPO2 if spo2 is None else min(max(int(spo2), 0), 100)
-
-
-def _packet_floats(reading: NoninReading, timer: int) -> list[int]:
-    hr = _hr_code(reading.hr)
-    spo2 = _spo2_code(reading.spo2)
-    floats = [0] * FRAMES_PER_PACKET
-    for msb, lsb in ((SLOT_HR_MSB, SLOT_HR_LSB), *SLOTS_HR_COPIES):
-        floats[msb], floats[lsb] = (hr >> 7) & 0x03, hr & 0x7F
-    for slot in (SLOT_SPO2, *SLOTS_SPO2_COPIES):
-        floats[slot] = spo2
-    floats[SLOT_REVISION] = FIRMWARE_REVISION
-    floats[SLOT_TIMER_MSB], floats[SLOT_TIMER_LSB] = (timer >> 7) & 0x7F, timer & 0x7F
-    floats[SLOT_STAT2] = STAT2_LOW_BATTERY if reading.low_battery else 0
-    return floats
-
-
-def _packet_status(reading: NoninReading) -> int:
-    status = STATUS_ALWAYS | PERFUSION_BITS[reading.perfusion]
-    if reading.artifact:
-        status |= STATUS_ARTIFACT
-    if reading.out_of_track:
-        status |= STATUS_OUT_OF_TRACK
-    if reading.sensor_alarm:
-        status |= STATUS_SENSOR_ALARM
-    return status
-
-
-def _pleth_points(pleth: Sequence[int] | np.ndarray, maximum: int) -> list[int]:
-    points = [min(max(round(float(p)), 0), maximum) for p in pleth]
-    if len(points) != FRAMES_PER_PACKET:
-        raise ValueError(f"a packet carries {FRAMES_PER_PACKET} pleth points, not {len(points)}")
-    return points
-
-
-def encode_df2_packet(
-    reading: NoninReading, pleth: Sequence[int] | np.ndarray, *, timer: int = 0
-) -> bytes:
-    """25 DF2 frames; ``pleth`` holds 25 points of 0-255."""
-    status = _packet_status(reading)
-    out = bytearray()
-    for slot, (point, value) in enumerate(
-        zip(_pleth_points(pleth, 0xFF), _packet_floats(reading, timer), strict=True)
-    ):
-        body = (0x01, status | (STATUS_SYNC if slot == 0 else 0), point, value)
-        out += bytes((*body, checksum(body)))
-    return bytes(out)
-
-
-def encode_df7_packet(
-    reading: NoninReading, pleth: Sequence[int] | np.ndarray, *, timer: int = 0
-) -> bytes:
-    """25 DF7 frames; ``pleth`` holds 25 points of 0-65535."""
-    status = _packet_status(reading)
-    out = bytearray()
-    for slot, (point, value) in enumerate(
-        zip(_pleth_points(pleth, 0xFFFF), _packet_floats(reading, timer), strict=True)
-    ):
-        body = (status | (STATUS_SYNC if slot == 0 else 0), point >> 8, point & 0xFF, value)
-        out += bytes((*body, checksum(body)))
-    return bytes(out)
-
-
-def encode_df8_frame(reading: NoninReading) -> bytes:
-    hr = _hr_code(reading.hr)
-    status1 = 0x80 | ((hr >> 7) & 0x03)
-    if reading.out_of_track:
-        status1 |= DF8_OUT_OF_TRACK
-    if reading.perfusion == "red":
-        status1 |= DF8_LOW_PERFUSION
-    elif reading.perfusion == "yellow":
-        status1 |= DF8_MARGINAL_PERFUSION
-    if reading.artifact:
-        status1 |= DF8_ARTIFACT
-    status2 = (DF8_SENSOR_ALARM if reading.sensor_alarm else 0) | (
-        DF8_LOW_BATTERY if reading.low_battery else 0
-    )
-    return bytes((status1, hr & 0x7F, _spo2_code(reading.spo2), status2))
-
-
-class _Frame(NamedTuple):
-    offset: int
-    status: int
-    pleth: int
-    value: int  # the FLOAT byte
-
-
-def _sample(kind: VitalKind, code: int, offset: int) -> DecodedSample:
-    missing, maximum = (MISSING_SPO2, 100) if kind is VitalKind.SPO2 else (MISSING_HR, 510)
-    if code == missing:
-        return DecodedSample(kind, None, NO_VALUE, offset=offset)
-    if code > maximum:
-        return DecodedSample(kind, None, INVALID, offset=offset)
-    return DecodedSample(kind, float(code), offset=offset)
 
 
 class NoninDecoder(Decoder):
@@ -495,137 +328,3 @@ class NoninDecoder(Decoder):
             append(DecodedSample(_SPO2, value, words, None, offset))
             offset += 4
         self._reported = reported
-
-
-# A run of DF8 frames: STATUS1 with bit 7 set, then HR bits 6-0, SpO2 0-100 or 127 and
-# STATUS2 with bit 7 clear.
-_DF8_FRAMES = re.compile(rb"(?:[\x80-\xff][\x00-\x7f][\x00-\x64\x7f][\x00-\x7f])+")
-_DF8_FRAME = struct.Struct("4B")
-_DF8_STATUS1_BITS = DF8_OUT_OF_TRACK | DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION | DF8_ARTIFACT
-_DF8_STATUS2_BITS = DF8_SENSOR_ALARM | DF8_LOW_BATTERY
-_PULSE_RATE = VitalKind.PULSE_RATE
-_SPO2 = VitalKind.SPO2
-# (value, status) of every HR (9 bits) and SpO2 (7 bits) code, by _sample's rules.
-_PULSE_RATE_CODES = [(s.value, s.status) for s in (_sample(_PULSE_RATE, c, 0) for c in range(512))]
-_SPO2_CODES = [(s.value, s.status) for s in (_sample(_SPO2, c, 0) for c in range(128))]
-
-
-def _df8_condition_words(status1: int, status2: int) -> frozenset[str]:
-    flags = (
-        (status1 & DF8_OUT_OF_TRACK, "out_of_track"),
-        (status1 & DF8_LOW_PERFUSION, "low_perfusion"),
-        (status1 & DF8_MARGINAL_PERFUSION, "marginal_perfusion"),
-        (status1 & DF8_ARTIFACT, "artifact"),
-        (status2 & DF8_SENSOR_ALARM, "sensor_off"),
-        (status2 & DF8_LOW_BATTERY, "low_battery"),
-    )
-    return frozenset(name for bit, name in flags if bit)
-
-
-# The conditions of every DF8 frame, by the bits that carry them (the key above): a lookup
-# per frame instead of building a set.
-_DF8_CONDITIONS = {
-    status1 | status2 << 8: _df8_condition_words(status1, status2)
-    for status1 in range(_DF8_STATUS1_BITS + 1)
-    if status1 & _DF8_STATUS1_BITS == status1
-    for status2 in range(_DF8_STATUS2_BITS + 1)
-    if status2 & _DF8_STATUS2_BITS == status2
-}
-
-
-class NoninEmulator(Emulator):
-    """A Nonin oximeter streaming DF2/DF7 packets every 1/3 s or a DF8 frame every second.
-
-    ``receive`` answers the format-select command with ACK and switches format from the next
-    packet, or NAK for a format it cannot produce (DF13 spot-check records are not emulated)
-    and for any other command.
-    """
-
-    def __init__(self, model: VitalsModel, start_time: float, data_format: str = "df2") -> None:
-        super().__init__(model, start_time)
-        if data_format not in FORMATS:
-            raise ValueError(f"Nonin data format must be one of {', '.join(FORMATS)}")
-        self.model: VitalsModel = model
-        self.data_format = data_format
-        self.protocol = f"nonin-{data_format}"
-        # Emissions are due at _epoch + n * period; counting avoids float drift.
-        self._epoch = start_time
-        self._sent = 0
-        self._timer = 0  # the 1/3 s packet counter sent in frames 6-7
-        self._second = -1
-        self._reading = NoninReading(None, None)
-        self._rx = bytearray()
-
-    @property
-    def _period(self) -> float:
-        return 1.0 if self.data_format == "df8" else PACKET_SECONDS
-
-    def _due(self) -> float:
-        return self._epoch + self._sent * self._period
-
-    def advance(self, now: float) -> bytes:
-        out = bytearray()
-        while self._due() <= now:
-            out += self._emit(self._due() - self.start_time)
-            self._sent += 1
-        return bytes(out)
-
-    def _current_reading(self, elapsed: float) -> NoninReading:
-        if self.state.sensor_off:
-            return NoninReading(None, None, sensor_alarm=True, perfusion="none")
-        second = int(elapsed)
-        if second != self._second:  # the model's numerics change once a second
-            self._second = second
-            numerics = self.model.numerics(float(second))
-            self._reading = NoninReading(
-                round(numerics[VitalKind.PULSE_RATE]), round(numerics[VitalKind.SPO2])
-            )
-        return self._reading
-
-    def _emit(self, elapsed: float) -> bytes:
-        reading = self._current_reading(elapsed)
-        if self.data_format == "df8":
-            return encode_df8_frame(reading)
-        wave = self.model.pleth(elapsed, FRAMES_PER_PACKET, FRAME_RATE_HZ)
-        if self.state.sensor_off:
-            wave = np.zeros(FRAMES_PER_PACKET, dtype=np.float32)
-        timer, self._timer = self._timer, (self._timer + 1) & 0x3FFF
-        # The model's pleth spans about 0-50; scale it to use most of each format's range.
-        if self.data_format == "df2":
-            return encode_df2_packet(reading, wave * 4.0, timer=timer)
-        return encode_df7_packet(reading, wave * 1000.0, timer=timer)
-
-    def receive(self, data: bytes, now: float) -> bytes:
-        # Host commands are STX, op code, length, that many bytes, ETX.
-        self._rx += data
-        replies = bytearray()
-        while True:
-            start = self._rx.find(STX)
-            if start < 0:
-                self._rx.clear()
-                break
-            del self._rx[:start]
-            if len(self._rx) < 3:
-                break
-            end = 3 + self._rx[2]  # where the ETX belongs
-            if len(self._rx) <= end:
-                break
-            if self._rx[end] != ETX:
-                replies.append(NAK)  # not a command: refuse, look for the next STX
-                del self._rx[:1]
-                continue
-            op, body = self._rx[1], bytes(self._rx[3:end])
-            del self._rx[: end + 1]
-            is_format_select = op == 0x70 and len(body) == 2 and body[0] == 0x02
-            replies.append(self._select(body[1]) if is_format_select else NAK)
-        return bytes(replies)
-
-    def _select(self, code: int) -> int:
-        for name, format_code in FORMATS.items():
-            if code == format_code:
-                if name != self.data_format:
-                    # Switch after what was already sent, keeping the stream's time base.
-                    self._epoch, self._sent = self._due(), 0
-                    self.data_format, self.protocol = name, f"nonin-{name}"
-                return ACK
-        return NAK
