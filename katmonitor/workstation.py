@@ -13,14 +13,15 @@ from collections.abc import Sequence
 
 from devices.base import Device
 from devices.registry import open_device
-from katmonitor.accounts import AccountStore, Role, User
+from katmonitor import policy
+from katmonitor.accounts import AccountStore, User
 from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, compute_baseline
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock, SystemClock
-from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.errors import ConfigurationError, SessionStateError
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
@@ -103,7 +104,20 @@ class Workstation:
         self._escalated_prompts: list[str] = []
         self.operator: User | None = None
         """The signed-in user; dosing, assessments and discharge need one."""
-        self.workflow = DosingWorkflow(self, care_plan or load_care_plan())
+        self.workflow = DosingWorkflow(
+            care_plan or load_care_plan(),
+            store=self.store,
+            clock=self.clock,
+            buffers=self.buffers,
+            session=lambda: self.session,
+            operator=lambda: self.operator,
+            timeline=self.timeline,
+            readings=self.readings,
+            active_alarms=self.active_alarms,
+            report_escalated_prompts=self.report_escalated_prompts,
+            add_observation=self.add_observation,
+            end_session=self.end_session,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -168,7 +182,7 @@ class Workstation:
             now = self.clock.now()
             self.pipeline.check_silence(now)
             # Reminders, pause expiry and stale parameters also when no sample arrives.
-            self.pipeline.alarm_action(lambda engine, now=now: engine.advance(now))
+            self.pipeline.alarm_action(lambda engine: engine.advance(now))
 
     # -- who is signed in ----------------------------------------------------------------------
 
@@ -179,19 +193,6 @@ class Workstation:
 
     def sign_out(self) -> None:
         self.operator = None
-
-    def _check_may_run_sessions(self, training: bool) -> None:
-        """With someone signed in, only a nurse (a trainee in training mode) runs sessions.
-        Headless recording (``katmonitor record``) runs with no operator and cannot dose."""
-        user = self.operator
-        if user is None:
-            return
-        if user.role is Role.NURSE or (training and user.role is Role.TRAINEE):
-            return
-        raise PermissionDeniedError(
-            f"{user.name} is a {user.role.value}: only nurses run dosing sessions"
-            + (" (trainees in training mode)" if user.role is Role.TRAINEE else "")
-        )
 
     # -- what the views show ------------------------------------------------------------------
 
@@ -293,7 +294,7 @@ class Workstation:
 
     def _buffered_samples(self, until: float) -> list[Sample]:
         """Recent numerics from the live buffers (the pre-dose minutes)."""
-        samples = []
+        samples: list[Sample] = []
         for kind in self.alarm_engine.profile.parameters:
             times, values = self.buffers.trend(kind, since=until - DEFAULT_NIBP_WINDOW_S)
             samples.extend(
@@ -321,7 +322,7 @@ class Workstation:
                 "a session is already running", "end it before starting another"
             )
         client = validate_client_id(client_id)
-        self._check_may_run_sessions(self.training)
+        policy.check_may_run_sessions(self.operator, self.training)
         now = self.clock.now()
         session = self.store.create_session(
             client_id=client,
@@ -360,7 +361,7 @@ class Workstation:
                 + " devices",
                 "training and clinical data are never mixed",
             )
-        self._check_may_run_sessions(session.training)
+        policy.check_may_run_sessions(self.operator, session.training)
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
         self.workflow.load(self.session)

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.accounts import Role
-from katmonitor.addenda import MAY_ADD, Addendum, AddendumKind, add_addendum, list_addenda
+from katmonitor.addenda import Addendum, AddendumKind, add_addendum, list_addenda
 from katmonitor.base.errors import KatMonitorError, PermissionDeniedError, SessionStateError
+from katmonitor.policy import addendum_kinds
 from katmonitor.record_signing import is_signed
 from katmonitor.workstation import Workstation
 from ui import theme
@@ -54,14 +54,6 @@ KIND_TIPS = {
     AddendumKind.NOTE: "Adds to the signed record (nurse, therapist, administrator)",
     AddendumKind.CORRECTION: "Corrects the signed record (nurses only)",
 }
-
-
-def kinds_for(role: Role | None) -> list[AddendumKind]:
-    """The kinds of addendum the core lets ``role`` add, note first."""
-    if role is None:
-        return []
-    return [kind for kind in (AddendumKind.NOTE, AddendumKind.CORRECTION)
-            if role in MAY_ADD[kind]]
 
 
 def addendum_lines(addendum: Addendum) -> list[str]:
@@ -123,7 +115,7 @@ class AddendumDialog(SubmitDialog):
         )
         self.author_label.setFont(theme.font(theme.BASE_PX, bold=True))
         self.kind_combo = QComboBox()
-        for kind in kinds_for(operator.role if operator is not None else None):
+        for kind in addendum_kinds(operator.role if operator is not None else None):
             self.kind_combo.addItem(KIND_LABELS[kind], kind)
             self.kind_combo.setItemData(self.kind_combo.count() - 1, KIND_TIPS[kind],
                                         Qt.ItemDataRole.ToolTipRole)

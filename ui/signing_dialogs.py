@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.accounts import Role
 from katmonitor.base.errors import KatMonitorError, PermissionDeniedError
+from katmonitor.policy import may_sign
 from katmonitor.record_signing import DEFAULT_MEANING, sign_session
 from katmonitor.session import Session, SessionStatus
 from katmonitor.workstation import Workstation
@@ -234,8 +234,7 @@ class RecordControls:
             self.badge.show_recording(session.id)
 
     def _offer_signing(self, session_id: int) -> None:
-        operator = self.workstation.operator
-        if operator is not None and operator.role is Role.NURSE:
+        if may_sign(self.workstation.operator):
             self.open_sign_dialog(session_id)
 
     def last_ended_session(self) -> Session | None:
