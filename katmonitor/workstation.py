@@ -179,10 +179,12 @@ class Workstation:
 
     def _watch(self) -> None:
         while not self._watchdog_stop.wait(1.0):
-            now = self.clock.now()
-            self.pipeline.check_silence(now)
-            # Reminders, pause expiry and stale parameters also when no sample arrives.
-            self.pipeline.alarm_action(lambda engine: engine.advance(now))
+            self._tick(self.clock.now())
+
+    def _tick(self, now: float) -> None:
+        self.pipeline.check_silence(now)
+        # Reminders, pause expiry and stale parameters also when no sample arrives.
+        self.pipeline.alarm_action(lambda engine: engine.advance(now))
 
     # -- who is signed in ----------------------------------------------------------------------
 

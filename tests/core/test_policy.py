@@ -32,7 +32,7 @@ def test_starting_a_session_is_refused_with_who_may() -> None:
     policy.check_may_run_sessions(None, training=False)  # headless recording
     policy.check_may_run_sessions(NURSE, training=False)
     with pytest.raises(PermissionDeniedError,
-                       match="theo is a therapist: only nurses run dosing sessions$"):
+                       match=r"theo is a therapist: only nurses run dosing sessions$"):
         policy.check_may_run_sessions(THERAPIST, training=False)
     with pytest.raises(PermissionDeniedError, match=r"\(trainees in training mode\)"):
         policy.check_may_run_sessions(TRAINEE, training=False)
@@ -56,7 +56,7 @@ def test_only_nurses_sign_and_only_administrators_manage_users() -> None:
     assert not any(policy.may_manage_users(u) for u in (None, NURSE, TRAINEE, THERAPIST))
     assert policy.require_user_manager(ADMIN) is ADMIN
     with pytest.raises(PermissionDeniedError,
-                       match="rn.lee is a nurse: only an administrator manages users"):
+                       match=r"rn\.lee is a nurse: only an administrator manages users"):
         policy.require_user_manager(NURSE)
     with pytest.raises(PermissionDeniedError, match="nobody is signed in"):
         policy.require_user_manager(None)
