@@ -8,14 +8,15 @@ longer followed is dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 from katmonitor.base.errors import KatMonitorError
-from katmonitor.record_signing import VerificationReport, verify_session
-from katmonitor.storage.store import SessionStore
+from katmonitor.record_signing import VerificationReport
+from katmonitor.session import Session
 from ui import theme
 
 POLL_MS = 25
@@ -32,13 +33,16 @@ class RecordBadge(QLabel):
     """State: "none" (no ended session), "recording", "checking", "verified", "unsigned",
     "invalid", or "error" (the record could not be read)."""
 
-    def __init__(self, store: SessionStore, parent: QWidget | None = None) -> None:
+    def __init__(self, verify: Callable[[int], VerificationReport],
+                 parent: QWidget | None = None) -> None:
+        """``verify(session_id)``: checks the record (``Workstation.verify_record``)."""
         super().__init__(parent)
-        self.store = store
+        self.verify = verify
         self.session_id: int | None = None
         self.state = "none"
         self.report: VerificationReport | None = None
         self._pending: Future[VerificationReport] | None = None
+        self._finding: Future[Session | None] | None = None
         self.setFont(theme.font(theme.BASE_PX, bold=True))
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
@@ -67,7 +71,14 @@ class RecordBadge(QLabel):
         self.session_id = session_id
         self._set("checking", f"Record #{session_id}: checking…", theme.TEXT_DIM,
                   "Recomputing the record from the stored rows.")
-        self._pending = _EXECUTOR.submit(verify_session, self.store, session_id)
+        self._pending = _EXECUTOR.submit(self.verify, session_id)
+        self._poll.start()
+
+    def check_last(self, find_last: Callable[[], Session | None]) -> None:
+        """Find the last ended session on the worker thread (``find_last`` reads the
+        database), then check it - or show that there is none."""
+        self._forget()  # what is shown stays until the session is found
+        self._finding = _EXECUTOR.submit(find_last)
         self._poll.start()
 
     def check_again(self) -> None:
@@ -76,7 +87,7 @@ class RecordBadge(QLabel):
 
     @property
     def busy(self) -> bool:
-        return self._pending is not None
+        return self._pending is not None or self._finding is not None
 
     # -- results -------------------------------------------------------------------------------
 
@@ -99,6 +110,9 @@ class RecordBadge(QLabel):
             self._set("invalid", text, theme.ALARM, "\n".join(report.lines()))
 
     def _collect(self) -> None:
+        if self._finding is not None:
+            self._found()
+            return
         pending = self._pending
         if pending is None:
             self._poll.stop()
@@ -119,9 +133,30 @@ class RecordBadge(QLabel):
             return
         self.show_report(report)
 
+    def _found(self) -> None:
+        finding = self._finding
+        if finding is None or not finding.done():
+            return
+        self._poll.stop()
+        self._finding = None
+        try:
+            last = finding.result()
+        except Exception as error:  # shown, not raised from a timer slot
+            self._set("error", "Record: cannot read the sessions", theme.TECHNICAL_ALARM,
+                      str(error) if isinstance(error, KatMonitorError)
+                      else f"{type(error).__name__}: {error}")
+            return
+        if last is None:
+            self.show_nothing()
+        else:
+            self.check(last.id)
+
     def _forget(self) -> None:
         """Drop a result still being computed for what was shown before."""
         self._poll.stop()
+        if self._finding is not None:
+            self._finding.cancel()
+            self._finding = None
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
