@@ -123,11 +123,6 @@ class DosingWorkflow:
     def events(self) -> list[WorkflowEvent]:
         return list(self._events)
 
-    @property
-    def recording(self) -> bool:
-        session = self._current_session()
-        return session is not None and session.status is SessionStatus.ACTIVE
-
     def _session(self) -> Session:
         """The running session; refused when none is."""
         session = self._current_session()

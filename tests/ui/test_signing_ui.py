@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
@@ -89,7 +89,11 @@ def test_sign_after_the_session_ends_and_the_badge_follows(
 
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
+    # Signing runs on a worker thread: the dialog is busy (Sign greyed out) until it is done.
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.busy and not ok.isEnabled() and ok.text() == "Signing…"
+    dialog.accept()  # a second press while busy signs nothing twice
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)
     assert dialog.error() == ""
     assert dialog.isVisible()  # now showing the signature
     signature = dialog.signature
