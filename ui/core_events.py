@@ -9,6 +9,8 @@ after the publisher has let go of its locks, and may call the workstation freely
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -45,8 +47,7 @@ class CoreEvents(QObject):
         }
         self._received.connect(self._emit, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: list[Callable[[], None]] = [
-            hub.subscribe(topic, lambda payload, topic=topic: self._received.emit(topic, payload))
-            for topic in TOPICS
+            hub.subscribe(topic, functools.partial(self._forward, topic)) for topic in TOPICS
         ]
 
     def close(self) -> None:
@@ -54,6 +55,11 @@ class CoreEvents(QObject):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+
+    def _forward(self, topic: str, payload: object) -> None:  # on the publisher's thread
+        # RuntimeError: the window was deleted without closing; nobody listens any more.
+        with contextlib.suppress(RuntimeError):
+            self._received.emit(topic, payload)
 
     def _emit(self, topic: str, payload: object) -> None:
         self._signals[topic].emit(payload)
