@@ -52,10 +52,6 @@ class Prompt:
     state: PromptState
     completion: Completion | None = None
 
-    @property
-    def needs_attention(self) -> bool:
-        return self.state in (PromptState.DUE, PromptState.OVERDUE, PromptState.ESCALATED)
-
 
 @dataclass(frozen=True, slots=True)
 class _Slot:

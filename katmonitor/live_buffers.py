@@ -89,7 +89,6 @@ class LiveBuffers:
         self._latest_waveform: dict[VitalKind, float] = {}
         self.trend_version = 0
         """Increases whenever a numeric is added: the UI redraws trends only when it changed."""
-        self.waveform_version = 0
 
     def add_sample(self, sample: Sample) -> None:
         value = np.nan if sample.value is None else sample.value
@@ -102,7 +101,6 @@ class LiveBuffers:
         with self._lock:
             self._waveforms[block.kind].extend(block.times(), block.values.astype(np.float64))
             self._latest_waveform[block.kind] = block.end_time
-            self.waveform_version += 1
 
     def latest(self, kind: VitalKind) -> Sample | None:
         with self._lock:

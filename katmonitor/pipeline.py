@@ -22,6 +22,7 @@ from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind, spec_of
+from katmonitor.events import ALARM_EVENTS, DEVICE_STATUS, EventHub
 from katmonitor.limits import Limit, LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 
@@ -50,8 +51,11 @@ class Pipeline:
         *,
         baseline_window_s: float = 600.0,
         alarms: AlarmEngine | None = None,
+        events: EventHub | None = None,
     ) -> None:
+        """``events``: where alarm events and device status changes are published."""
         self.buffers = buffers or LiveBuffers()
+        self.events = events or EventHub()
         self.alarms = alarms or AlarmEngine(load_profile("default"))
         """Runs on every shown sample and every status; use alarm_action() from other threads."""
         # The tiles' red state and the out-of-limits list follow the alarm engine's effective
@@ -110,6 +114,7 @@ class Pipeline:
             if self._recorder is not None and self._session_id is not None:
                 self._recorder.submit_status(self._session_id, status)
             self._alarm_events(self.alarms.process_status(status))
+        self.events.publish(DEVICE_STATUS, status)
 
     # -- alarms -------------------------------------------------------------------------------
 
@@ -186,6 +191,16 @@ class Pipeline:
         with self._lock:
             return list(self._flags.values())
 
+    def recent_flags(self) -> list[LimitFlag]:
+        """A copy of the flag log (onsets, newest last)."""
+        with self._lock:
+            return list(self.flag_log)
+
+    def alarm_history(self) -> list[AlarmEvent]:
+        """A copy of the in-memory alarm log (newest last)."""
+        with self._lock:
+            return list(self.alarm_log)
+
     def check_silence(
         self, now: float, limit_s: float = DEFAULT_SILENCE_LIMIT_S
     ) -> list[DeviceStatus]:
@@ -220,6 +235,7 @@ class Pipeline:
                     del self._shown[kind]
             for key in [key for key in self._last_by_source if key[1] in sources]:
                 del self._last_by_source[key]
+        self.events.publish(DEVICE_STATUS, None)
 
     def shown_source(self, kind: VitalKind) -> str | None:
         """The device whose values of ``kind`` are on screen (and checked against limits)."""
@@ -251,11 +267,13 @@ class Pipeline:
             if self._recorder is not None and self._session_id is not None:
                 self._recorder.submit_status(self._session_id, back)
             self._alarm_events(self.alarms.process_status(back))
+            self.events.publish(DEVICE_STATUS, back)
 
     def _alarm_events(self, events: list[AlarmEvent]) -> None:
         if not events:
             return
         self.alarm_log.extend(events)
+        self.events.publish(ALARM_EVENTS, list(events))
         submit = getattr(self._recorder, "submit_alarm_event", None)
         if submit is not None and self._session_id is not None:
             for event in events:

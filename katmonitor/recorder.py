@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
+from katmonitor.events import RECORDER_ERROR, EventHub
 from katmonitor.storage.store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,11 @@ _Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | thread
 
 
 class Recorder:
-    def __init__(self, store: SessionStore, *, flush_interval_s: float = 0.25) -> None:
+    def __init__(self, store: SessionStore, *, flush_interval_s: float = 0.25,
+                 events: EventHub | None = None) -> None:
+        """``events``: where a change of ``last_error`` is published (on the writer thread)."""
         self._store = store
+        self.events = events or EventHub()
         self._interval = flush_interval_s
         self._cond = threading.Condition()
         # Guarded by _cond:
@@ -329,7 +333,7 @@ class Recorder:
             count = _count(items)
             self._rejected += count
             self._release(count)  # no longer pending: they are not retried
-            self._last_error = f"the database refused {count} records: {refused[0][1]}"
+            self._set_error(f"the database refused {count} records: {refused[0][1]}")
             log.error(
                 "recorder: the database refused %d records (not stored), e.g. %s: %s",
                 count,
@@ -362,7 +366,7 @@ class Recorder:
         self._release(_count(items))
         if self._last_error is not None and self._last_logged_error is not None:
             log.info("recorder: writing works again; the kept data is stored")
-        self._last_error = None
+        self._set_error(None)
         self._last_logged_error = None
 
     def _release(self, count: int) -> None:
@@ -371,10 +375,17 @@ class Recorder:
 
     def _note_failure(self, exc: Exception) -> None:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        self._last_error = message
+        self._set_error(message)
         if message != self._last_logged_error:  # once per distinct error, not every retry
             log.warning("recorder: cannot store data yet (kept, will retry): %s", message)
             self._last_logged_error = message
+
+
+    def _set_error(self, message: str | None) -> None:
+        changed = message != self._last_error
+        self._last_error = message
+        if changed:
+            self.events.publish(RECORDER_ERROR, message)
 
 
 def _describe(item: _Item) -> str:

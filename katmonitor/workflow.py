@@ -10,16 +10,20 @@ have been ready to leave, and ends the session.
 
 Every step is a row in ``workflow_events`` (or a dose/observation row): the record is what
 happened, in order, with who did it. The rules live in predose.py, clinical_schedule.py and
-discharge.py; this class applies them to the workstation's session.
+discharge.py; this class applies them to the workstation's session;
+who may act is :mod:`katmonitor.policy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from katmonitor.accounts import Role, User
+from katmonitor import policy
+from katmonitor.accounts import User
+from katmonitor.alarms.model import ActiveAlarm
 from katmonitor.assessments import Assessment
+from katmonitor.base.clock import Clock
 from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan
@@ -31,26 +35,28 @@ from katmonitor.discharge import (
     evaluate_discharge,
     suggest_ready_to_leave,
 )
+from katmonitor.live_buffers import LiveBuffers
+from katmonitor.policy import ORAL_ROUTES, WEIGHT_ROUTES
 from katmonitor.predose import GateResult, eligibility_concerns, evaluate_gate
-from katmonitor.readings import format_age
+from katmonitor.readings import Reading, format_age
 from katmonitor.session import (
     DoseEvent,
     Observation,
     Route,
     Session,
+    SessionStatus,
     WorkflowEvent,
     WorkflowKind,
     validate_weight,
 )
+from katmonitor.storage.store import SessionStore
 
-if TYPE_CHECKING:
-    from katmonitor.storage.store import SessionStore
-    from katmonitor.workstation import Workstation
+__all__ = ["ORAL_ACTIONS", "ORAL_ROUTES", "WEIGHT_ROUTES", "DoseBlockedError", "DosingWorkflow"]
 
 ORAL_ACTIONS = ("swallowed", "spat")
-ORAL_ROUTES = (Route.SUBLINGUAL, Route.ORAL)
-WEIGHT_ROUTES = (Route.IM, Route.IV)
 MAX_REASON = 500
+
+TimelineEvent = DoseEvent | Observation
 
 
 class DoseBlockedError(SessionStateError):
@@ -69,9 +75,42 @@ class DoseBlockedError(SessionStateError):
 
 
 class DosingWorkflow:
-    def __init__(self, workstation: Workstation, plan: CarePlan) -> None:
-        self.workstation = workstation
+    """Applies the care plan to the running session. Everything it needs is handed in (the
+    workstation builds it): it reads the session, operator and timeline through the
+    callables, and ends the session or reports escalated prompts through them."""
+
+    def __init__(
+        self,
+        plan: CarePlan,
+        *,
+        store: SessionStore,
+        clock: Clock,
+        buffers: LiveBuffers,
+        session: Callable[[], Session | None],
+        operator: Callable[[], User | None],
+        timeline: Callable[[], list[TimelineEvent]],
+        readings: Callable[[], dict[VitalKind, Reading]],
+        active_alarms: Callable[[], list[ActiveAlarm]],
+        report_escalated_prompts: Callable[[list[str]], object],
+        add_observation: Callable[..., Observation],
+        end_session: Callable[[], Session],
+    ) -> None:
+        """``session``: the workstation's session (running or ended) or None; ``timeline``:
+        its doses and observations in time order; ``report_escalated_prompts``: raises or ends
+        the schedule's technical alarm; ``add_observation(text, author, time=, assessment=)``
+        stores an observation on the running session."""
         self.plan = plan
+        self.store = store
+        self.clock = clock
+        self.buffers = buffers
+        self._current_session = session
+        self._operator = operator
+        self._timeline = timeline
+        self._readings = readings
+        self._active_alarms = active_alarms
+        self._report_escalated_prompts = report_escalated_prompts
+        self._add_observation = add_observation
+        self._end_session = end_session
         self._events: list[WorkflowEvent] = []
 
     # -- state ----------------------------------------------------------------------------
@@ -81,15 +120,15 @@ class DosingWorkflow:
         self._events = [] if session is None else self.store.workflow_events(session.id)
 
     @property
-    def store(self) -> SessionStore:
-        return self.workstation.store
-
-    @property
     def events(self) -> list[WorkflowEvent]:
         return list(self._events)
 
     def _session(self) -> Session:
-        return self.workstation._require_session()
+        """The running session; refused when none is."""
+        session = self._current_session()
+        if session is None or session.status is not SessionStatus.ACTIVE:
+            raise SessionStateError("no session is running", "start a session first")
+        return session
 
     @property
     def route_plan(self) -> RoutePlan:
@@ -100,7 +139,7 @@ class DosingWorkflow:
         return found[-1] if found else None
 
     def doses(self) -> list[DoseEvent]:
-        return [e for e in self.workstation.timeline() if isinstance(e, DoseEvent)]
+        return [e for e in self._timeline() if isinstance(e, DoseEvent)]
 
     @property
     def anchor(self) -> float | None:
@@ -111,7 +150,7 @@ class DosingWorkflow:
     def assessments(self) -> list[tuple[float, Assessment]]:
         return [
             (e.time, e.assessment)
-            for e in self.workstation.timeline()
+            for e in self._timeline()
             if isinstance(e, Observation) and not e.assessment.is_empty
         ]
 
@@ -119,22 +158,14 @@ class DosingWorkflow:
 
     def require_clinician(self, action: str) -> User:
         """Only a signed-in nurse runs a dosing session; a trainee may in training mode."""
-        user = self.workstation.operator
-        if user is None:
-            raise PermissionDeniedError(f"sign in as a nurse to {action}")
-        session = self.workstation.session
-        allowed = {Role.NURSE} | ({Role.TRAINEE} if session and session.training else set())
-        if user.role not in allowed:
-            raise PermissionDeniedError(
-                f"{user.name} is a {user.role.value}: only nurses may {action}"
-                + (" (trainees in training mode)" if user.role is Role.TRAINEE else "")
-            )
-        return user
+        session = self._current_session()
+        return policy.require_clinician(self._operator(), bool(session and session.training),
+                                        action)
 
     def _record(self, kind: WorkflowKind, user: User, data: dict[str, Any],
                 time: float | None = None) -> WorkflowEvent:
         session = self._session()
-        now = self.workstation.clock.now()
+        now = self.clock.now()
         event = self.store.add_workflow_event(
             session.id, time=now if time is None else time, kind=kind, user=user.name,
             data=data, recorded_at=now,
@@ -175,9 +206,9 @@ class DosingWorkflow:
 
     def gate(self) -> GateResult:
         """The pre-dose gate on the latest readings, now."""
-        buffers = self.workstation.buffers
+        buffers = self.buffers
         latest = {kind: s for kind in NUMERIC_KINDS if (s := buffers.latest(kind)) is not None}
-        return evaluate_gate(self.plan.gate, latest, self.workstation.clock.now())
+        return evaluate_gate(self.plan.gate, latest, self.clock.now())
 
     def predose_blockers(self) -> list[str]:
         """What must be done before the first dose (the gate is separate: see ``gate``)."""
@@ -202,7 +233,7 @@ class DosingWorkflow:
         doses = self.doses()
         if not rest or not doses or self._session().route is not Route.INTRANASAL:
             return 0.0
-        return max(0.0, doses[-1].time + rest - self.workstation.clock.now())
+        return max(0.0, doses[-1].time + rest - self.clock.now())
 
     def check_dose(
         self, dose_mg: float, unit_count: int, lot: str, weight_kg: float | None,
@@ -275,20 +306,24 @@ class DosingWorkflow:
             raise SessionStateError("swallow/spit applies to tablets and lozenges only")
         if action not in ORAL_ACTIONS:
             raise ConfigurationError("the tablet was either swallowed or spat")
-        when = self.workstation.clock.now() if time is None else time
+        when = self.clock.now() if time is None else time
         if when < dose.time:
             raise ConfigurationError("the tablet cannot end before it was given")
         return self._record(
             WorkflowKind.ORAL_COMPLETE, user, {"dose_id": dose.id, "action": action}, when
         )
 
+    def pending_oral_doses(self) -> list[DoseEvent]:
+        """Tablets/lozenges given whose swallow or spit is not recorded yet."""
+        return policy.pending_oral_doses(self.doses(), self._events)
+
     # -- the schedule ----------------------------------------------------------------------------
 
     def schedule(self) -> list[Prompt]:
         """The prompts now; completions found in the data are written to the record once."""
-        if self.workstation.session is None:
+        session = self._current_session()
+        if session is None:
             return []
-        session = self.workstation.session
         recorded = {
             e.data["prompt_id"]: Completion(e.time, e.data.get("by") or e.user)
             for e in self._events
@@ -296,23 +331,23 @@ class DosingWorkflow:
         }
         anchor = self.anchor
         since = anchor - self.plan.due_lead_s if anchor is not None else 0.0
-        nibp_times, _ = self.workstation.buffers.trend(VitalKind.NIBP_SYSTOLIC, since=since)
+        nibp_times, _ = self.buffers.trend(VitalKind.NIBP_SYSTOLIC, since=since)
         prompts = build_schedule(
             self.plan, self.plan.for_route(session.route), anchor,
-            now=self.workstation.clock.now(),
+            now=self.clock.now(),
             nibp_times=[float(t) for t in nibp_times],
             assessment_times=[t for t, a in self.assessments()
                               if a.moaas is not None or a.cadss_total is not None],
             recorded=recorded,
             ended_at=session.ended_at,
         )
-        if self.workstation.recording:
+        if session.status is SessionStatus.ACTIVE:
             for prompt in prompts:
                 done = prompt.completion
                 if done is not None and not done.recorded:
                     self._record_prompt(prompt, done.by, "", done.time, system=True)
             # An escalated prompt is also a low-priority alarm: heard, not only seen.
-            self.workstation.report_escalated_prompts(
+            self._report_escalated_prompts(
                 [p.label for p in prompts if p.state is PromptState.ESCALATED]
             )
         return prompts
@@ -325,14 +360,14 @@ class DosingWorkflow:
             raise SessionStateError(f"no prompt {prompt_id!r} in this session's schedule")
         if prompt.state is PromptState.DONE:
             raise SessionStateError(f"{prompt.label} is already done")
-        return self._record_prompt(prompt, user.name, note, self.workstation.clock.now(),
+        return self._record_prompt(prompt, user.name, note, self.clock.now(),
                                    user=user)
 
     def _record_prompt(self, prompt: Prompt, by: str, note: str, time: float, *,
                        system: bool = False, user: User | None = None) -> WorkflowEvent:
         session = self._session()
-        now = self.workstation.clock.now()
-        operator = self.workstation.operator
+        now = self.clock.now()
+        operator = self._operator()
         name = user.name if user else (operator.name if operator else "system")
         event = self.store.add_workflow_event(
             session.id, time=time, kind=WorkflowKind.PROMPT_DONE, user=name,
@@ -347,24 +382,24 @@ class DosingWorkflow:
 
     def add_assessment(self, assessment: Assessment, text: str = "", *,
                        time: float | None = None) -> Observation:
-        user = self.workstation.operator
+        user = self._operator()
         if user is None:
             raise PermissionDeniedError("sign in to record an assessment")
         if assessment.is_empty and not text.strip():
             raise ConfigurationError("record at least one finding or some text")
-        return self.workstation.add_observation(
+        return self._add_observation(
             text, user.full_name or user.name, time=time, assessment=assessment
         )
 
     # -- discharge -------------------------------------------------------------------------------
 
     def vitals_check(self) -> VitalsCheck:
-        readings = self.workstation.readings()
+        readings = self._readings()
         problems = [
             f"{r.kind.value} {r.value_text()} out of limits" for r in readings.values()
             if r.alarming
         ]
-        physiological = [a for a in self.workstation.active_alarms() if not a.technical]
+        physiological = [a for a in self._active_alarms() if not a.technical]
         problems += [a.message for a in physiological if not a.latched]
         nibp = readings.get(VitalKind.NIBP_SYSTOLIC)
         if nibp is None or nibp.age_s > self.plan.gate.max_reading_age_s:
@@ -375,14 +410,14 @@ class DosingWorkflow:
         return evaluate_discharge(
             anchor=self.anchor,
             observation_minimum_s=self.route_plan.observation_minimum_s,
-            now=self.workstation.clock.now(),
+            now=self.clock.now(),
             vitals=self.vitals_check(),
             assessments=self.assessments(),
         )
 
     def suggested_ready_to_leave(self) -> float:
         return suggest_ready_to_leave(self.anchor, self.assessments(),
-                                      self.workstation.clock.now())
+                                      self.clock.now())
 
     def discharge(
         self, confirmed: Iterable[str], ready_to_leave_at: float, exception_reason: str = ""
@@ -394,7 +429,7 @@ class DosingWorkflow:
         unknown = confirmed - set(CONFIRMED_BY_NURSE)
         if unknown:
             raise ConfigurationError(f"unknown discharge criteria: {', '.join(sorted(unknown))}")
-        now = self.workstation.clock.now()
+        now = self.clock.now()
         anchor = self.anchor
         if anchor is not None and not anchor <= ready_to_leave_at <= now + 1:
             raise ConfigurationError(
@@ -430,7 +465,7 @@ class DosingWorkflow:
             },
             now,
         )
-        return self.workstation.end_session()
+        return self._end_session()
 
 
 def _reason(text: str) -> str:

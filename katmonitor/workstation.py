@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from devices.base import Device
 from devices.registry import open_device
-from katmonitor.accounts import AccountStore, Role, User
+from katmonitor import policy
+from katmonitor.accounts import AccountStore, User
+from katmonitor.addenda import Addendum, add_addendum, list_addenda
 from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, compute_baseline
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock, SystemClock
-from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.errors import ConfigurationError, SessionStateError
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
 from katmonitor.config import workstation_name
+from katmonitor.events import SESSION_CHANGED, EventHub
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
 from katmonitor.readings import Reading, current_readings
+from katmonitor.record_signing import VerificationReport, is_signed, sign_session, verify_session
 from katmonitor.recorder import Recorder
 from katmonitor.session import (
     DoseEvent,
@@ -85,14 +90,19 @@ class Workstation:
         self.clock = clock or SystemClock()
         self.buffers = LiveBuffers()
         self.alarm_profile = alarm_profile
+        self.events = EventHub()
+        """Alarm events, device status, recorder errors and session changes are published
+        here (katmonitor/events.py); the window listens through one adapter."""
         self.pipeline = Pipeline(
             self.buffers,
             limits or LimitChecker(),
             baseline_window_s=baseline_window_s,
             alarms=AlarmEngine(load_profile(alarm_profile or "default")),
+            events=self.events,
         )
         self.pipeline.primary_sources = _primary_sources(self.devices)
-        self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s)
+        self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s,
+                                 events=self.events)
         self.name = name or workstation_name()
         self.session: Session | None = None
         self._timeline: list[TimelineEvent] = []
@@ -103,7 +113,20 @@ class Workstation:
         self._escalated_prompts: list[str] = []
         self.operator: User | None = None
         """The signed-in user; dosing, assessments and discharge need one."""
-        self.workflow = DosingWorkflow(self, care_plan or load_care_plan())
+        self.workflow = DosingWorkflow(
+            care_plan or load_care_plan(),
+            store=self.store,
+            clock=self.clock,
+            buffers=self.buffers,
+            session=lambda: self.session,
+            operator=lambda: self.operator,
+            timeline=self.timeline,
+            readings=self.readings,
+            active_alarms=self.active_alarms,
+            report_escalated_prompts=self.report_escalated_prompts,
+            add_observation=self.add_observation,
+            end_session=self.end_session,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -127,6 +150,7 @@ class Workstation:
             self.pipeline.stop_recording()
             self.recorder.stop()
             self.session = self.store.set_status(self.session.id, SessionStatus.INTERRUPTED)
+            self.events.publish(SESSION_CHANGED, self.session)
         else:
             self.recorder.stop()
         if self._watchdog is not None:
@@ -165,10 +189,12 @@ class Workstation:
 
     def _watch(self) -> None:
         while not self._watchdog_stop.wait(1.0):
-            now = self.clock.now()
-            self.pipeline.check_silence(now)
-            # Reminders, pause expiry and stale parameters also when no sample arrives.
-            self.pipeline.alarm_action(lambda engine, now=now: engine.advance(now))
+            self._tick(self.clock.now())
+
+    def _tick(self, now: float) -> None:
+        self.pipeline.check_silence(now)
+        # Reminders, pause expiry and stale parameters also when no sample arrives.
+        self.pipeline.alarm_action(lambda engine: engine.advance(now))
 
     # -- who is signed in ----------------------------------------------------------------------
 
@@ -179,19 +205,6 @@ class Workstation:
 
     def sign_out(self) -> None:
         self.operator = None
-
-    def _check_may_run_sessions(self, training: bool) -> None:
-        """With someone signed in, only a nurse (a trainee in training mode) runs sessions.
-        Headless recording (``katmonitor record``) runs with no operator and cannot dose."""
-        user = self.operator
-        if user is None:
-            return
-        if user.role is Role.NURSE or (training and user.role is Role.TRAINEE):
-            return
-        raise PermissionDeniedError(
-            f"{user.name} is a {user.role.value}: only nurses run dosing sessions"
-            + (" (trainees in training mode)" if user.role is Role.TRAINEE else "")
-        )
 
     # -- what the views show ------------------------------------------------------------------
 
@@ -293,7 +306,7 @@ class Workstation:
 
     def _buffered_samples(self, until: float) -> list[Sample]:
         """Recent numerics from the live buffers (the pre-dose minutes)."""
-        samples = []
+        samples: list[Sample] = []
         for kind in self.alarm_engine.profile.parameters:
             times, values = self.buffers.trend(kind, since=until - DEFAULT_NIBP_WINDOW_S)
             samples.extend(
@@ -305,6 +318,33 @@ class Workstation:
 
     def device_statuses(self) -> list[DeviceStatus]:
         return self.pipeline.statuses()
+
+    def recent_flags(self) -> list[LimitFlag]:
+        """Each time a parameter went out of limits (onsets, newest last)."""
+        return self.pipeline.recent_flags()
+
+    def alarm_log(self) -> list[AlarmEvent]:
+        """The alarm events in memory since the app started (newest last)."""
+        return self.pipeline.alarm_history()
+
+    def alarm_history(self) -> list[AlarmEvent]:
+        """The running session's stored alarm record, or the in-memory log when no session
+        records. Blocks (flushes the recorder, reads the database): not on the UI thread."""
+        session_id = self.pipeline.recording_session_id
+        if session_id is None:
+            return self.alarm_log()
+        self.recorder.flush()  # the last quarter second of events is still queued
+        return self.store.alarm_events(session_id)
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the recorder cannot store data right now (kept and retried), or None."""
+        return self.recorder.last_error
+
+    @property
+    def baseline_window_s(self) -> float:
+        """How far back the pre-dose baseline (written into a session at its start) reaches."""
+        return self.pipeline.baseline_window_s
 
     def timeline(self) -> list[TimelineEvent]:
         return sorted(self._timeline, key=lambda event: event.time)
@@ -321,7 +361,7 @@ class Workstation:
                 "a session is already running", "end it before starting another"
             )
         client = validate_client_id(client_id)
-        self._check_may_run_sessions(self.training)
+        policy.check_may_run_sessions(self.operator, self.training)
         now = self.clock.now()
         session = self.store.create_session(
             client_id=client,
@@ -341,6 +381,7 @@ class Workstation:
         self._use_alarm_profile(route)  # after recording starts: its first events are kept
         # Until the first dose, the minutes before the session start are the baseline.
         self._set_baseline(self._buffered_samples(now), now)
+        self.events.publish(SESSION_CHANGED, session)
         return session
 
     def reopen_session(self, session_id: int) -> Session:
@@ -360,7 +401,7 @@ class Workstation:
                 + " devices",
                 "training and clinical data are never mixed",
             )
-        self._check_may_run_sessions(session.training)
+        policy.check_may_run_sessions(self.operator, session.training)
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
         self.workflow.load(self.session)
@@ -376,6 +417,7 @@ class Workstation:
                 break
             before.append(item)
         self._set_baseline(before, anchor)
+        self.events.publish(SESSION_CHANGED, self.session)
         return self.session
 
     def add_dose(
@@ -458,7 +500,47 @@ class Workstation:
         self.session = self.store.set_status(
             session.id, SessionStatus.ENDED, ended_at=self.clock.now()
         )
+        self.events.publish(SESSION_CHANGED, self.session)
         return self.session
+
+    # -- records: reading, signing, addenda (these read the database: not on the UI thread) ---
+
+    def get_session(self, session_id: int) -> Session:
+        return self.store.get_session(session_id)
+
+    def doses(self, session_id: int) -> list[DoseEvent]:
+        return self.store.doses(session_id)
+
+    def observations(self, session_id: int) -> list[Observation]:
+        return self.store.observations(session_id)
+
+    def last_ended_session(self) -> Session | None:
+        """The workstation's session if it has ended, else this workstation's last ended one."""
+        session = self.session
+        if session is not None and session.status is SessionStatus.ENDED:
+            return session
+        ended = [s for s in self.store.list_sessions()
+                 if s.status is SessionStatus.ENDED and s.workstation == self.name]
+        return max(ended, key=lambda s: (s.ended_at or s.started_at, s.id), default=None)
+
+    def sign_record(self, session_id: int, user: str, password: str,
+                    meaning: str) -> dict[str, Any]:
+        """``user`` signs the ended session's record (see ``record_signing.sign_session``)."""
+        return sign_session(self.store, session_id, user, password, meaning)
+
+    def verify_record(self, session_id: int) -> VerificationReport:
+        return verify_session(self.store, session_id)
+
+    def is_signed(self, session_id: int) -> bool:
+        return is_signed(self.store, session_id)
+
+    def add_addendum(self, session_id: int, user: str, password: str, kind: str,
+                     text: str) -> Addendum:
+        """A signed addendum to a signed record (see ``addenda.add_addendum``)."""
+        return add_addendum(self.store, session_id, user, password, kind, text)
+
+    def list_addenda(self, session_id: int) -> list[Addendum]:
+        return list_addenda(self.store, session_id)
 
     def reopenable_sessions(self) -> list[Session]:
         current = self.session.id if self.session is not None else None

@@ -5,7 +5,8 @@ that reference the original (:mod:`katmonitor.addenda`). The Add signed addendum
 the session's summary and its addenda so far (author, role, kind, date and time in UTC and in
 local time, text), lets the signed-in user choose the kind - only the kinds their role may add
 are offered: a note for a nurse, therapist or administrator, a correction for a nurse - type the
-text and re-enter their password; ``add_addendum`` signs and stores it. The core stays the
+text and re-enter their password; ``add_addendum`` signs and stores it (on a worker thread: the
+dialog shows "Signing…" meanwhile). The core stays the
 authority: its refusal (wrong password, role, an unsigned session) is shown inside the dialog
 and nothing is stored. Once added, the dialog shows the addendum as signed.
 
@@ -18,8 +19,8 @@ has the record badge check the record again after an addendum is added.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -30,12 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.accounts import Role
-from katmonitor.addenda import MAY_ADD, Addendum, AddendumKind, add_addendum, list_addenda
+from katmonitor.addenda import Addendum, AddendumKind
 from katmonitor.base.errors import KatMonitorError, PermissionDeniedError, SessionStateError
-from katmonitor.record_signing import is_signed
+from katmonitor.policy import addendum_kinds
+from katmonitor.session import Session
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.background import run_in_background
 from ui.dialogs import SubmitDialog, error_text, show_error
 from ui.signing_dialogs import (
     SIGN_SHORTCUT,
@@ -54,14 +56,6 @@ KIND_TIPS = {
     AddendumKind.NOTE: "Adds to the signed record (nurse, therapist, administrator)",
     AddendumKind.CORRECTION: "Corrects the signed record (nurses only)",
 }
-
-
-def kinds_for(role: Role | None) -> list[AddendumKind]:
-    """The kinds of addendum the core lets ``role`` add, note first."""
-    if role is None:
-        return []
-    return [kind for kind in (AddendumKind.NOTE, AddendumKind.CORRECTION)
-            if role in MAY_ADD[kind]]
 
 
 def addendum_lines(addendum: Addendum) -> list[str]:
@@ -106,12 +100,12 @@ class AddendumDialog(SubmitDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.addendum: Addendum | None = None
-        store = workstation.store
-        session = store.get_session(session_id)
+        self.busy = False
+        session = workstation.get_session(session_id)
         self.summary_label = QLabel(record_summary(workstation, session))
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.addenda = list_addenda(store, session_id)
+        self.addenda = workstation.list_addenda(session_id)
         self.addenda_view = QPlainTextEdit(addenda_text(self.addenda))
         self.addenda_view.setReadOnly(True)
         self.addenda_view.setTabChangesFocus(True)
@@ -123,7 +117,7 @@ class AddendumDialog(SubmitDialog):
         )
         self.author_label.setFont(theme.font(theme.BASE_PX, bold=True))
         self.kind_combo = QComboBox()
-        for kind in kinds_for(operator.role if operator is not None else None):
+        for kind in addendum_kinds(operator.role if operator is not None else None):
             self.kind_combo.addItem(KIND_LABELS[kind], kind)
             self.kind_combo.setItemData(self.kind_combo.count() - 1, KIND_TIPS[kind],
                                         Qt.ItemDataRole.ToolTipRole)
@@ -180,35 +174,51 @@ class AddendumDialog(SubmitDialog):
         # None offered (a trainee): ask for a note, so the core says who may add one.
         return AddendumKind(data) if data is not None else AddendumKind.NOTE
 
-    def submit(self) -> None:
-        operator = self.workstation.operator
-        if operator is None:
-            raise PermissionDeniedError("sign in to add a signed addendum")
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.addendum = add_addendum(self.workstation.store, self.session_id, operator.name,
-                                         self.password_edit.text(), self.kind().value,
-                                         self.text_edit.toPlainText())
-        except KatMonitorError:
-            self.password_edit.clear()
-            self.password_edit.setFocus()
-            raise
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-
     def accept(self) -> None:
+        """Sign and store on a worker thread; the addendum (or the core's refusal) is shown
+        when it arrives. Meanwhile the dialog is busy and a second press does nothing."""
         if self.addendum is not None:  # the signed addendum was shown: Close
             super(SubmitDialog, self).accept()
             return
-        self.error_label.hide()
-        try:
-            self.submit()
-        except KatMonitorError as error:
-            self.error_label.setText(error_text(error))
-            self.error_label.show()
+        if self.busy:
             return
-        addendum = self.addendum
-        assert addendum is not None
+        self.error_label.hide()
+        operator = self.workstation.operator
+        if operator is None:
+            self._refused(PermissionDeniedError("sign in to add a signed addendum"))
+            return
+        ws, session_id = self.workstation, self.session_id
+        user, password, kind, text = (operator.name, self.password_edit.text(),
+                                      self.kind().value, self.text_edit.toPlainText())
+        self._set_busy(True)
+        run_in_background(lambda: ws.add_addendum(session_id, user, password, kind, text),
+                          self._show_addendum, self._failed)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not busy)
+        ok.setText("Signing…" if busy else "Sign addendum")
+        if busy:
+            self.setCursor(Qt.CursorShape.WaitCursor)
+        else:
+            self.unsetCursor()
+
+    def _failed(self, error: Exception) -> None:
+        self._set_busy(False)
+        if not isinstance(error, KatMonitorError):
+            raise error
+        self._refused(error)
+
+    def _refused(self, error: KatMonitorError) -> None:
+        self.error_label.setText(error_text(error))
+        self.error_label.show()
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+
+    def _show_addendum(self, addendum: Addendum) -> None:
+        self._set_busy(False)
+        self.addendum = addendum
         self.password_edit.clear()
         for row in range(self.form.rowCount()):
             self.form.setRowVisible(row, False)
@@ -223,11 +233,12 @@ class AddendumDialog(SubmitDialog):
         self.added.emit(addendum)
 
 
-class AddendumControls:
+class AddendumControls(QObject):
     """Record → Add signed addendum… and the dialog it opens."""
 
     def __init__(self, window: QMainWindow, workstation: Workstation,
                  records: RecordControls) -> None:
+        super().__init__(window)
         self.window = window
         self.workstation = workstation
         self.records = records
@@ -262,15 +273,15 @@ class AddendumControls:
             open_dialog.raise_()
             open_dialog.activateWindow()
             return open_dialog
+        if session_id is None:
+            last = self.records.ended_session_now()
+            if last is None:  # list the sessions off the GUI thread, then open
+                self.records.find_last_ended(self._open_for_last)
+                return None
+            session_id = last.id
         try:
-            if session_id is None:
-                last = self.records.last_ended_session()
-                if last is None:
-                    raise KatMonitorError("there is no ended session to add to",
-                                          "end and sign the session first")
-                session_id = last.id
-            self.workstation.store.get_session(session_id)  # NotFoundError
-            if not is_signed(self.workstation.store, session_id):
+            self.workstation.get_session(session_id)  # NotFoundError
+            if not self.workstation.is_signed(session_id):
                 raise not_signed_error(session_id)
             dialog = AddendumDialog(self.workstation, session_id, self.window)
         except KatMonitorError as error:
@@ -281,6 +292,13 @@ class AddendumControls:
         dialog.finished.connect(lambda _result, d=dialog: self._closed(d))
         dialog.open()  # window-modal, non-blocking
         return dialog
+
+    def _open_for_last(self, last: Session | None) -> None:
+        if last is None:
+            show_error(self.window, KatMonitorError("there is no ended session to add to",
+                                                    "end and sign the session first"), TITLE)
+        else:
+            self.open_dialog(last.id)
 
     def _added(self, session_id: int) -> None:
         badge = self.records.badge

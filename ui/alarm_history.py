@@ -1,16 +1,16 @@
 """The session's alarm history: every onset, escalation, acknowledgement, pause, end and limit
 change, read-only.
 
-While a session records, the history is the stored record (``SessionStore.alarm_events``,
-after a flush of the recorder so the last seconds are in); before a session, the pipeline's
-in-memory ``alarm_log``.
+While a session records, the history is the stored record (``Workstation.alarm_history``
+flushes the recorder so the last seconds are in, then reads the database - on a worker thread,
+the dialog shows "Loading…" meanwhile); before a session, the in-memory alarm log.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -28,6 +28,7 @@ from katmonitor.base.errors import KatMonitorError
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.alarm_bar import PRIORITY_COLOURS
+from ui.background import run_in_background
 
 COLUMNS = ("Time", "Alarm", "Priority", "Event", "Value", "Limit", "Message", "User / reason")
 
@@ -53,18 +54,14 @@ def event_row(event: AlarmEvent) -> list[str]:
     ]
 
 
-def session_alarm_events(workstation: Workstation) -> list[AlarmEvent]:
-    session_id = workstation.pipeline.recording_session_id
-    if session_id is None:
-        return list(workstation.pipeline.alarm_log)
-    workstation.recorder.flush()  # the last quarter second of events is still queued
-    return workstation.store.alarm_events(session_id)
-
-
 class AlarmHistoryDialog(QDialog):
+    loaded = Signal()
+    """The table shows the history just read."""
+
     def __init__(self, workstation: Workstation, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workstation = workstation
+        self.busy = False
         self.setWindowTitle("Alarm history")
         self.resize(1100, 520)
         self.source_label = QLabel()
@@ -81,8 +78,9 @@ class AlarmHistoryDialog(QDialog):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        refresh = buttons.addButton("&Refresh", QDialogButtonBox.ButtonRole.ActionRole)
-        refresh.clicked.connect(self.reload)
+        self.refresh_button = buttons.addButton("&Refresh",
+                                                QDialogButtonBox.ButtonRole.ActionRole)
+        self.refresh_button.clicked.connect(self.reload)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.source_label)
@@ -92,12 +90,28 @@ class AlarmHistoryDialog(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        try:
-            events = session_alarm_events(self.workstation)
-        except KatMonitorError as error:  # e.g. the database is unreachable
-            self.error_label.setText(error.message)
-            self.error_label.show()
-            events = list(self.workstation.pipeline.alarm_log)
+        """Read the history on a worker thread; the table fills when it arrives."""
+        if self.busy:
+            return
+        self.busy = True
+        self.refresh_button.setEnabled(False)
+        self.source_label.setText("Loading the alarm history…")
+        run_in_background(self.workstation.alarm_history, self._show, self._failed)
+
+    def _failed(self, error: Exception) -> None:
+        if not isinstance(error, KatMonitorError):  # a bug: not hidden behind a message
+            self._done()
+            raise error
+        self.error_label.setText(error.message)  # e.g. the database is unreachable
+        self.error_label.show()
+        self._show(self.workstation.alarm_log())
+
+    def _done(self) -> None:
+        self.busy = False
+        self.refresh_button.setEnabled(True)
+
+    def _show(self, events: list[AlarmEvent]) -> None:
+        self._done()
         session = self.workstation.session
         self.source_label.setText(
             f"Session {session.id} (stored record), newest first" if self.workstation.recording
@@ -111,6 +125,7 @@ class AlarmHistoryDialog(QDialog):
                 if column == 2 and colour is not None:
                     item.setForeground(theme.colour(colour))
                 self.table.setItem(row, column, item)
+        self.loaded.emit()
 
     def rows(self) -> list[list[str]]:
         """The table as shown, newest first (for tests)."""

@@ -1,18 +1,25 @@
-"""Start the dosing-room window on a workstation and run until it is closed."""
+"""Start the dosing-room window on a workstation and run until it is closed.
+
+The sign-in dialog is the first thing shown, so only what it needs is imported here; the main
+window (plots, dialogs, pyqtgraph) is imported and built once someone has signed in.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from katmonitor.workstation import Workstation
-from ui.main_window import MainWindow
 from ui.sign_in import sign_in_at_start
 from ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
 
 SIGNAL_POLL_MS = 200
 
@@ -34,8 +41,8 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
     assert isinstance(app, QApplication)
     app.setApplicationName("KAT Monitor")
     apply_theme(app)
-    window = MainWindow(workstation, confirm_close=True)
-    restore = install_termination_handlers(app, window)
+    window: MainWindow | None = None
+    restore = install_termination_handlers(app, lambda: window)
     try:
         # The dialogs close before the window shows; that must not end the app.
         quit_on_close = app.quitOnLastWindowClosed()
@@ -45,8 +52,10 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
         finally:
             app.setQuitOnLastWindowClosed(quit_on_close)
         if not signed_in:
-            window.close_without_asking()
             return 0
+        from ui.main_window import MainWindow  # after the sign-in: it shows sooner
+
+        window = MainWindow(workstation, confirm_close=True)
         window.accounts.require_operator = True
         workstation.start()
         window.refresh()  # shows who signed in from the first frame
@@ -55,15 +64,19 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
     finally:
         restore()
         workstation.shutdown()  # safe if closeEvent already did it
-        window.deleteLater()  # not left as the active window of a later loop (tests)
+        if window is not None:
+            window.deleteLater()  # not left as the active window of a later loop (tests)
 
 
-def install_termination_handlers(app: QApplication, window: MainWindow) -> Callable[[], None]:
-    """SIGTERM/SIGINT close the window cleanly, without asking. Returns a function that puts
-    the previous handlers back."""
+def install_termination_handlers(app: QApplication,
+                                 window: Callable[[], MainWindow | None]) -> Callable[[], None]:
+    """SIGTERM/SIGINT close the window (``window()``, None while signing in) cleanly, without
+    asking. Returns a function that puts the previous handlers back."""
 
     def on_signal(_signum: int, _frame: object) -> None:
-        window.close_without_asking()
+        shown = window()
+        if shown is not None:
+            shown.close_without_asking()
         # exit(), not quit(): it also leaves nested loops (an open dialog, the sign-in
         # dialog before the main loop runs), where quit() does nothing.
         app.exit(0)
@@ -71,7 +84,7 @@ def install_termination_handlers(app: QApplication, window: MainWindow) -> Calla
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     # Python runs signal handlers only when the interpreter gets control; inside Qt's event
     # loop that needs a timer that calls into Python now and then.
-    ticker = QTimer(window)
+    ticker = QTimer()
     ticker.timeout.connect(lambda: None)
     ticker.start(SIGNAL_POLL_MS)
 

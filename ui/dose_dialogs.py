@@ -27,8 +27,15 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.base.errors import KatMonitorError
-from katmonitor.session import DoseEvent, Route, WorkflowKind
-from katmonitor.workflow import ORAL_ROUTES, WEIGHT_ROUTES, DoseBlockedError, DosingWorkflow
+from katmonitor.policy import (
+    MAX_DOSE_MG,
+    MAX_MG_PER_KG,
+    MAX_WEIGHT_KG,
+    WEIGHT_ROUTES,
+    dose_mg_for_weight,
+)
+from katmonitor.session import DoseEvent, Route
+from katmonitor.workflow import DoseBlockedError
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import LiveTimeEdit, SubmitDialog, local_time_text, operator_label
@@ -64,12 +71,6 @@ def dose_readiness(workstation: Workstation) -> tuple[str, str]:
         return (f"Rest between spray devices: {format_countdown(rest)} left. The next device "
                 "needs an override reason until then."), theme.PROMPT_DUE
     return "Ready for the next dose", theme.WORKFLOW_OK
-
-
-def pending_oral_doses(workflow: DosingWorkflow) -> list[DoseEvent]:
-    """Tablets/lozenges given whose swallow or spit is not recorded yet."""
-    ended = {e.data["dose_id"] for e in workflow.events if e.kind is WorkflowKind.ORAL_COMPLETE}
-    return [d for d in workflow.doses() if d.route in ORAL_ROUTES and d.id not in ended]
 
 
 def dose_text(dose: DoseEvent) -> str:
@@ -181,7 +182,7 @@ class AmountDoseDialog(DoseDialog):
 
     def add_route_fields(self) -> None:
         self.dose_spin = QDoubleSpinBox()
-        self.dose_spin.setRange(0.0, 10000.0)  # the core decides what is plausible
+        self.dose_spin.setRange(0.0, MAX_DOSE_MG)  # the core decides what is plausible
         self.dose_spin.setDecimals(1)
         self.dose_spin.setSuffix(" mg")
         self.count_spin = QSpinBox()
@@ -202,7 +203,7 @@ class WeightDoseDialog(DoseDialog):
     def add_route_fields(self) -> None:
         last = [d.weight_kg for d in self.workstation.workflow.doses() if d.weight_kg]
         self.weight_spin = QDoubleSpinBox()
-        self.weight_spin.setRange(0.0, 1000.0)
+        self.weight_spin.setRange(0.0, MAX_WEIGHT_KG)
         self.weight_spin.setDecimals(1)
         self.weight_spin.setSuffix(" kg")
         self.weight_spin.setSpecialValueText("not entered")
@@ -218,12 +219,12 @@ class WeightDoseDialog(DoseDialog):
         modes.addWidget(self.mg_radio)
         modes.addStretch(1)
         self.per_kg_spin = QDoubleSpinBox()
-        self.per_kg_spin.setRange(0.0, 20.0)
+        self.per_kg_spin.setRange(0.0, MAX_MG_PER_KG)
         self.per_kg_spin.setDecimals(2)
         self.per_kg_spin.setSingleStep(0.05)
         self.per_kg_spin.setSuffix(" mg/kg")
         self.dose_spin = QDoubleSpinBox()
-        self.dose_spin.setRange(0.0, 10000.0)
+        self.dose_spin.setRange(0.0, MAX_DOSE_MG)
         self.dose_spin.setDecimals(1)
         self.dose_spin.setSuffix(" mg")
         self.computed_label = QLabel()
@@ -251,7 +252,7 @@ class WeightDoseDialog(DoseDialog):
         self.dose_spin.setReadOnly(by_weight)
         weight = self.weight_spin.value()
         if by_weight:
-            mg = round(self.per_kg_spin.value() * weight, 1)
+            mg = dose_mg_for_weight(self.per_kg_spin.value(), weight)
             self.dose_spin.blockSignals(True)
             self.dose_spin.setValue(mg)
             self.dose_spin.blockSignals(False)

@@ -4,7 +4,9 @@ One QTimer drives every refresh (the pyqtgraph advice: one timer, reuse curves, 
 per sample). Each tick copies what it needs from the workstation's live buffers; widgets only
 repaint what changed, trends redraw at most about once a second, the pleth every tick.
 Everything shown is read through the workstation's public API; the rules (stale, limits)
-are the core's.
+are the core's. What changes between frames - alarm events, device status, a recorder problem,
+the session's state - reaches the window through ``CoreEvents``, the adapter of the core's
+event hub: an alarm event updates the alarm bar at once, without waiting for the next frame.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ui.alarm_audio import VOLUME_FLOOR, AlarmAudio
 from ui.alarm_bar import PRIORITY_COLOURS, AlarmBar, flash_lit
 from ui.alarm_history import AlarmHistoryDialog
 from ui.alarm_limits import AlarmLimitsDialog
+from ui.core_events import CoreEvents
 from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
@@ -51,7 +54,6 @@ from ui.trend_plots import RANGES, TrendPlots
 from ui.workflow_panel import WorkflowPanel
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
-ALARM_POLL_MS = 10  # a new alarm event reaches the bar within ~10 ms, not a whole frame
 RECENT_FLAGS_SHOWN = 8
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
 NIBP_KINDS = {str(VitalKind.NIBP_SYSTOLIC), str(VitalKind.NIBP_DIASTOLIC),
@@ -144,13 +146,14 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(TIMER_INTERVAL_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        # A cheap second UI timer: only looks whether the core logged a new alarm event and
-        # then updates the alarm bar at once (annunciation latency), not the whole frame.
-        self._last_alarm_event: object = None
-        self.alarm_timer = QTimer(self)
-        self.alarm_timer.setInterval(ALARM_POLL_MS)
-        self.alarm_timer.timeout.connect(self._poll_alarm_events)
-        self.alarm_timer.start()
+        # State changes from the core, on the GUI thread: a new alarm event updates the alarm
+        # bar at once (annunciation latency), not at the next frame.
+        self.core_events = CoreEvents(workstation.events, self)
+        self.core_events.alarm_events.connect(lambda _events: self._refresh_alarms())
+        self.core_events.device_status.connect(lambda _status: self._refresh_status())
+        self.core_events.recorder_error.connect(lambda _error: self._refresh_status())
+        self.core_events.session_changed.connect(lambda _session: self.refresh())
+        self._refresh_status()  # then on every device status or recorder change
         self.refresh()
 
     # -- building ------------------------------------------------------------------------------
@@ -314,7 +317,7 @@ class MainWindow(QMainWindow):
         return self.timer.interval()
 
     def refresh(self) -> None:
-        """One frame: numerics, header, flags, status, trends (if due) and the pleth."""
+        """One frame: numerics, header, flags, trends (if due) and the pleth."""
         ws = self.workstation
         now = ws.clock.now()
         readings = ws.readings()
@@ -331,7 +334,6 @@ class MainWindow(QMainWindow):
             self.training_banner.setVisible(ws.training)
         self._refresh_alarms()
         self._refresh_flags(ws.active_flags())
-        self._refresh_status()
         self.trends.refresh(now)
         self.pleth.refresh(now)
 
@@ -345,13 +347,6 @@ class MainWindow(QMainWindow):
         self._flash_tiles(alarms, flash_t)
         if self.alarm_audio is not None:
             self.alarm_audio.follow(audio)
-
-    def _poll_alarm_events(self) -> None:
-        log = self.workstation.pipeline.alarm_log
-        last = log[-1] if log else None  # one atomic read; the device threads append
-        if last is not self._last_alarm_event:
-            self._last_alarm_event = last
-            self._refresh_alarms()
 
     def _flash_tiles(self, alarms: list[ActiveAlarm], flash_t: float) -> None:
         # The most urgent alarm of each tile's parameter(s) sets its colour and flash rate.
@@ -374,11 +369,7 @@ class MainWindow(QMainWindow):
                                  flash_lit(alarm.priority, flash_t))
 
     def _refresh_flags(self, active: list[LimitFlag]) -> None:
-        try:
-            log = list(self.workstation.pipeline.flag_log)
-        except RuntimeError:  # appended to by a device thread while copied: next tick
-            return
-        recent = log[-RECENT_FLAGS_SHOWN:][::-1]
+        recent = self.workstation.recent_flags()[-RECENT_FLAGS_SHOWN:][::-1]
         key = (tuple(f.text for f in active),
                tuple((f.sample.time, f.text) for f in recent))
         if key == self._flags_key:
@@ -412,7 +403,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_status(self) -> None:
         statuses = sorted(self.workstation.device_statuses(), key=lambda s: s.source)
-        error = self.workstation.recorder.last_error
+        error = self.workstation.write_error
         key = (tuple((s.source, s.state, s.conditions, s.message) for s in statuses), error)
         if key == self._status_key:
             return
@@ -446,7 +437,7 @@ class MainWindow(QMainWindow):
                 return
         self._closing = True
         self.timer.stop()
-        self.alarm_timer.stop()
+        self.core_events.close()
         if self.alarm_audio is not None:
             self.alarm_audio.stop()
         # Stops the devices and flushes the recorder; an active session becomes INTERRUPTED.

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from katmonitor.accounts import AccountStore, Role, User
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, PermissionDeniedError
+from katmonitor.policy import may_manage_users, may_run_sessions, require_user_manager
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import SubmitDialog, show_error
@@ -48,11 +49,6 @@ def password_edit() -> QLineEdit:
 def user_text(user: User) -> str:
     """How the window names a user: printed name and role."""
     return f"{user.full_name} ({user.role.value})"
-
-
-def may_run_sessions(user: User, training: bool) -> bool:
-    """A copy of the core's rule, only to grey out actions (the core still refuses)."""
-    return user.role is Role.NURSE or (training and user.role is Role.TRAINEE)
 
 
 def os_user_name() -> str:
@@ -209,7 +205,7 @@ class AccountControls:
             self.switch_action.setToolTip(
                 f"Sign {user.name} out and let someone else sign in ({SWITCH_USER_SHORTCUT})"
             )
-        self.users_action.setEnabled(user is not None and user.role is Role.ADMINISTRATOR)
+        self.users_action.setEnabled(may_manage_users(user))
         # Alarm acknowledgements and limit changes name the signed-in user.
         self.window.user = user.name if user is not None else os_user_name()  # type: ignore[attr-defined]
 
@@ -237,12 +233,10 @@ class AccountControls:
     def open_users(self) -> QDialog | None:
         from ui.users_dialog import UsersDialog
 
-        user = self.workstation.operator
-        if user is None or user.role is not Role.ADMINISTRATOR:
-            who = (f"{user.name} is a {user.role.value}" if user is not None
-                   else "nobody is signed in")
-            show_error(self.window, PermissionDeniedError(f"{who}: only an administrator "
-                                                          "manages users"))
+        try:
+            require_user_manager(self.workstation.operator)
+        except PermissionDeniedError as error:
+            show_error(self.window, error)
             return None
         dialog = UsersDialog(self.workstation, self.window)
         dialog.finished.connect(dialog.deleteLater)

@@ -2,10 +2,11 @@
 
 The signed-in nurse signs with their own credentials: the Sign record dialog shows what is
 signed, the meaning (default "Monitored and reviewed", editable) and asks for their password
-again; ``record_signing.sign_session`` does the rest (only nurses, only ended sessions, once).
-A wrong password is refused inside the dialog and nothing is signed. Once signed, the dialog
-shows the signature's manifestation: printed name, role, meaning, date and time in UTC and in
-local time.
+again; ``Workstation.sign_record`` (``record_signing.sign_session``) does the rest (only
+nurses, only ended sessions, once) on a worker thread - about 200 ms, the dialog shows
+"Signing…" meanwhile. A wrong password is refused inside the dialog and nothing is signed.
+Once signed, the dialog shows the signature's manifestation: printed name, role, meaning, date
+and time in UTC and in local time.
 
 :class:`RecordControls` puts the record badge in the status bar, follows the window's session
 (verifying only when it ends, after signing, or when asked), offers the Sign record dialog to
@@ -15,12 +16,12 @@ a signed-in nurse right after the session ends, and adds the Record menu: Sign l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
@@ -29,12 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.accounts import Role
 from katmonitor.base.errors import KatMonitorError, PermissionDeniedError
-from katmonitor.record_signing import DEFAULT_MEANING, sign_session
+from katmonitor.policy import may_sign
+from katmonitor.record_signing import DEFAULT_MEANING
 from katmonitor.session import Session, SessionStatus
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.background import run_in_background
 from ui.dialogs import SubmitDialog, error_text, local_time_text, session_summary, show_error
 from ui.record_badge import VERIFIED_COLOUR, RecordBadge
 
@@ -63,9 +65,8 @@ def manifestation_lines(signature: Mapping[str, Any]) -> list[str]:
 
 
 def record_summary(workstation: Workstation, session: Session) -> str:
-    store = workstation.store
-    doses = store.doses(session.id)
-    observations = store.observations(session.id)
+    doses = workstation.doses(session.id)
+    observations = workstation.observations(session.id)
     lines = [session_summary(session)]
     if session.ended_at is not None:
         lines.append(f"ended {local_time_text(session.ended_at)}")
@@ -113,7 +114,8 @@ class SignSessionDialog(SubmitDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.signature: dict[str, Any] | None = None
-        session = workstation.store.get_session(session_id)
+        self.busy = False
+        session = workstation.get_session(session_id)
         self.summary_label = QLabel(record_summary(workstation, session))
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -142,33 +144,50 @@ class SignSessionDialog(SubmitDialog):
         """The signature as shown after signing, or "" (for tests)."""
         return self.manifestation_label.text() if self.signature is not None else ""
 
-    def submit(self) -> None:
-        operator = self.workstation.operator
-        if operator is None:
-            raise PermissionDeniedError("sign in as a nurse to sign the record")
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.signature = sign_session(self.workstation.store, self.session_id,
-                                          operator.name, self.password_edit.text(),
-                                          self.meaning_edit.text())
-        except KatMonitorError:
-            self.password_edit.clear()
-            self.password_edit.setFocus()
-            raise
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-
     def accept(self) -> None:
+        """Sign on a worker thread; the result (or the core's refusal) is shown when it
+        arrives. Meanwhile the dialog is busy and a second press does nothing."""
         if self.signature is not None:  # the manifestation was shown: Close
             super(SubmitDialog, self).accept()
             return
-        try:
-            self.submit()
-        except KatMonitorError as error:
-            self.error_label.setText(error_text(error))
-            self.error_label.show()
+        if self.busy:
             return
-        assert self.signature is not None
+        operator = self.workstation.operator
+        if operator is None:
+            self._refused(PermissionDeniedError("sign in as a nurse to sign the record"))
+            return
+        ws, session_id = self.workstation, self.session_id
+        user, password, meaning = (operator.name, self.password_edit.text(),
+                                   self.meaning_edit.text())
+        self._set_busy(True)
+        run_in_background(lambda: ws.sign_record(session_id, user, password, meaning),
+                          self._show_signature, self._failed)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not busy)
+        ok.setText("Signing…" if busy else "Sign")
+        if busy:
+            self.setCursor(Qt.CursorShape.WaitCursor)
+        else:
+            self.unsetCursor()
+
+    def _failed(self, error: Exception) -> None:
+        self._set_busy(False)
+        if not isinstance(error, KatMonitorError):
+            raise error
+        self._refused(error)
+
+    def _refused(self, error: KatMonitorError) -> None:
+        self.error_label.setText(error_text(error))
+        self.error_label.show()
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+
+    def _show_signature(self, signature: dict[str, Any]) -> None:
+        self._set_busy(False)
+        self.signature = signature
         self.error_label.hide()
         self.password_edit.clear()
         for row in range(self.form.rowCount()):
@@ -184,13 +203,14 @@ class SignSessionDialog(SubmitDialog):
         self.signed.emit(self.signature)
 
 
-class RecordControls:
+class RecordControls(QObject):
     """The window's record badge and Record menu; follows the session cheaply every frame."""
 
     def __init__(self, window: QMainWindow, workstation: Workstation) -> None:
+        super().__init__(window)
         self.window = window
         self.workstation = workstation
-        self.badge = RecordBadge(workstation.store, window)
+        self.badge = RecordBadge(workstation.verify_record, window)
         window.statusBar().addPermanentWidget(self.badge)
         self.dialog: SignSessionDialog | None = None
         self._followed: tuple[int, SessionStatus] | bool | None = False  # False: not yet
@@ -221,11 +241,7 @@ class RecordControls:
             return
         before, self._followed = self._followed, key
         if session is None:
-            last = self.last_ended_session()
-            if last is None:
-                self.badge.show_nothing()
-            else:
-                self.badge.check(last.id)
+            self.badge.check_last(self.workstation.last_ended_session)
         elif session.status is SessionStatus.ENDED:
             self.badge.check(session.id)
             if before == (session.id, SessionStatus.ACTIVE):
@@ -234,18 +250,28 @@ class RecordControls:
             self.badge.show_recording(session.id)
 
     def _offer_signing(self, session_id: int) -> None:
-        operator = self.workstation.operator
-        if operator is not None and operator.role is Role.NURSE:
+        if may_sign(self.workstation.operator):
             self.open_sign_dialog(session_id)
 
-    def last_ended_session(self) -> Session | None:
-        """The workstation's session if it has ended, else this workstation's last ended one."""
+    def ended_session_now(self) -> Session | None:
+        """The workstation's own session if it has ended (known without reading the database)."""
         session = self.workstation.session
-        if session is not None and session.status is SessionStatus.ENDED:
-            return session
-        ended = [s for s in self.workstation.store.list_sessions()
-                 if s.status is SessionStatus.ENDED and s.workstation == self.workstation.name]
-        return max(ended, key=lambda s: (s.ended_at or s.started_at, s.id), default=None)
+        return session if session is not None and session.status is SessionStatus.ENDED \
+            else None
+
+    def find_last_ended(self, then: Callable[[Session | None], None]) -> None:
+        """``then(session)`` with the last ended session (None: there is none): at once when
+        it is the workstation's own, else after listing the sessions on a worker thread."""
+        session = self.ended_session_now()
+        if session is not None:
+            then(session)
+            return
+        run_in_background(self.workstation.last_ended_session, then, self._listing_failed)
+
+    def _listing_failed(self, error: Exception) -> None:
+        if not isinstance(error, KatMonitorError):
+            raise error
+        show_error(self.window, error, "Sign record")
 
     # -- signing -------------------------------------------------------------------------------
 
@@ -258,13 +284,13 @@ class RecordControls:
             open_dialog.raise_()
             open_dialog.activateWindow()
             return open_dialog
+        if session_id is None:
+            last = self.ended_session_now()
+            if last is None:  # list the sessions off the GUI thread, then open
+                self.find_last_ended(self._sign_last)
+                return None
+            session_id = last.id
         try:
-            if session_id is None:
-                last = self.last_ended_session()
-                if last is None:
-                    raise KatMonitorError("there is no ended session to sign",
-                                          "end the session first")
-                session_id = last.id
             dialog = SignSessionDialog(self.workstation, session_id, self.window)
         except KatMonitorError as error:
             show_error(self.window, error, "Sign record")
@@ -274,6 +300,13 @@ class RecordControls:
         dialog.finished.connect(lambda _result, d=dialog: self._closed(d))
         dialog.open()  # window-modal, non-blocking
         return dialog
+
+    def _sign_last(self, last: Session | None) -> None:
+        if last is None:
+            show_error(self.window, KatMonitorError("there is no ended session to sign",
+                                                    "end the session first"), "Sign record")
+        else:
+            self.open_sign_dialog(last.id)
 
     def _signed(self, session_id: int) -> None:
         self.badge.check(session_id)  # the record just signed is the one shown

@@ -276,7 +276,7 @@ class TrendPlots(QWidget):
         session = self.workstation.session
         # The session holds the pre-dose baseline recorded before "Start session"; with no
         # session, everything the live buffers hold is shown.
-        since = (session.started_at - self.workstation.pipeline.baseline_window_s
+        since = (session.started_at - self.workstation.baseline_window_s
                  if session is not None else None)
         times, _ = self.workstation.buffers.trend(VitalKind.HR, since=since)
         start = float(times[0]) if times.shape[0] else (since or now - 60.0)

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.accounts import AccountStore, Role, User
-from katmonitor.base.errors import ConfigurationError, KatMonitorError, PermissionDeniedError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
+from katmonitor.policy import require_user_manager
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.dialogs import error_text
@@ -153,10 +154,7 @@ class UsersDialog(QDialog):
         return f"Disabled {user.name}: they can no longer sign in or sign records."
 
     def _require_administrator(self) -> User:
-        user = self.workstation.operator
-        if user is None or user.role is not Role.ADMINISTRATOR:
-            raise PermissionDeniedError("only a signed-in administrator manages users")
-        return user
+        return require_user_manager(self.workstation.operator)
 
     def _run(self, action: Callable[[], object]) -> None:
         try:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from katmonitor.base.errors import KatMonitorError, SessionStateError
 from katmonitor.base.vitals import VitalKind
 from katmonitor.clinical_schedule import Prompt, PromptKind, PromptState
+from katmonitor.policy import ORAL_ROUTES
 from katmonitor.readings import format_age
 from katmonitor.session import Route, SessionStatus, WorkflowEvent, WorkflowKind
 from katmonitor.workstation import Workstation
@@ -40,7 +41,6 @@ from ui.dose_dialogs import (
     dose_readiness,
     dose_text,
     format_countdown,
-    pending_oral_doses,
 )
 from ui.predose_dialogs import EligibilityDialog, IdentityDialog
 from ui.prompt_dialog import PromptDoneDialog
@@ -388,7 +388,7 @@ class WorkflowPanel(QWidget):
         # When the rest is over the countdown goes; the readiness line turns green.
         self.rest_title.setVisible(resting)
         self.rest_label.setVisible(resting)
-        pending = pending_oral_doses(workflow)
+        pending = workflow.pending_oral_doses()
         self.oral_action.setEnabled(bool(pending))
         if pending:
             dose = pending[-1]
@@ -398,7 +398,7 @@ class WorkflowPanel(QWidget):
             )
             set_colour(self.oral_label, theme.PROMPT_DUE)
         self.oral_label.setVisible(bool(pending))
-        self.oral_button.setVisible(route in (Route.SUBLINGUAL, Route.ORAL) and bool(doses))
+        self.oral_button.setVisible(route in ORAL_ROUTES and bool(doses))
 
     def _show_minimum(self, now: float) -> None:
         minimum = next((p for p in self._prompts
@@ -472,7 +472,7 @@ class WorkflowPanel(QWidget):
         return dialog
 
     def record_oral_complete(self) -> OralCompleteDialog | None:
-        pending = pending_oral_doses(self.workstation.workflow) \
+        pending = self.workstation.workflow.pending_oral_doses() \
             if self.workstation.recording else []
         if not pending:
             show_error(self.window(), SessionStateError("no tablet or lozenge is waiting to be "

@@ -298,14 +298,6 @@ class AlarmEngine:
         self._schedule()
         return out
 
-    def resume_audio(self, now: float, user: str) -> list[AlarmEvent]:
-        out = self.advance(now)
-        if self._paused_until is not None:
-            self._paused_until = None
-            out.append(AlarmEvent(now, "audio", SYSTEM_KIND, None, AUDIO_RESUMED, user=user))
-            self._schedule()
-        return out
-
     def set_alarm_off(self, kind: VitalKind, off: bool, now: float, user: str) -> list[AlarmEvent]:
         param = self._param(kind)
         if not param.rule.may_switch_off:

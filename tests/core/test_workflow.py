@@ -4,16 +4,19 @@ test moves: pre-dose steps and gate, dosing by route, the schedule, assessments,
 from __future__ import annotations
 
 import pytest
-from workflow_helpers import complete_predose, feed_vitals, sign_in_nurse
+from workflow_helpers import NURSE_PASSWORD, complete_predose, feed_vitals, sign_in_nurse
 
+from katmonitor.accounts import AccountStore, User
 from katmonitor.assessments import make_assessment
 from katmonitor.base.clock import ManualClock
 from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.care_plan import load_care_plan
 from katmonitor.clinical_schedule import PromptState
-from katmonitor.session import Route, SessionStatus, WorkflowKind
+from katmonitor.live_buffers import LiveBuffers
+from katmonitor.session import Route, Session, SessionStatus, WorkflowKind
 from katmonitor.storage.database import open_database
 from katmonitor.storage.store import SessionStore
-from katmonitor.workflow import DoseBlockedError
+from katmonitor.workflow import DoseBlockedError, DosingWorkflow
 from katmonitor.workstation import Workstation
 
 MIN = 60.0
@@ -342,3 +345,37 @@ def test_the_fhir_export_carries_assessments_as_components(ws) -> None:
               for c in obs["component"]}
     assert values == {"MOAA/S": 3, "CADSS-6 total": 3, "Nausea/vomiting": "nausea",
                       "Therapist present": "Dr Kim"}
+
+
+def test_the_workflow_works_with_what_it_is_given_no_workstation_needed(sqlite_url: str) -> None:
+    """Its dependencies are explicit: a store, a clock, the live buffers and callables for the
+    session, the operator and what it reports."""
+    database = open_database(sqlite_url)
+    store = SessionStore(database)
+    clock = ManualClock()
+    session = store.create_session(client_id="C-7", medicine="esketamine",
+                                   route=Route.INTRANASAL, started_at=clock.now(),
+                                   training=False, devices=[], workstation="ws")
+    nurse = AccountStore(database).add_user("rn.lee", "nurse", NURSE_PASSWORD, "Lee Park")
+    operator: list[User | None] = [None]
+    escalated: list[list[str]] = []
+
+    def not_used(*_args: object, **_kwargs: object) -> Session:
+        raise AssertionError("not called in this test")
+
+    workflow = DosingWorkflow(
+        load_care_plan(), store=store, clock=clock, buffers=LiveBuffers(),
+        session=lambda: session, operator=lambda: operator[0], timeline=list, readings=dict,
+        active_alarms=list, report_escalated_prompts=escalated.append,
+        add_observation=not_used, end_session=not_used,
+    )
+    workflow.load(session)
+    with pytest.raises(PermissionDeniedError, match="sign in as a nurse"):
+        workflow.record_identity_check("photo ID")
+    operator[0] = nurse
+    event = workflow.record_identity_check("photo ID")
+    assert event.user == "rn.lee" and store.workflow_events(session.id) == [event]
+    assert workflow.predose_blockers() == ["complete the eligibility checklist"]
+    workflow.schedule()
+    assert escalated == [[]]  # nothing escalated before the first dose
+    database.close()

@@ -46,6 +46,7 @@ def signed_session(qtbot: QtBot, window: MainWindow) -> int:
     assert isinstance(dialog, SignSessionDialog) and dialog.session_id == sid
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "" and "Signed by: Lee Park, RN" in dialog.manifestation()
     dialog.accept()  # Close
     qtbot.waitUntil(lambda: window.record_badge.state == "verified", timeout=5_000)
@@ -103,6 +104,7 @@ def test_a_therapist_adds_a_signed_note(qtbot: QtBot, make_window: MakeWindow,
     dialog.text_edit.setPlainText("Calm at the follow-up call.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == ""
     assert dialog.windowTitle() == "Addendum signed"
     [stored] = list_addenda(ws.store, sid)
@@ -152,6 +154,7 @@ def test_a_nurse_adds_a_correction(qtbot: QtBot, make_window: MakeWindow,
     dialog.text_edit.setPlainText("The lot was LOT-4712, not LOT-4711.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == ""
     shown = dialog.manifestation()
     assert shown.startswith(f"Correction signed and added to session {sid}.")
@@ -174,6 +177,7 @@ def test_a_wrong_password_stores_nothing(qtbot: QtBot, make_window: MakeWindow,
     dialog.text_edit.setPlainText("Calm at the follow-up call.")
     dialog.password_edit.setText("not my password")
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "unknown user or wrong password"
     assert dialog.isVisible() and dialog.manifestation() == ""
     assert dialog.password_edit.text() == ""  # to be typed again
@@ -198,6 +202,7 @@ def test_a_therapist_is_not_offered_and_is_refused_a_correction(
     dialog.text_edit.setPlainText("The lot was LOT-4712.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "theo is a therapist: a correction may be added by: nurse"
     assert dialog.isVisible() and dialog.manifestation() == ""
     assert list_addenda(window.workstation.store, sid) == []
@@ -231,17 +236,22 @@ def test_an_unsigned_session_is_refused_with_a_message(
     dialog.text_edit.setPlainText("Calm.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error().startswith(
         f"session {sid} is not signed: there is no signed record to amend")
     assert list_addenda(ws.store, sid) == [] and not is_signed(ws.store, sid)
     dialog.reject()
 
 
-def test_nothing_ended_says_so(make_window: MakeWindow, database: Database) -> None:
+def test_nothing_ended_says_so(qtbot: QtBot, make_window: MakeWindow,
+                               database: Database) -> None:
     add_users(database)
     window = make_window()
     window.workstation.sign_in("theo", PASSWORD)
     assert window.open_addendum_dialog() is None
+    # The sessions are listed on a worker thread; then the message shows.
+    qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=5_000)
     box = message_box()
     assert box.text() == "there is no ended session to add to"
     box.close()
@@ -257,6 +267,7 @@ def test_an_addendum_changed_by_hand_is_named_by_the_badge(
     dialog.text_edit.setPlainText("Calm.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == ""
     dialog.accept()  # Close
     badge = window.record_badge

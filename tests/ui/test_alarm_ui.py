@@ -143,6 +143,10 @@ def test_acknowledge_and_audio_pause_by_keyboard_are_recorded(
     assert ack.user == window.user and ack.user
 
     history = window.open_alarm_history()
+    # Read on a worker thread (recorder flush + database): "Loading…" until it arrives.
+    assert history.busy and history.source_label.text() == "Loading the alarm history…"
+    qtbot.waitUntil(lambda: not history.busy, timeout=5_000)
+    assert history.source_label.text().endswith("(stored record), newest first")
     rows = history.rows()
     events_shown = [(r[1], r[3]) for r in rows]
     assert ("spo2.low", "onset") in events_shown and ("spo2.low", "acknowledge") in events_shown

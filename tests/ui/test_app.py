@@ -64,3 +64,14 @@ def test_sigterm_closes_the_window_and_leaves_the_session_interrupted(tmp_path: 
     assert store.get_session(session_id).status is SessionStatus.INTERRUPTED
     counts = store.sample_counts(session_id)
     assert counts.get("hr", 0) >= 1 and counts.get("pleth", 0) > 100
+
+
+def test_the_sign_in_shows_before_the_window_and_its_plots_are_imported() -> None:
+    """Start-up: importing ui.app (what `katmonitor run` does first) loads only what the
+    sign-in dialog needs; the main window, its dialogs and pyqtgraph come after sign-in."""
+    probe = ("import sys, ui.app; print(sorted(m for m in ('ui.main_window', 'pyqtgraph', "
+             "'ui.trend_plots', 'ui.addendum_dialog', 'ui.alarm_history') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=60, check=True,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.stdout.strip() == "[]", done.stderr

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
@@ -82,12 +82,18 @@ def test_sign_after_the_session_ends_and_the_badge_follows(
 
     dialog.password_edit.setText("not my password")
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "unknown user or wrong password"
     assert dialog.isVisible() and dialog.manifestation() == ""
     assert not is_signed(ws.store, sid)
 
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    # Signing runs on a worker thread: the dialog is busy (Sign greyed out) until it is done.
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.busy and not ok.isEnabled() and ok.text() == "Signing…"
+    dialog.accept()  # a second press while busy signs nothing twice
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)
     assert dialog.error() == ""
     assert dialog.isVisible()  # now showing the signature
     signature = dialog.signature
@@ -143,6 +149,7 @@ def test_the_meaning_can_be_edited_and_the_signature_is_the_nurses(
     dialog.meaning_edit.setText("Monitored, reviewed and discharged")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert "Meaning: Monitored, reviewed and discharged" in dialog.manifestation()
     report = verify_session(ws.store, sid)
     assert report.ok and report.signer is not None
@@ -164,6 +171,7 @@ def test_only_a_nurse_signs(qtbot: QtBot, make_window: MakeWindow, database: Dat
     assert dialog is not None and dialog.session_id == sid
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "theo is a therapist: only nurses may sign dosing sessions"
     assert not is_signed(ws.store, sid)
     dialog.reject()
@@ -173,6 +181,7 @@ def test_only_a_nurse_signs(qtbot: QtBot, make_window: MakeWindow, database: Dat
     assert dialog is not None
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
     assert dialog.error() == "sign in as a nurse to sign the record"
     assert not is_signed(ws.store, sid)
 
@@ -183,6 +192,9 @@ def test_sign_last_session_with_none_ended_says_so(qtbot: QtBot, make_window: Ma
     window = make_window()
     window.workstation.sign_in("rn.lee", PASSWORD)
     assert window.open_sign_dialog() is None
+    # The sessions are listed on a worker thread; then the message shows.
+    qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=5_000)
     box = next(w for w in QApplication.topLevelWidgets()
                if isinstance(w, QMessageBox) and w.isVisible())
     assert box.text() == "there is no ended session to sign"
