@@ -142,4 +142,8 @@ def test_a_driver_tees_its_raw_bytes_for_offline_decoding(tmp_path: Path) -> Non
     ]
     decoded_spo2 = [r["value"] for r in decoded if r["kind"] == "spo2"]
     recorded_spo2 = [r["value"] for r in recorded if r["kind"] == "spo2"]
-    assert decoded_spo2 and decoded_spo2 == recorded_spo2
+    assert recorded_spo2, "nothing was recorded"
+    # The tee keeps every byte until the device stops, a moment after the session ended: the
+    # capture holds the recording's values in order, and at most a line or two after them.
+    assert decoded_spo2[: len(recorded_spo2)] == recorded_spo2
+    assert len(decoded_spo2) - len(recorded_spo2) <= 2
