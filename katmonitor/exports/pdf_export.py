@@ -25,6 +25,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from fpdf import FPDF
@@ -258,15 +259,15 @@ class ReportPdf(FPDF):
             self.multi_cell(0, 4.4, clean(value if value not in (None, "") else "-"),
                             align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    def table(self, header: Sequence[str], rows: Iterable[Sequence[object]],
+    def ruled_table(self, header: Sequence[str], rows: Iterable[Sequence[object]],
               widths: Sequence[float], *, size: float = 7.5) -> None:
         """A ruled table with wrapped cells and the header repeated on each page.
 
         Drawn with the low-level text and line operators and our own word wrap: fpdf2's
         ``table()`` lays out every cell with ``multi_cell`` (about 1 ms a cell), which made a
         long alarm list cost seconds."""
-        rows = [[clean("-" if v is None or v == "" else v) for v in values] for values in rows]
-        if not rows:
+        texts = [[clean("-" if v is None or v == "" else v) for v in values] for values in rows]
+        if not texts:
             return
         scale = self.width / sum(widths)
         widths = [w * scale for w in widths]
@@ -299,14 +300,17 @@ class ReportPdf(FPDF):
         head = [self.wrap(str(h), w - 2 * pad) for h, w in zip(header, widths, strict=True)]
         draw(head, True)
         self.set_font("helvetica", "", size)
-        for values in rows:
+        for values in texts:
             draw([self.wrap(v, w - 2 * pad) for v, w in zip(values, widths, strict=True)], False)
         self.set_draw_color(*INK)
         self.set_x(self.l_margin)
 
     def text_width(self, text: str) -> float:
         """Width of ``text`` in the current core font (the font's metrics, no fpdf2 call)."""
-        cw = self.current_font.cw
+        font = self.current_font
+        assert font is not None, "a font is set before text is measured"
+        # Character widths keyed by the character (fpdf2's annotation says int; it is str).
+        cw = cast(dict[str, float], font.cw)
         encoded = text.encode("cp1252", "replace").decode("latin-1")
         return sum(cw.get(ch, 500) for ch in encoded) * self.font_size / 1000
 
@@ -407,7 +411,7 @@ def _doses(pdf: ReportPdf, r: ReportData) -> None:
             f"{d.dose_mg:g}", f"{d.unit_count} {d.route.unit_name}", d.lot or "-", mg_kg,
             oral, d.given_by, d.note,
         ))
-    pdf.table(
+    pdf.ruled_table(
         ("#", "Time", "After 1st", "Medicine", "Route", "mg", "Devices/tablets", "Lot",
          "mg/kg", "Swallow/spit", "Given by", "Note"),
         rows, (5, 13, 12, 17, 18, 8, 20, 16, 17, 18, 20, 28),
@@ -447,7 +451,7 @@ def _predose(pdf: ReportPdf, r: ReportData) -> None:
         concerns = set(e.data.get("concerns", []))
         order = {item.id: i for i, item in enumerate(r.plan.eligibility)}
         ids = sorted(answers, key=lambda k: (order.get(k, len(order)), k))
-        pdf.table(
+        pdf.ruled_table(
             ("Question", "Answer", "Concern"),
             [(questions.get(k, k), _yes_no(answers[k]), "CONCERN" if k in concerns else "")
              for k in ids],
@@ -697,7 +701,7 @@ def _nibp_table(pdf: ReportPdf, r: ReportData) -> None:
     if not r.nibp:
         pdf.para("No NIBP reading recorded.")
         return
-    pdf.table(
+    pdf.ruled_table(
         ("Time", "After 1st dose", "Systolic/diastolic (mean)", "Source"),
         [(local_clock(n.time), _minutes_after(r, n.time), n.text(), n.source) for n in r.nibp],
         (30, 30, 70, 62),
@@ -723,7 +727,7 @@ def _observations(pdf: ReportPdf, r: ReportData) -> None:
             RESPIRATORY_LABELS[a.respiratory] if a.respiratory else "-",
             a.therapist_present or "-", o.text or "-",
         ))
-    pdf.table(
+    pdf.ruled_table(
         ("Time", "After 1st", "By", "MOAA/S", "CADSS", "Nausea", "Anxiety", "Respiratory",
          "Therapist present", "Text"),
         rows, (13, 12, 20, 13, 26, 14, 14, 20, 20, 40),
@@ -754,7 +758,7 @@ def _schedule(pdf: ReportPdf, r: ReportData) -> None:
     )
     counts = Counter(row.status.split(" ")[0] for row in rows)
     pdf.para(", ".join(f"{n} {k}" for k, n in sorted(counts.items())), bold=True)
-    pdf.table(
+    pdf.ruled_table(
         ("Prompt", "Due", "Done at", "By", "Status", "Note"),
         [
             (
@@ -812,11 +816,11 @@ def _alarms(pdf: ReportPdf, r: ReportData) -> None:
                                                               else ""), e["ack"])
         for alarm_id, e in summary.items() if e["onsets"]
     ]
-    pdf.table(("Alarm", "Priority", "Onsets", "First onset", "Time active", "Acknowledged"),
+    pdf.ruled_table(("Alarm", "Priority", "Onsets", "First onset", "Time active", "Acknowledged"),
               rows, (50, 22, 18, 28, 44, 30))
     pdf.subheading("Alarm events")
     shown = r.alarms[:MAX_ALARM_ROWS]
-    pdf.table(
+    pdf.ruled_table(
         ("Time", "Alarm", "Event", "Priority", "Value", "Limit", "By", "Message / reason"),
         [
             (local_clock(a.time), a.alarm_id, a.event, a.priority.label if a.priority else "-",
@@ -855,7 +859,7 @@ def _discharge(pdf: ReportPdf, r: ReportData) -> None:
     criteria = d.get("criteria", {})
     ids = sorted(criteria, key=lambda k: (
         CRITERIA_ORDER.index(k) if k in CRITERIA_ORDER else len(CRITERIA_ORDER), k))
-    pdf.table(
+    pdf.ruled_table(
         ("Criterion", "Met", "How", "Detail"),
         [
             (criteria[cid].get("label", cid), _yes_no(criteria[cid].get("met")),
