@@ -144,7 +144,7 @@ class AddendumDialog(SubmitDialog):
         self.form.addRow("&Password:", self.password_edit)
         self.form.addRow(note)
         self.manifestation_label = manifestation_label()
-        self.layout().insertWidget(1, self.manifestation_label)
+        self.body.insertWidget(1, self.manifestation_label)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign addendum")
         self.text_edit.setFocus()
 

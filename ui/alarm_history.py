@@ -29,6 +29,7 @@ from katmonitor.workstation import Workstation
 from ui import theme
 from ui.alarm_bar import PRIORITY_COLOURS
 from ui.background import run_in_background
+from ui.dialogs import table_rows
 
 COLUMNS = ("Time", "Alarm", "Priority", "Event", "Value", "Limit", "Message", "User / reason")
 
@@ -129,5 +130,4 @@ class AlarmHistoryDialog(QDialog):
 
     def rows(self) -> list[list[str]]:
         """The table as shown, newest first (for tests)."""
-        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
-                for r in range(self.table.rowCount())]
+        return table_rows(self.table)

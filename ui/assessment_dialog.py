@@ -8,6 +8,9 @@ prompt by itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -39,7 +42,7 @@ NAUSEA_LABELS = {"none": "None", "nausea": "Nausea", "vomiting": "Vomiting"}
 CADSS_FORM_NAMES = {"cadss6": "CADSS-6", "cadss23": "CADSS (23 items)"}
 
 
-def choice_combo(choices: dict[object, str]) -> QComboBox:
+def choice_combo(choices: Mapping[Any, str]) -> QComboBox:
     """A combo whose first entry is "not assessed" (data None)."""
     combo = QComboBox()
     combo.addItem(NOT_ASSESSED, None)

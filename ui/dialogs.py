@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QTableWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -130,10 +131,11 @@ class SubmitDialog(QDialog):
         )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
+        self.body = QVBoxLayout(self)
+        """The dialog's layout: the form, the refusal line, the buttons."""
+        self.body.addLayout(self.form)
+        self.body.addWidget(self.error_label)
+        self.body.addWidget(self.buttons)
 
     def error(self) -> str:
         """The refusal shown, or "" (for tests)."""
@@ -253,3 +255,12 @@ def confirm(parent: QWidget, title: str, text: str, detail: str,
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
     box.open()
     return box
+
+
+def table_rows(table: QTableWidget) -> list[list[str]]:
+    """A table's cells as shown, row by row (empty cells as "")."""
+    return [
+        [(item.text() if (item := table.item(r, c)) is not None else "")
+         for c in range(table.columnCount())]
+        for r in range(table.rowCount())
+    ]

@@ -109,7 +109,7 @@ class DischargeDialog(SubmitDialog):
             if detail is not None:
                 detail.setText(criterion.detail)
             mark = self.marks.get(criterion.id)
-            if mark is not None and criterion.met is not None:
+            if mark is not None and detail is not None and criterion.met is not None:
                 mark.setText(MET if criterion.met else UNMET)
                 colour = theme.WORKFLOW_OK if criterion.met else theme.ALARM
                 mark.setStyleSheet(f"color: {colour};")

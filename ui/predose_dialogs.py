@@ -55,7 +55,9 @@ class IdentityDialog(SubmitDialog):
         self.method_combo.setEditable(True)
         self.method_combo.addItems(IDENTITY_METHODS)
         self.method_combo.setCurrentIndex(-1)  # a conscious choice, not a default to click past
-        self.method_combo.lineEdit().setPlaceholderText("how the identity was checked")
+        method_edit = self.method_combo.lineEdit()
+        assert method_edit is not None  # an editable combo has one
+        method_edit.setPlaceholderText("how the identity was checked")
         self.note_edit = QLineEdit()
         self.form.addRow(client)
         self.form.addRow(QLabel("Confirm who the client is before any dose."))

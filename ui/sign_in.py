@@ -77,7 +77,7 @@ class FirstStartDialog(SubmitDialog):
         self.full_name_edit.setPlaceholderText("as printed with signatures")
         self.password_edit = password_edit()
         self.repeat_edit = password_edit()
-        self.layout().insertWidget(0, intro)
+        self.body.insertWidget(0, intro)
         self.form.addRow("&User name:", self.name_edit)
         self.form.addRow("&Printed full name:", self.full_name_edit)
         self.form.addRow("Pass&word:", self.password_edit)

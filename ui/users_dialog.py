@@ -32,7 +32,7 @@ from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.policy import require_user_manager
 from katmonitor.workstation import Workstation
 from ui import theme
-from ui.dialogs import error_text
+from ui.dialogs import error_text, table_rows
 
 COLUMNS = ("User name", "Printed name", "Role", "Status", "Created")
 
@@ -109,10 +109,7 @@ class UsersDialog(QDialog):
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table as shown (for tests)."""
-        return [
-            tuple(self.table.item(r, c).text() for c in range(self.table.columnCount()))
-            for r in range(self.table.rowCount())
-        ]
+        return [tuple(row) for row in table_rows(self.table)]
 
     def message(self) -> str:
         return self.message_label.text() if not self.message_label.isHidden() else ""
