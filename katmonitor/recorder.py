@@ -220,34 +220,25 @@ class Recorder:
 
     # -- writer thread ---------------------------------------------------------------------
 
+    def write_queued(self) -> bool:
+        """Commit what was submitted, in the calling thread: one turn of the writer thread's
+        loop, for a recorder that was not started (benchmarks and tests drive it on their own
+        clock instead of waiting for the thread's interval). True when nothing is left to
+        write; on a failure the data is kept for the next call, as the thread keeps it."""
+        with self._cond:
+            if self._thread is not None and not self._closed:
+                raise RuntimeError("the recorder's writer thread is running: use flush()")
+        return self._write_turn()
+
     def _run(self) -> None:
         delay = self._interval
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._wake, timeout=delay)
                 self._wake = False
-                incoming, self._queue = self._queue, deque()
                 closing = self._closed
-            try:
-                for entry in incoming:
-                    if isinstance(entry, threading.Event):
-                        self._waiters.append(entry)
-                    elif isinstance(entry, _Seal):
-                        self._seals.append(entry)
-                    else:
-                        self._absorb(entry)
-                done = self._write_buffer()
-            except Exception:  # a bug here must not end recording
-                log.exception("recorder: unexpected error; the data is kept and retried")
-                done = False
-            if done:
+            if self._write_turn():
                 delay = self._interval
-                for waiter in self._waiters:
-                    waiter.set()
-                self._waiters.clear()
-                for request in self._seals:
-                    self._seal(request)
-                self._seals.clear()
             else:
                 delay = min(max(delay, self._interval) * 2, MAX_BACKOFF_S)
             if closing:
@@ -262,6 +253,31 @@ class Recorder:
                     )
                     return
                 delay = min(delay, remaining)
+
+    def _write_turn(self) -> bool:
+        """Take what is queued and commit it; then release flush() waiters and run seals."""
+        with self._cond:
+            incoming, self._queue = self._queue, deque()
+        try:
+            for entry in incoming:
+                if isinstance(entry, threading.Event):
+                    self._waiters.append(entry)
+                elif isinstance(entry, _Seal):
+                    self._seals.append(entry)
+                else:
+                    self._absorb(entry)
+            done = self._write_buffer()
+        except Exception:  # a bug here must not end recording
+            log.exception("recorder: unexpected error; the data is kept and retried")
+            done = False
+        if done:
+            for waiter in self._waiters:
+                waiter.set()
+            self._waiters.clear()
+            for request in self._seals:
+                self._seal(request)
+            self._seals.clear()
+        return done
 
     def _seal(self, request: _Seal) -> None:
         try:

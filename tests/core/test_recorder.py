@@ -341,3 +341,39 @@ def test_submit_from_many_threads(
     assert store.sample_counts(session_id) == {"spo2": threads_n * per_thread}
     assert len(store.device_events(session_id)) == threads_n * per_thread // 10
     assert recorder.pending == 0
+
+
+def test_a_driven_recorder_commits_each_turn_and_keeps_what_failed(
+    store: FlakyStore, session_id: int, make_recorder: Callable[..., Recorder]
+) -> None:
+    """write_queued() is one turn of the writer thread, in the caller's thread: what each turn
+    submitted is one commit (pleth joined into one row), and a failed turn keeps its data."""
+    recorder = make_recorder(start=False)
+    blocks = pleth_blocks(9)
+    recorder.submit_sample(session_id, hr(0))
+    for block in blocks[:3]:
+        recorder.submit_waveform(session_id, block)
+    assert recorder.write_queued()
+    assert (store.sample_counts(session_id), block_rows(store, session_id)) == ({"hr": 1,
+                                                                                "pleth": 30}, 1)
+    store.failures = 1
+    for block in blocks[3:6]:
+        recorder.submit_waveform(session_id, block)
+    assert not recorder.write_queued()
+    assert recorder.pending == 3 and "database is locked" in (recorder.last_error or "")
+    for block in blocks[6:]:
+        recorder.submit_waveform(session_id, block)
+    assert recorder.write_queued()  # the kept quarter and the new one, joined
+    assert recorder.pending == 0 and recorder.last_error is None
+    assert block_rows(store, session_id) == 2
+    stored = [b for b in store.iter_samples(session_id) if isinstance(b, WaveformBlock)]
+    assert np.array_equal(np.concatenate([b.values for b in stored]),
+                          np.concatenate([b.values for b in blocks]))
+
+
+def test_a_running_recorder_is_not_driven_from_outside(
+    make_recorder: Callable[..., Recorder],
+) -> None:
+    recorder = make_recorder()
+    with pytest.raises(RuntimeError, match="writer thread is running"):
+        recorder.write_queued()
