@@ -13,7 +13,6 @@ import pytest
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
-from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.base.errors import SessionStateError
@@ -21,7 +20,9 @@ from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, Wavef
 from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import is_signed, sign_session, verify_session
 from katmonitor.recorder import Recorder
+from katmonitor.records import entries as chain_entries
 from katmonitor.session import Route, SessionStatus, WorkflowKind
+from katmonitor.storage import audit_chain
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
 
@@ -45,7 +46,7 @@ def _chain(store: SessionStore, sid: int) -> list[tuple[str, int, dict]]:
     with store.database.engine.connect() as conn:
         return [
             (r["kind"], r["row_id"], json.loads(r["entry"]))
-            for r in audit_log.chained(conn, sid)
+            for r in audit_chain.chained(conn, sid)
         ]
 
 
@@ -226,13 +227,13 @@ def test_recorder_seals_on_its_writer_thread(
     store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sealed_on: list[str] = []
-    real_seal = audit_log.seal
+    real_seal = audit_chain.seal
 
     def seal(conn, session_id, *, final):
         sealed_on.append(threading.current_thread().name)
         return real_seal(conn, session_id, final=final)
 
-    monkeypatch.setattr(audit_log, "seal", seal)
+    monkeypatch.setattr(audit_chain, "seal", seal)
     sid = _new_session(store)
     recorder = Recorder(store, flush_interval_s=0.01)
     recorder.start()
@@ -269,10 +270,10 @@ def test_entries_appended_after_signing_are_named(store: SessionStore) -> None:
     sid = recorded_session(store)
     sign_session(store, sid, "nina", PASSWORD)
     with store.database.engine.begin() as conn:
-        audit_log.append(
+        audit_chain.append(
             conn,
             sid,
-            [audit_log.status_entry(sid, "ended", T0 + 999, T0 + 999)],
+            [chain_entries.status_entry(sid, "ended", T0 + 999, T0 + 999)],
         )
     problems = "\n".join(verify_session(store, sid).problems)
     assert "(the status of session 1) was appended after signing" in problems

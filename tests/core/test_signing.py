@@ -14,7 +14,6 @@ import pytest
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
-from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.base.errors import (
     AuthenticationError,
@@ -31,7 +30,9 @@ from katmonitor.record_signing import (
     verify_bundle,
     verify_session,
 )
+from katmonitor.records import digests
 from katmonitor.session import Route, SessionStatus
+from katmonitor.storage import recorded_columns as columns
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
 
@@ -350,12 +351,12 @@ def test_fast_and_exact_reads_agree(store: SessionStore) -> None:
     store.write_batch(late, blocks, [])
     with store.database.engine.connect() as conn:
         fast = [
-            audit_log._read_columns(conn, spec, audit_log._id_range(conn, spec.table, sid))
-            for spec in audit_log._SPECS.values()
+            columns.read_fast(conn, spec, columns.id_range(conn, spec.table, sid))
+            for spec in columns.SPECS.values()
         ]
         exact = [
-            audit_log._read_rows(conn, spec, audit_log._id_range(conn, spec.table, sid))
-            for spec in audit_log._SPECS.values()
+            columns.read_exact(conn, spec, columns.id_range(conn, spec.table, sid))
+            for spec in columns.SPECS.values()
         ]
     assert all(r is not None for r in fast)
     for f, e in zip(fast, exact, strict=True):
@@ -367,7 +368,7 @@ def test_fast_and_exact_reads_agree(store: SessionStore) -> None:
         assert [f.streams[c] for c in f.codes] == [e.streams[c] for c in e.codes]
         assert f.data == e.data
     assert fast[0].numbers["value"].mask.sum() == 1
-    assert audit_log.minute_digests(*fast) == audit_log.minute_digests(*exact)
+    assert digests.minute_digests(*fast) == digests.minute_digests(*exact)
 
 
 def test_authentication_is_reported_before_the_session_state(store: SessionStore) -> None:
