@@ -301,7 +301,7 @@ def _seal_unchained(tx: Transaction, session_id: int, check: Check) -> None:
     entries = [row_entry(SESSION_KIND, tx.session_row(session_id))]
     entries += [e for e in tx.chain.event_entries(session_id) if (e.kind, e.key) not in held]
     tx.chain.append(session_id, entries)
-    tx.chain.seal(session_id, final=True)
+    tx.chain.seal(session_id, final=True, compact=False)  # its rows stay as recorded
     at = round(_time.time(), 3)
     tx.chain.append(
         session_id,

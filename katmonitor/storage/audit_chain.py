@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, literal_column, select
+from sqlalchemy import delete, func, insert, literal_column, select
 from sqlalchemy.engine import Connection
 
-from katmonitor.records.columns import Recorded
+from katmonitor.records.columns import BLOCKS_TABLE, Recorded
 from katmonitor.records.digests import minute_digests, minutes_of, samples_body
 from katmonitor.records.entries import (
     EVENT_KINDS,
@@ -26,9 +26,11 @@ from katmonitor.records.entries import (
     chain_hash,
     row_entry,
 )
+from katmonitor.records.waveform_runs import minute_runs
 from katmonitor.storage.models import (
     ALARM_EVENTS,
     AUDIT_ENTRIES,
+    BLOCKS,
     DEVICE_EVENTS,
     DOSES,
     OBSERVATIONS,
@@ -41,6 +43,9 @@ AUDIT = AUDIT_ENTRIES
 # Every event table whose rows are chained as they are inserted, in the order verify lists them.
 EVENT_TABLES = (DOSES, OBSERVATIONS, WORKFLOW_EVENTS, DEVICE_EVENTS, ALARM_EVENTS)
 assert tuple(t.name for t in EVENT_TABLES) == EVENT_KINDS
+WAVEFORM_DTYPE = np.dtype("<f4")
+# Waveform rows deleted per statement while compacting (a sealed minute has a few hundred).
+_DELETE_CHUNK = 500
 
 
 def lock_chain(conn: Connection, session_id: int) -> None:
@@ -125,6 +130,47 @@ def current_event_entries(
     return entries
 
 
+# -- compacting sealed waveform rows -------------------------------------------------------------
+
+
+def compact_waveforms(conn: Connection, session_id: int, blocks: Recorded) -> bool:
+    """Replace each run of contiguous waveform rows (:func:`minute_runs`) by one row holding
+    all their points, with the id of the run's first row: the seal's id ranges and the rows'
+    id order stay valid. In the caller's transaction; True when any row was replaced."""
+    runs = minute_runs(blocks)
+    if not runs:
+        return False
+    assert blocks.data is not None
+    numbers = blocks.numbers
+    replaced: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        first = run[0]
+        source, kind, status = blocks.streams[int(blocks.codes[first])]
+        data = b"".join(blocks.data[i] for i in run)
+        replaced += [int(blocks.ids[i]) for i in run]
+        rows.append(
+            {
+                "id": int(blocks.ids[first]),
+                "session_id": session_id,
+                "source": source,
+                "kind": kind,
+                "start_time": float(numbers["start_time"].values[first]),
+                "sample_rate_hz": float(numbers["sample_rate_hz"].values[first]),
+                "count": len(data) // WAVEFORM_DTYPE.itemsize,
+                "status": status,
+                "data": data,
+            }
+        )
+    for start in range(0, len(replaced), _DELETE_CHUNK):
+        chunk = replaced[start : start + _DELETE_CHUNK]
+        conn.execute(
+            delete(BLOCKS).where(BLOCKS.c.id.in_([literal_column(str(i)) for i in chunk]))
+        )
+    conn.execute(insert(BLOCKS), rows)
+    return True
+
+
 # -- sealing recorded data as it comes ----------------------------------------------------------
 
 
@@ -142,7 +188,7 @@ def _last_seal(conn: Connection, session_id: int) -> dict[str, int] | None:
     return {table: int(ids[table][1]) for table in SPECS}
 
 
-def seal(conn: Connection, session_id: int, *, final: bool) -> int | None:
+def seal(conn: Connection, session_id: int, *, final: bool, compact: bool = True) -> int | None:
     """Append one samples-digest entry per minute of recorded data that is complete.
 
     Rows are sealed as a prefix in id order of each table: a seal covers, per table, the rows
@@ -151,6 +197,10 @@ def seal(conn: Connection, session_id: int, *, final: bool) -> int | None:
     before the first row (per table) of the newest minute; rows of an earlier minute that come
     after it (a device lagging behind another) go into the next seal, as another part of their
     minute. ``final`` seals everything written so far (the session ended or was interrupted).
+
+    ``compact``: before its digest is taken, each sealed minute's contiguous waveform rows of a
+    stream become one row (see :func:`compact_waveforms`), so a 4-hour session holds a few
+    hundred waveform rows instead of tens of thousands; the digest covers the compacted rows.
     Returns the newest minute of the data (None when there is none)."""
     lock_chain(conn, session_id)  # before reading what is sealed
     through = _last_seal(conn, session_id)
@@ -185,16 +235,27 @@ def seal(conn: Connection, session_id: int, *, final: bool) -> int | None:
             cut[name] = int(later[0]) if len(later) else len(rec)
     if any(cut.values()):
         sealed = {name: rec.take(np.arange(cut[name])) for name, rec in pending.items()}
-        _append_seal(conn, session_id, through, sealed)
+        blocks = sealed[BLOCKS_TABLE]
+        if compact and compact_waveforms(conn, session_id, blocks):
+            params = {"sid": session_id, "lo": through[BLOCKS_TABLE] + 1, "hi": int(blocks.ids[-1])}
+            with no_gc():
+                sealed[BLOCKS_TABLE] = read_range(conn, SPECS[BLOCKS_TABLE], params)
+        _append_seal(conn, session_id, through, sealed, {BLOCKS_TABLE: blocks})
     return int(newest) if newest is not None else None
 
 
 def _append_seal(
-    conn: Connection, session_id: int, through: Mapping[str, int], sealed: Mapping[str, Recorded]
+    conn: Connection,
+    session_id: int,
+    through: Mapping[str, int],
+    sealed: Mapping[str, Recorded],
+    before_compaction: Mapping[str, Recorded],
 ) -> None:
+    """The seal's entries: per table the id range it covers (as written, so compacting rows
+    inside it changes no range), and one digest per minute of the rows as they now are."""
     ranges = {
         name: [through[name], int(rec.ids[-1]) if len(rec) else through[name]]
-        for name, rec in sealed.items()
+        for name, rec in {**sealed, **before_compaction}.items()
     }
     digests, _ = minute_digests(sealed["samples"], sealed["waveform_blocks"])
     append(
@@ -217,8 +278,8 @@ class AuditChain:
     def append(self, session_id: int, entries: Sequence[Entry]) -> None:
         append(self._conn, session_id, entries)
 
-    def seal(self, session_id: int, *, final: bool) -> int | None:
-        return seal(self._conn, session_id, final=final)
+    def seal(self, session_id: int, *, final: bool, compact: bool = True) -> int | None:
+        return seal(self._conn, session_id, final=final, compact=compact)
 
     def event_entries(self, session_id: int) -> list[Entry]:
         """The entries the session's event rows (doses, observations, ...) would have now."""

@@ -161,12 +161,16 @@ def test_tampering_is_detected_and_named(
 
 
 def test_tampered_waveform_byte_names_the_minute(store: SessionStore, signed: int) -> None:
+    at = T0 + 125.17  # a byte of the point recorded then, in whichever row holds it
     with store.database.engine.begin() as conn:
-        block_id, data = conn.execute(
-            text("SELECT id, data FROM waveform_blocks ORDER BY start_time LIMIT 1 OFFSET 125")
+        block_id, start, rate, data = conn.execute(
+            text(
+                "SELECT id, start_time, sample_rate_hz, data FROM waveform_blocks "
+                f"WHERE start_time <= {at!r} ORDER BY start_time DESC LIMIT 1"
+            )
         ).one()
         changed = bytearray(data)
-        changed[17] ^= 0x01
+        changed[round((at - start) * rate) * 4 + 1] ^= 0x01
         conn.execute(
             text("UPDATE waveform_blocks SET data = :d WHERE id = :i"),
             {"d": bytes(changed), "i": block_id},
@@ -294,6 +298,13 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
     assert any("lot 'LOT123' -> 'LOT124'" in p for p in json.loads(tampered.stdout)["problems"])
 
 
+# The waveform row holding the point recorded at T0 + 61 (sealed minutes are one row each).
+HOLDING_T0_61 = (
+    "SELECT id FROM waveform_blocks WHERE start_time <= "
+    f"{T0 + 61!r} ORDER BY start_time DESC LIMIT 1"
+)
+
+
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
@@ -312,11 +323,11 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
             "samples digest mismatch in samples of minute",
         ),
         (
-            f"UPDATE waveform_blocks SET data = 'abc' WHERE start_time = {T0 + 61!r}",
+            f"UPDATE waveform_blocks SET data = 'abc' WHERE id = ({HOLDING_T0_61})",
             "samples digest mismatch in samples of minute",
         ),
         (
-            f"UPDATE waveform_blocks SET count = 99 WHERE start_time = {T0 + 61!r}",
+            f"UPDATE waveform_blocks SET count = 99 WHERE id = ({HOLDING_T0_61})",
             "samples digest mismatch in samples of minute",
         ),
         (
