@@ -564,11 +564,7 @@ class SessionStore:
         query = query.order_by(time_col, id_col).limit(CHUNK_ROWS)
         last: tuple[float, int] | None = None
         while True:
-            page = query
-            if last is not None:
-                page = query.where(
-                    and_(time_col >= last[0], or_(time_col > last[0], id_col > last[1]))
-                )
+            page = query if last is None else after(query, time_col, id_col, last)
             with self._reading("read the samples") as conn:
                 rows = conn.execute(page).all()
             yield from (convert(row._mapping) for row in rows)
@@ -613,6 +609,15 @@ class SessionStore:
         self, action: str, session_id: int | None = None
     ) -> AbstractContextManager[Connection]:
         return transaction.writing(self.database, action, session_id)
+
+
+def after(query: Select[Any], time_col: Any, id_col: Any, last: tuple[float, int]) -> Select[Any]:
+    """The rows of ``query`` after ``last`` in (time, id) order, as a condition an index on
+    time serves: ``time >= a AND (time > a OR id > b)``, so each page starts where the last one
+    ended instead of rescanning from the session's first row (the form ``time > a OR (time = a
+    AND id > b)`` gives the same rows but no index range)."""
+    time, row_id = last
+    return query.where(and_(time_col >= time, or_(time_col > time, id_col > row_id)))
 
 
 def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
