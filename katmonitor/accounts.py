@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import time as _time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -30,21 +28,20 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from katmonitor.base.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    DatabaseError,
-    NotFoundError,
-)
-from katmonitor.storage.database import WRITE_TRANSACTION, Database
-from katmonitor.storage.models import UserKeyRecord, UserRecord
+from katmonitor.base.errors import AuthenticationError, ConfigurationError, NotFoundError
+from katmonitor.storage.accounts import AccountRepository, NewKey
+from katmonitor.storage.database import Database
+from katmonitor.users import Role, User, parse_role
 
-USERS = UserRecord.__table__
-USER_KEYS = UserKeyRecord.__table__
+__all__ = [
+    "AccountStore",
+    "Role",
+    "SigningKey",
+    "User",
+    "check_password_policy",
+    "parse_role",
+]
 
 MIN_PASSWORD_LENGTH = 8
 MAX_NAME_LENGTH = 128
@@ -67,38 +64,11 @@ _KEY_BLOB_VERSION = b"\x01"
 BAD_CREDENTIALS = "unknown user or wrong password"
 
 
-class Role(StrEnum):
-    NURSE = "nurse"
-    THERAPIST = "therapist"
-    ADMINISTRATOR = "administrator"
-    TRAINEE = "trainee"
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: int
-    name: str
-    full_name: str
-    role: Role
-    disabled: bool
-    created_at: float
-    key_id: int | None = None
-    """The current signing key (None only if the account was damaged)."""
-
-
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     key_id: int
     private_key: Ed25519PrivateKey
     public_key: bytes
-
-
-def parse_role(text: str) -> Role:
-    try:
-        return Role(text.strip().lower())
-    except ValueError:
-        choices = ", ".join(r.value for r in Role)
-        raise ConfigurationError(f"unknown role {text!r}", f"choose one of: {choices}") from None
 
 
 def check_password_policy(password: str) -> None:
@@ -159,95 +129,43 @@ class AccountStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._engine = database.engine
+        self._accounts = AccountRepository(database)
 
     def add_user(self, name: str, role: Role | str, password: str, full_name: str = "") -> User:
         name = _check_name(name)
         role = parse_role(str(role))
         check_password_policy(password)
         password_hash = _HASHER.hash(password)
-        key = Ed25519PrivateKey.generate()
-        blob = encrypt_private_key(key, password)
-        now = _time.time()
-        with self._writing("add the user") as conn:
-            if conn.execute(select(USERS.c.id).where(USERS.c.name == name)).first():
-                raise ConfigurationError(f"user {name!r} already exists")
-            user_id = conn.execute(
-                insert(USERS).values(
-                    name=name,
-                    full_name=full_name.strip() or name,
-                    role=str(role),
-                    password_hash=password_hash,
-                    disabled=False,
-                    created_at=now,
-                )
-            ).inserted_primary_key[0]
-            key_id = conn.execute(
-                insert(USER_KEYS).values(
-                    user_id=user_id,
-                    public_key=public_bytes(key),
-                    encrypted_private_key=blob,
-                    created_at=now,
-                    retired_at=None,
-                )
-            ).inserted_primary_key[0]
-        return User(user_id, name, full_name.strip() or name, role, False, now, key_id)
+        key = _new_key(password)
+        user = self._accounts.add(
+            name, full_name.strip() or name, str(role), password_hash, key, _time.time()
+        )
+        if user is None:
+            raise ConfigurationError(f"user {name!r} already exists")
+        return user
 
     def list_users(self) -> list[User]:
-        with self._reading("list the users") as conn:
-            rows = conn.execute(select(USERS).order_by(USERS.c.name)).mappings().all()
-            return [self._user(conn, row) for row in rows]
-
-    def get_user(self, name: str) -> User:
-        with self._reading("read the user") as conn:
-            row = self._row(conn, name)
-            if row is None:
-                raise _no_user(name)
-            return self._user(conn, row)
+        return self._accounts.users()
 
     def has_users(self) -> bool:
-        with self._reading("read the users") as conn:
-            return conn.execute(select(USERS.c.id).limit(1)).first() is not None
+        return self._accounts.has_users()
 
     def disable_user(self, name: str) -> User:
-        with self._writing("disable the user") as conn:
-            changed = conn.execute(
-                update(USERS).where(USERS.c.name == name).values(disabled=True)
-            ).rowcount
-            if not changed:
-                raise _no_user(name)
-            return self._user(conn, self._row(conn, name))
+        user = self._accounts.disable(name)
+        if user is None:
+            raise _no_user(name)
+        return user
 
     def reset_password(self, name: str, new_password: str) -> User:
         """An administrator's reset: new password, new key pair; the old key is retired (its
         public half stays for verifying old signatures, its private half is erased)."""
         check_password_policy(new_password)
         password_hash = _HASHER.hash(new_password)
-        key = Ed25519PrivateKey.generate()
-        blob = encrypt_private_key(key, new_password)
-        now = _time.time()
-        with self._writing("reset the password") as conn:
-            row = self._row(conn, name)
-            if row is None:
-                raise _no_user(name)
-            conn.execute(
-                update(USERS).where(USERS.c.id == row["id"]).values(password_hash=password_hash)
-            )
-            conn.execute(
-                update(USER_KEYS)
-                .where(USER_KEYS.c.user_id == row["id"], USER_KEYS.c.retired_at.is_(None))
-                .values(retired_at=now, encrypted_private_key=None)
-            )
-            conn.execute(
-                insert(USER_KEYS).values(
-                    user_id=row["id"],
-                    public_key=public_bytes(key),
-                    encrypted_private_key=blob,
-                    created_at=now,
-                    retired_at=None,
-                )
-            )
-            return self._user(conn, row)
+        key = _new_key(new_password)
+        user = self._accounts.replace_key(name, password_hash, key, _time.time())
+        if user is None:
+            raise _no_user(name)
+        return user
 
     def change_password(self, name: str, old_password: str, new_password: str) -> User:
         """The user's own change: the signing key is kept and re-encrypted."""
@@ -255,37 +173,24 @@ class AccountStore:
         signing = self.unlock_signing_key(name, old_password)
         password_hash = _HASHER.hash(new_password)
         blob = encrypt_private_key(signing.private_key, new_password)
-        with self._writing("change the password") as conn:
-            row = self._row(conn, name)
-            conn.execute(
-                update(USERS).where(USERS.c.id == row["id"]).values(password_hash=password_hash)
-            )
-            conn.execute(
-                update(USER_KEYS)
-                .where(USER_KEYS.c.id == signing.key_id)
-                .values(encrypted_private_key=blob)
-            )
-            return self._user(conn, row)
+        return self._accounts.change_password(name, password_hash, signing.key_id, blob)
 
     def authenticate(self, name: str, password: str) -> User:
         """The user, if the password is right and the account enabled; else AuthenticationError
         (the same message for an unknown user and a wrong password)."""
-        with self._reading("read the user") as conn:
-            row = self._row(conn, name)
-            user = self._user(conn, row) if row is not None else None
-        if row is None:
+        found = self._accounts.credentials(name)
+        if found is None:
             _HASHER.hash(password)  # the same work as a check: do not reveal who exists by timing
             raise AuthenticationError(BAD_CREDENTIALS)
         try:
-            _HASHER.verify(row["password_hash"], password)
+            _HASHER.verify(found.password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise AuthenticationError(BAD_CREDENTIALS) from None
-        assert user is not None
-        if user.disabled:
+        if found.user.disabled:
             raise AuthenticationError(
                 f"user {name!r} is disabled", "an administrator can enable a new account"
             )
-        return user
+        return found.user
 
     def unlock_signing_key(self, name: str, password: str) -> SigningKey:
         """The user's current private key, decrypted with their password."""
@@ -301,105 +206,50 @@ class AccountStore:
         user exists or not, and gives the same message for an unknown user and a wrong
         password; a disabled user is refused after the password is checked.
         """
-        with self._reading("read the signing key") as conn:
-            row = self._row(conn, name)
-            user = self._user(conn, row) if row is not None else None
-            key = (
-                conn.execute(
-                    select(USER_KEYS).where(
-                        USER_KEYS.c.user_id == row["id"], USER_KEYS.c.retired_at.is_(None)
-                    )
-                )
-                .mappings()
-                .first()
-                if row is not None
-                else None
-            )
-            password_hash = row["password_hash"] if row is not None else None
-            blob = key["encrypted_private_key"] if key is not None else None
-            key_id = key["id"] if key is not None else None
-            public_key = bytes(key["public_key"]) if key is not None else None
+        found = self._accounts.credentials(name, "read the signing key")
 
         def unlock(password: str) -> tuple[User, SigningKey]:
-            if user is None or password_hash is None:
+            if found is None:
                 _derive_key(password, bytes(_SALT_BYTES))  # as much work as a wrong password
                 _HASHER.hash(password)
                 raise AuthenticationError(BAD_CREDENTIALS)
+            user, blob = found.user, found.encrypted_private_key
             private = None
             if blob is not None:
                 try:
-                    private = decrypt_private_key(bytes(blob), password)
+                    private = decrypt_private_key(blob, password)
                 except (InvalidTag, ValueError):
                     private = None
             else:
                 _derive_key(password, bytes(_SALT_BYTES))
             if private is None:
                 try:
-                    _HASHER.verify(password_hash, password)
+                    _HASHER.verify(found.password_hash, password)
                 except (VerifyMismatchError, VerificationError, InvalidHashError):
                     raise AuthenticationError(BAD_CREDENTIALS) from None
             if user.disabled:
                 raise AuthenticationError(
                     f"user {name!r} is disabled", "an administrator can enable a new account"
                 )
-            if blob is None or key_id is None or public_key is None:
+            if blob is None or found.key_id is None or found.public_key is None:
                 raise AuthenticationError(f"user {name!r} has no signing key")
             if private is None:
                 raise AuthenticationError(
                     f"the signing key of {name!r} cannot be unlocked with this password",
                     "an administrator can reset the password (this makes a new key)",
                 )
-            return user, SigningKey(key_id, private, public_key)
+            return user, SigningKey(found.key_id, private, found.public_key)
 
         return unlock
 
     def public_key(self, key_id: int) -> bytes | None:
-        with self._reading("read the public key") as conn:
-            return conn.scalar(select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == key_id))
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _row(self, conn: Connection, name: str):  # -> RowMapping | None
-        return conn.execute(select(USERS).where(USERS.c.name == name)).mappings().first()
-
-    def _user(self, conn: Connection, row) -> User:  # row: RowMapping
-        key_id = conn.scalar(
-            select(USER_KEYS.c.id).where(
-                USER_KEYS.c.user_id == row["id"], USER_KEYS.c.retired_at.is_(None)
-            )
-        )
-        return User(
-            row["id"],
-            row["name"],
-            row["full_name"],
-            Role(row["role"]),
-            bool(row["disabled"]),
-            row["created_at"],
-            key_id,
-        )
-
-    @contextmanager
-    def _reading(self, action: str) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise _failed(action, self.database, exc) from exc
-
-    @contextmanager
-    def _writing(self, action: str) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                conn.execution_options(**{WRITE_TRANSACTION: True})
-                with conn.begin():
-                    yield conn
-        except SQLAlchemyError as exc:
-            raise _failed(action, self.database, exc) from exc
+        return self._accounts.public_key(key_id)
 
 
-def _failed(action: str, database: Database, exc: SQLAlchemyError) -> DatabaseError:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return DatabaseError(f"cannot {action} in {database.display_url}: {detail}")
+def _new_key(password: str) -> NewKey:
+    """A new Ed25519 key pair, its private half encrypted under the password."""
+    key = Ed25519PrivateKey.generate()
+    return NewKey(public_bytes(key), encrypt_private_key(key, password))
 
 
 def _no_user(name: str) -> NotFoundError:

@@ -14,80 +14,34 @@ Before signing there is nothing to amend: a therapist's note is an observation t
 from __future__ import annotations
 
 import base64
-import json
 import time as _time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
 
-from katmonitor.accounts import AccountStore, Role
-from katmonitor.audit_log import append_rows, canonical
+from katmonitor.accounts import AccountStore
 from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
 from katmonitor.base.samples import iso_utc
-from katmonitor.storage.models import AddendumRecord, UserKeyRecord
-from katmonitor.storage.store import SIGNATURES, SessionStore
+from katmonitor.records.addendum import MAY_ADD, Addendum, AddendumKind, parse_kind
+from katmonitor.records.entries import canonical, entry_body
+from katmonitor.storage.store import SessionStore
+from katmonitor.users import Role
 
-ADDENDA = AddendumRecord.__table__
-USER_KEYS = UserKeyRecord.__table__
+__all__ = [
+    "MAY_ADD",
+    "Addendum",
+    "AddendumKind",
+    "add_addendum",
+    "addendum_summary",
+    "check_addendum_entry",
+    "entry_body",
+    "list_addenda",
+    "parse_kind",
+]
+
 PAYLOAD_FORMAT = "katmonitor-addendum"
 MAX_TEXT = 10_000
-
-
-class AddendumKind(StrEnum):
-    CORRECTION = "correction"
-    NOTE = "note"
-
-
-# Who may add what (trainees add nothing; a disabled user cannot sign in at all).
-MAY_ADD: dict[AddendumKind, frozenset[Role]] = {
-    AddendumKind.NOTE: frozenset({Role.NURSE, Role.THERAPIST, Role.ADMINISTRATOR}),
-    AddendumKind.CORRECTION: frozenset({Role.NURSE}),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Addendum:
-    id: int
-    session_id: int
-    kind: AddendumKind
-    text: str
-    user: str
-    printed_name: str
-    role: str
-    created_at: float
-    amends_signature_id: int
-    amends_chain_head: str
-    key_id: int
-    signature: bytes
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": str(self.kind),
-            "text": self.text,
-            "user": self.user,
-            "printed_name": self.printed_name,
-            "role": self.role,
-            "time": iso_utc(self.created_at),
-            "amends_signature": self.amends_signature_id,
-            "amends_chain_head": self.amends_chain_head,
-            "key_id": self.key_id,
-        }
-
-
-def parse_kind(text: str) -> AddendumKind:
-    try:
-        return AddendumKind(text.strip().lower())
-    except ValueError:
-        choices = " or ".join(k.value for k in AddendumKind)
-        raise ConfigurationError(
-            f"unknown kind of addendum {text!r}", f"choose {choices}"
-        ) from None
 
 
 def signed_payload(session_uuid: str, fields: dict[str, Any]) -> bytes:
@@ -130,23 +84,15 @@ def add_addendum(
         raise PermissionDeniedError(
             f"{author.name} is a {author.role.value}: a {what.value} may be added by: {allowed}"
         )
-    with store._writing("add the addendum", session_id) as conn:
-        session = store._get_session(conn, session_id)
-        signature = (
-            conn.execute(
-                select(SIGNATURES.c.id, SIGNATURES.c.chain_head).where(
-                    SIGNATURES.c.session_id == session_id
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if signature is None:
+    with store.writing("add the addendum", session_id) as tx:
+        session = tx.session(session_id)
+        signatures = tx.signatures.of_session(session_id)
+        if not signatures:
             raise SessionStateError(
                 f"session {session_id} is not signed: there is no signed record to amend",
                 "until it is signed, add an observation to the session instead",
             )
-        values = {
+        values: dict[str, Any] = {
             "session_id": session_id,
             "kind": what.value,
             "text": text,
@@ -155,41 +101,19 @@ def add_addendum(
             "printed_name": author.full_name,
             "role": author.role.value,
             "created_at": round(_time.time(), 3),
-            "amends_signature_id": signature["id"],
-            "amends_chain_head": signature["chain_head"],
+            "amends_signature_id": signatures[0]["id"],
+            "amends_chain_head": signatures[0]["chain_head"],
             "key_id": key.key_id,
         }
         values["signature"] = key.private_key.sign(signed_payload(session.uuid, values))
-        addendum_id = conn.execute(insert(ADDENDA).values(values)).inserted_primary_key[0]
-        append_rows(conn, session_id, ADDENDA, [addendum_id])
-    return _addendum({"id": addendum_id, **values})
+        return tx.addenda.add(values)
 
 
 def list_addenda(store: SessionStore, session_id: int) -> list[Addendum]:
     """The session's addenda in the order they were added."""
-    with store._reading("read the addenda") as conn:
-        store._get_session(conn, session_id)  # NotFoundError for a missing session
-        rows = conn.execute(
-            select(ADDENDA).where(ADDENDA.c.session_id == session_id).order_by(ADDENDA.c.id)
-        ).mappings()
-        return [_addendum(r) for r in rows]
-
-
-def _addendum(row: Any) -> Addendum:
-    return Addendum(
-        id=row["id"],
-        session_id=row["session_id"],
-        kind=AddendumKind(row["kind"]),
-        text=row["text"],
-        user=row["user_name"],
-        printed_name=row["printed_name"],
-        role=row["role"],
-        created_at=row["created_at"],
-        amends_signature_id=row["amends_signature_id"],
-        amends_chain_head=row["amends_chain_head"],
-        key_id=row["key_id"],
-        signature=bytes(row["signature"]),
-    )
+    with store.reading("read the addenda") as tx:
+        tx.session(session_id)  # NotFoundError for a missing session
+        return tx.addenda.of_session(session_id)
 
 
 # -- checking ---------------------------------------------------------------------------------
@@ -228,21 +152,12 @@ def check_addendum_entry(
     ):
         problems.append(f"chain entry {seq}: {who} does not amend this record's signature")
     try:
-        allowed = Role(body.get("role")) in MAY_ADD[AddendumKind(body.get("kind"))]
+        allowed = Role(str(body.get("role"))) in MAY_ADD[AddendumKind(str(body.get("kind")))]
     except ValueError:
         allowed = False
     if not allowed:
         problems.append(f"chain entry {seq}: {who}: a {body.get('role')} may not add that kind")
     return problems
-
-
-def addendum_keys(conn: Connection, key_ids: set[int]) -> dict[int, bytes]:
-    if not key_ids:
-        return {}
-    rows = conn.execute(
-        select(USER_KEYS.c.id, USER_KEYS.c.public_key).where(USER_KEYS.c.id.in_(sorted(key_ids)))
-    )
-    return {int(r[0]): bytes(r[1]) for r in rows}
 
 
 def addendum_summary(body: dict[str, Any]) -> dict[str, Any]:
@@ -258,11 +173,3 @@ def addendum_summary(body: dict[str, Any]) -> dict[str, Any]:
         "time": iso_utc(created) if isinstance(created, int | float) else None,
         "key_fingerprint": None,
     }
-
-
-def entry_body(text: str) -> dict[str, Any]:
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

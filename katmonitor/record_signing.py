@@ -1,6 +1,6 @@
 """The signed, tamper-evident session record.
 
-The record is a hash-chained audit log (``audit_entries``, see :mod:`katmonitor.audit_log`)
+The record is a hash-chained audit log (``audit_entries``, see :mod:`katmonitor.records`)
 appended as the session happens, in the same transaction as each write: the session row when
 it is created, each status change, every dose, observation, workflow step, device event and
 alarm event, and a SHA-256 digest of each minute of samples and waveform blocks once that
@@ -34,50 +34,37 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
 
 from katmonitor.accounts import AccountStore, Role
-from katmonitor.addenda import (
-    ADDENDA,
-    addendum_keys,
-    addendum_summary,
-    check_addendum_entry,
-    entry_body,
-)
-from katmonitor.audit_log import (
-    EVENT_TABLES,
-    GENESIS,
-    STATUS_KIND,
-    Entry,
-    Recorded,
-    append,
-    canonical,
-    chain_hash,
-    chained,
-    check_event_rows,
-    check_links,
-    check_recorded,
-    check_session_row,
-    current_event_entries,
-    describe,
-    read_recorded,
-    row_dict,
-    row_entry,
-    seal,
-)
+from katmonitor.addenda import addendum_summary, check_addendum_entry
 from katmonitor.base.errors import (
     ConfigurationError,
-    NotFoundError,
     PermissionDeniedError,
     SessionStateError,
 )
 from katmonitor.base.samples import iso_utc
+from katmonitor.records.columns import Recorded
+from katmonitor.records.entries import (
+    ADDENDUM_KIND,
+    EVENT_KINDS,
+    SESSION_KIND,
+    STATUS_KIND,
+    Entry,
+    canonical,
+    describe,
+    entry_body,
+    row_entry,
+)
+from katmonitor.records.verification import (
+    check_event_rows,
+    check_links,
+    check_recorded,
+    check_session_row,
+    recomputed_hashes,
+)
 from katmonitor.session import SessionStatus
-from katmonitor.storage.models import UserKeyRecord
-from katmonitor.storage.store import SESSIONS, SIGNATURES, SessionStore
-
-USER_KEYS = UserKeyRecord.__table__
+from katmonitor.storage.store import SessionStore
+from katmonitor.storage.transaction import Transaction
 
 DEFAULT_MEANING = "Monitored and reviewed"
 BUNDLE_FORMAT = "katmonitor-signed-record"
@@ -92,10 +79,7 @@ OLDER_RECORD_FORMATS = (3, 2)
 # Marks a chain completed at signing for a session recorded before events were chained.
 SEALED_AT_SIGNING = "sealed_at_signing"
 # Chain entry kinds that verification of the record itself understands.
-_RECORD_KINDS = {"sessions", STATUS_KIND, "samples", SEALED_AT_SIGNING} | {
-    t.name for t in EVENT_TABLES
-}
-ADDENDUM_KIND = ADDENDA.name
+_RECORD_KINDS = {SESSION_KIND, STATUS_KIND, "samples", SEALED_AT_SIGNING, *EVENT_KINDS}
 
 
 @dataclass
@@ -159,20 +143,15 @@ class Check:
         return self.hashes[count - 1] if 0 < count <= len(self.hashes) else ""
 
 
-def check_record(conn: Connection, session_id: int) -> Check:
+def check_record(tx: Transaction, session_id: int) -> Check:
     """Every stored row against the session's chain, and the chain's own links."""
-    session = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
-    if session is None:
-        raise NotFoundError(f"no session {session_id}")
-    stored = chained(conn, session_id)
+    session = tx.session_row(session_id)  # NotFoundError for a missing session
+    stored = tx.chain.entries(session_id)
     _, problems = check_links(stored)
-    problems += check_session_row(stored, session_id, row_dict(session))
-    problems += check_event_rows(stored, current_event_entries(conn, session_id))
-    addenda = conn.execute(
-        select(ADDENDA).where(ADDENDA.c.session_id == session_id).order_by(ADDENDA.c.id)
-    ).mappings()
-    problems += check_event_rows(stored, [row_entry(ADDENDA, r) for r in addenda], (ADDENDA,))
-    samples, blocks = read_recorded(conn, session_id)
+    problems += check_session_row(stored, session_id, session)
+    problems += check_event_rows(stored, tx.chain.event_entries(session_id))
+    problems += check_event_rows(stored, tx.addenda.entries(session_id), (ADDENDUM_KIND,))
+    samples, blocks = tx.chain.recorded(session_id)
     recording = session["status"] == SessionStatus.ACTIVE.value
     problems += check_recorded(stored, samples, blocks, recording=recording)
     notes = []
@@ -182,16 +161,7 @@ def check_record(conn: Connection, session_id: int) -> Check:
                 "recorded before KAT Monitor chained events as they happened: "
                 "the record was sealed as it stood at signing"
             )
-    return Check(stored, _recomputed_hashes(stored), problems, notes, samples, blocks)
-
-
-def _recomputed_hashes(stored: Sequence[dict[str, Any]]) -> list[str]:
-    out = []
-    prev = GENESIS
-    for row in stored:
-        prev = chain_hash(prev, row["entry"].encode())
-        out.append(prev)
-    return out
+    return Check(stored, recomputed_hashes(stored), problems, notes, samples, blocks)
 
 
 def record_digest(encoded_entries: Iterable[bytes]) -> str:
@@ -268,13 +238,11 @@ def _sign(
     unlocked: Callable[[], Any],
     seal_unchained: bool,
 ) -> dict[str, Any]:
-    with store._writing("sign the session", session_id) as conn:
-        session = store._get_session(conn, session_id)
-        signed = conn.execute(
-            select(SIGNATURES.c.id).where(SIGNATURES.c.session_id == session_id)
-        ).first()
-        ready = session.status is SessionStatus.ENDED and signed is None
-        check = check_record(conn, session_id) if ready else None
+    with store.writing("sign the session", session_id) as tx:
+        session = tx.session(session_id)
+        signed = tx.signatures.exists(session_id)
+        ready = session.status is SessionStatus.ENDED and not signed
+        check = check_record(tx, session_id) if ready else None
         signer, key = unlocked()
         if signer.role is not Role.NURSE:
             raise PermissionDeniedError(
@@ -284,13 +252,13 @@ def _sign(
             raise SessionStateError(
                 f"session {session_id} is {session.status.value}: end it before signing"
             )
-        if signed is not None:
+        if signed:
             raise SessionStateError(f"session {session_id} is already signed")
         assert check is not None
-        unchained = not any(r["kind"] == "sessions" for r in check.stored)
+        unchained = not any(r["kind"] == SESSION_KIND for r in check.stored)
         if unchained and seal_unchained:
-            _seal_unchained(conn, session_id, check)
-            check = check_record(conn, session_id)
+            _seal_unchained(tx, session_id, check)
+            check = check_record(tx, session_id)
         if check.problems:
             shown = check.problems[:10]
             more = len(check.problems) - len(shown)
@@ -322,37 +290,20 @@ def _sign(
             "key_id": key.key_id,
         }
         signature = key.private_key.sign(signed_payload(sig))
-        conn.execute(
-            insert(SIGNATURES).values(
-                session_id=session_id,
-                user_id=signer.id,
-                user_name=sig["user"],
-                printed_name=sig["printed_name"],
-                role=sig["role"],
-                meaning=sig["meaning"],
-                signed_at=sig["signed_at"],
-                key_id=key.key_id,
-                signature=signature,
-                chain_head=sig["chain_head"],
-                entry_count=sig["entry_count"],
-                record_digest=sig["record_digest"],
-            )
-        )
+        tx.signatures.add(session_id, signer.id, sig, signature)
     return {**sig, "signature": signature.hex()}
 
 
-def _seal_unchained(conn: Connection, session_id: int, check: Check) -> None:
+def _seal_unchained(tx: Transaction, session_id: int, check: Check) -> None:
     """Chain what a session recorded before chaining has not: the session row as it is, its
     event rows, the rest of its recorded data; then mark the chain as completed at signing."""
     held = {(r["kind"], r["row_id"]) for r in check.stored}
-    session = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().one()
-    entries = [row_entry(SESSIONS, session)]
-    entries += [e for e in current_event_entries(conn, session_id) if (e.kind, e.key) not in held]
-    append(conn, session_id, entries)
-    seal(conn, session_id, final=True)
+    entries = [row_entry(SESSION_KIND, tx.session_row(session_id))]
+    entries += [e for e in tx.chain.event_entries(session_id) if (e.kind, e.key) not in held]
+    tx.chain.append(session_id, entries)
+    tx.chain.seal(session_id, final=True, compact=False)  # its rows stay as recorded
     at = round(_time.time(), 3)
-    append(
-        conn,
+    tx.chain.append(
         session_id,
         [Entry(SEALED_AT_SIGNING, session_id, {"type": SEALED_AT_SIGNING, "at": at})],
     )
@@ -460,20 +411,12 @@ def _addendum_key_ids(stored: Sequence[dict[str, Any]]) -> set[int]:
 
 def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     report = VerificationReport(f"session {session_id}")
-    with store._reading("verify the session") as conn:
-        check = check_record(conn, session_id)
-        sig_rows = (
-            conn.execute(select(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
-            .mappings()
-            .all()
-        )
-        sig = _signature_dict(sig_rows[0], conn) if sig_rows else None
-        public_key = (
-            conn.scalar(select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == sig["key_id"]))
-            if sig is not None
-            else None
-        )
-        keys = addendum_keys(conn, _addendum_key_ids(check.stored))
+    with store.reading("verify the session") as tx:
+        check = check_record(tx, session_id)
+        sig_rows = tx.signatures.of_session(session_id)
+        sig = sig_rows[0] if sig_rows else None
+        public_key = tx.keys.public_key(sig["key_id"]) if sig is not None else None
+        keys = tx.keys.public_keys(_addendum_key_ids(check.stored))
     report.entry_count = len(check.stored)
     report.notes = check.notes
     if sig is None:
@@ -486,43 +429,14 @@ def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     for problem in check.problems:
         report.fail(problem)
     _unknown_kinds(report, check.stored)
-    _check_signature(
-        report,
-        sig,
-        bytes(public_key) if public_key is not None else None,
-        check.hashes,
-        check.stored,
-    )
+    _check_signature(report, sig, public_key, check.hashes, check.stored)
     _check_addenda(report, check.stored, sig, keys)
     return report
 
 
-def _signature_dict(row: Any, conn: Connection) -> dict[str, Any]:
-    uuid = conn.scalar(select(SESSIONS.c.uuid).where(SESSIONS.c.id == row["session_id"]))
-    return {
-        "id": row["id"],
-        "session_uuid": uuid,
-        "chain_head": row["chain_head"],
-        "entry_count": row["entry_count"],
-        "record_digest": row["record_digest"],
-        "user": row["user_name"],
-        "printed_name": row["printed_name"],
-        "role": row["role"],
-        "meaning": row["meaning"],
-        "signed_at": row["signed_at"],
-        "key_id": row["key_id"],
-        "signature": bytes(row["signature"]),
-    }
-
-
 def is_signed(store: SessionStore, session_id: int) -> bool:
-    with store._reading("read the signature") as conn:
-        return (
-            conn.execute(
-                select(SIGNATURES.c.id).where(SIGNATURES.c.session_id == session_id)
-            ).first()
-            is not None
-        )
+    with store.reading("read the signature") as tx:
+        return tx.signatures.exists(session_id)
 
 
 # -- bundles ----------------------------------------------------------------------------------
@@ -531,25 +445,19 @@ def is_signed(store: SessionStore, session_id: int) -> bool:
 def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
     """Write the signed record, its recorded data, the signature and the public key as one JSON
     file."""
-    with store._reading("export the signed record") as conn:
-        row = (
-            conn.execute(select(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            store.get_session(session_id)  # NotFoundError for a missing session
+    with store.reading("export the signed record") as tx:
+        signatures = tx.signatures.of_session(session_id)
+        if not signatures:
+            tx.session(session_id)  # NotFoundError for a missing session
             raise SessionStateError(
                 f"session {session_id} is not signed",
                 f"sign it first: katmonitor sign {session_id}",
             )
-        sig = _signature_dict(row, conn)
-        public_key = conn.scalar(
-            select(USER_KEYS.c.public_key).where(USER_KEYS.c.id == row["key_id"])
-        )
-        stored = chained(conn, session_id)
-        keys = addendum_keys(conn, _addendum_key_ids(stored))
-        samples, blocks = read_recorded(conn, session_id)
+        sig = signatures[0]
+        public_key = tx.keys.public_key(sig["key_id"])
+        stored = tx.chain.entries(session_id)
+        keys = tx.keys.public_keys(_addendum_key_ids(stored))
+        samples, blocks = tx.chain.recorded(session_id)
     bundle = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
@@ -560,7 +468,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
         ],
         "recorded": {"samples": samples.to_json(), "waveform_blocks": blocks.to_json()},
         "signature": {**sig, "signature": sig["signature"].hex()},
-        "public_key": bytes(public_key).hex() if public_key is not None else None,
+        "public_key": public_key.hex() if public_key is not None else None,
         "addendum_keys": {str(k): v.hex() for k, v in sorted(keys.items())},
     }
     path = Path(path)
@@ -626,6 +534,6 @@ def verify_bundle(path: Path) -> VerificationReport:
     for problem in problems:
         report.fail(problem)
     _unknown_kinds(report, entries)
-    _check_signature(report, sig, public_key, _recomputed_hashes(entries), entries)
+    _check_signature(report, sig, public_key, recomputed_hashes(entries), entries)
     _check_addenda(report, entries, sig, keys)
     return report

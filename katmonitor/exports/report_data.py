@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.base.errors import DatabaseError
@@ -37,7 +36,7 @@ from katmonitor.session import (
     WorkflowEvent,
     WorkflowKind,
 )
-from katmonitor.storage.store import SAMPLES, SessionStore
+from katmonitor.storage.store import SessionStore
 
 PLOTTED_KINDS: tuple[VitalKind, ...] = (
     VitalKind.HR,
@@ -298,57 +297,38 @@ def signature_status(store: SessionStore, session_id: int) -> Signature:
 
 def read_numerics(store: SessionStore, session_id: int) -> dict[VitalKind, Series]:
     """The valid values of each plotted kind, read along the (session, kind, time) index."""
-    out: dict[VitalKind, Series] = {}
-    t = SAMPLES
-    with store._reading("read the samples") as conn:
-        for kind in PLOTTED_KINDS:
-            rows = conn.execute(
-                select(t.c.time, t.c.value)
-                .where(t.c.session_id == session_id, t.c.kind == str(kind),
-                       t.c.value.is_not(None))
-                .order_by(t.c.time, t.c.id)
-            ).all()
-            if rows:
-                # Through plain tuples: numpy converts sequences of Row objects very slowly.
-                times, values = (np.array(c, dtype=np.float64) for c in zip(*rows, strict=True))
-                keep = np.isfinite(values)
-                out[kind] = Series(kind, times[keep], values[keep])
-    return out
+    return {
+        kind: Series(kind, series.times, series.values)
+        for kind, series in store.numerics(session_id, PLOTTED_KINDS).items()
+    }
 
 
 def pair_nibp(store: SessionStore, session_id: int) -> list[NibpReading]:
     """Each valid systolic reading with the diastolic and mean from the same source taken at
     (about) the same time."""
-    t = SAMPLES
     kinds = (VitalKind.NIBP_SYSTOLIC, VitalKind.NIBP_DIASTOLIC, VitalKind.NIBP_MEAN)
-    with store._reading("read the NIBP readings") as conn:
-        rows = conn.execute(
-            select(t.c.time, t.c.source, t.c.kind, t.c.value)
-            .where(t.c.session_id == session_id, t.c.kind.in_([str(k) for k in kinds]),
-                   t.c.value.is_not(None))
-            .order_by(t.c.time, t.c.id)
-        ).all()
-    others: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for time, source, kind, value in rows:
-        if kind != VitalKind.NIBP_SYSTOLIC:
-            others.setdefault((kind, source), []).append((time, value))
+    readings = store.readings(session_id, kinds)
+    others: dict[tuple[VitalKind, str], list[tuple[float, float]]] = {}
+    for r in readings:
+        if r.kind is not VitalKind.NIBP_SYSTOLIC and r.value is not None:
+            others.setdefault((r.kind, r.source), []).append((r.time, r.value))
 
     def partner(kind: VitalKind, source: str, time: float) -> float | None:
         near = [
-            (abs(t_ - time), v) for t_, v in others.get((str(kind), source), [])
+            (abs(t_ - time), v) for t_, v in others.get((kind, source), [])
             if abs(t_ - time) <= NIBP_PAIRING_S
         ]
         return min(near)[1] if near else None
 
     return [
         NibpReading(
-            time, value,
-            partner(VitalKind.NIBP_DIASTOLIC, source, time),
-            partner(VitalKind.NIBP_MEAN, source, time),
-            source,
+            r.time, r.value,
+            partner(VitalKind.NIBP_DIASTOLIC, r.source, r.time),
+            partner(VitalKind.NIBP_MEAN, r.source, r.time),
+            r.source,
         )
-        for time, source, kind, value in rows
-        if kind == VitalKind.NIBP_SYSTOLIC
+        for r in readings
+        if r.kind is VitalKind.NIBP_SYSTOLIC and r.value is not None
     ]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -67,6 +67,13 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.display_url!r})"
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an ``insert`` just added."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def open_database(url: str, *, upgrade: bool = True) -> Database:
@@ -184,7 +191,7 @@ def upgrade_schema(engine: Engine) -> None:
             # SQLite's documented procedure for schema changes: batch migrations copy and drop
             # tables, which enforced foreign keys would block. The pragma is a no-op inside a
             # transaction, so it goes straight to the driver before BEGIN.
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            _driver(conn).execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 _refuse_unknown_revision(conn, shown)
@@ -197,7 +204,14 @@ def upgrade_schema(engine: Engine) -> None:
                     )
         finally:
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                _driver(conn).execute("PRAGMA foreign_keys=ON")
+
+
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection itself (sqlite3's, for pragmas outside a transaction)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 def sqlite_path(url: URL) -> Path | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -255,3 +256,26 @@ class AddendumRecord(Base):
     amends_chain_head: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[int] = mapped_column(ForeignKey("user_keys.id"))
     signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519, 64 bytes
+
+
+def _table(record: type[Base]) -> Table:
+    """A model's table, typed as the Table it is (for Core statements)."""
+    table = record.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# The tables, for SQLAlchemy Core statements (storage's modules use these, never the models).
+SESSIONS = _table(SessionRecord)
+SAMPLES = _table(SampleRecord)
+BLOCKS = _table(WaveformBlockRecord)
+DOSES = _table(DoseEventRecord)
+OBSERVATIONS = _table(ObservationRecord)
+WORKFLOW_EVENTS = _table(WorkflowEventRecord)
+DEVICE_EVENTS = _table(DeviceEventRecord)
+ALARM_EVENTS = _table(AlarmEventRecord)
+USERS = _table(UserRecord)
+USER_KEYS = _table(UserKeyRecord)
+AUDIT_ENTRIES = _table(AuditEntryRecord)
+SIGNATURES = _table(SignatureRecord)
+ADDENDA = _table(AddendumRecord)

@@ -6,38 +6,40 @@ against the ORM models' tables: bulk inserts stay fast and no ORM object outlive
 What comes back are the frozen domain dataclasses, never database rows.
 
 Every write of a session's record appends to the session's hash-chained audit log
-(:mod:`katmonitor.audit_log`) in the same transaction: the session row, each status change,
-each event row (doses, observations, workflow steps, device and alarm events) as it reads back,
-and a digest of each minute of samples and waveform blocks once the minute is complete (sealed
-by ``write_batch`` on the recorder's writer thread, the rest when the session ends). A new kind
-of event row must be chained the same way (``audit_log.append_rows``) and listed in
-``audit_log.EVENT_TABLES``; nothing of a session's record is updated in place except the
-session's status, whose changes are chained as entries.
+(:mod:`katmonitor.storage.audit_chain`) in the same transaction: the session row, each status
+change, each event row (doses, observations, workflow steps, device and alarm events) as it
+reads back, and a digest of each minute of samples and waveform blocks once the minute is
+complete (sealed by ``write_batch`` on the recorder's writer thread, the rest when the session
+ends). A new kind of event row must be chained the same way (``audit_chain.append_rows``) and
+listed in ``audit_chain.EVENT_TABLES``; nothing of a session's record is updated in place
+except the session's status, whose changes are chained as entries.
+
+Signing, addenda and exports read and write the rest of the record through
+:meth:`SessionStore.reading` and :meth:`SessionStore.writing`, which give a
+:class:`~katmonitor.storage.transaction.Transaction` of repositories (no SQL outside storage).
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import time as _time
 import uuid as _uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from katmonitor import audit_log
-from katmonitor.alarms.model import AlarmEvent, Priority
+from katmonitor.alarms.model import AlarmEvent
 from katmonitor.assessments import Assessment
-from katmonitor.base.errors import DatabaseError, NotFoundError, SessionStateError
-from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
+from katmonitor.base.errors import SessionStateError
+from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
+from katmonitor.records.entries import SAMPLE_INTERVAL_S, status_entry
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -47,32 +49,28 @@ from katmonitor.session import (
     WorkflowEvent,
     WorkflowKind,
 )
-from katmonitor.storage.database import WRITE_TRANSACTION, Database
+from katmonitor.storage import audit_chain, mappers, transaction
+from katmonitor.storage.database import Database, inserted_id
 from katmonitor.storage.models import (
-    AlarmEventRecord,
-    DeviceEventRecord,
-    DoseEventRecord,
-    ObservationRecord,
-    SampleRecord,
-    SessionRecord,
-    SignatureRecord,
-    WaveformBlockRecord,
-    WorkflowEventRecord,
+    ALARM_EVENTS,
+    BLOCKS,
+    DEVICE_EVENTS,
+    DOSES,
+    OBSERVATIONS,
+    SAMPLES,
+    SESSIONS,
+    SIGNATURES,
+    WORKFLOW_EVENTS,
 )
-
-SESSIONS = SessionRecord.__table__
-SAMPLES = SampleRecord.__table__
-BLOCKS = WaveformBlockRecord.__table__
-DOSES = DoseEventRecord.__table__
-OBSERVATIONS = ObservationRecord.__table__
-DEVICE_EVENTS = DeviceEventRecord.__table__
-ALARM_EVENTS = AlarmEventRecord.__table__
-SIGNATURES = SignatureRecord.__table__
-WORKFLOW_EVENTS = WorkflowEventRecord.__table__
+from katmonitor.storage.series import TimeSeries, min_max_reduce
+from katmonitor.storage.transaction import Transaction, no_session
 
 # Rows fetched per query while streaming a session back (iter_samples).
 CHUNK_ROWS = 5000
-WAVEFORM_DTYPE = np.dtype("<f4")
+# How long before a window's start a stored waveform block may begin and still reach into it:
+# the recorder's blocks last a fraction of a second, a compacted minute at most a minute.
+WAVEFORM_LOOKBACK_S = 120.0
+WAVEFORM_DTYPE = mappers.WAVEFORM_DTYPE
 
 
 class SessionStore:
@@ -110,9 +108,9 @@ class SessionStore:
             "created_at": _time.time(),
         }
         with self._writing("create the session") as conn:
-            session_id = conn.execute(insert(SESSIONS).values(values)).inserted_primary_key[0]
-            audit_log.append_rows(conn, session_id, SESSIONS, [session_id])
-        return _session({"id": session_id, **values})
+            session_id = inserted_id(conn.execute(insert(SESSIONS).values(values)))
+            audit_chain.append_rows(conn, session_id, SESSIONS, [session_id])
+        return mappers.session({"id": session_id, **values})
 
     def set_status(
         self, session_id: int, status: SessionStatus, ended_at: float | None = None
@@ -127,13 +125,13 @@ class SessionStore:
                 .values(status=str(status), ended_at=ended_at)
             ).rowcount
             if not changed:
-                raise _no_session(session_id)
+                raise no_session(session_id)
             if status is not SessionStatus.ACTIVE:  # the rest of the recorded data
-                audit_log.seal(conn, session_id, final=True)
-            audit_log.append(
+                audit_chain.seal(conn, session_id, final=True)
+            audit_chain.append(
                 conn,
                 session_id,
-                [audit_log.status_entry(session_id, str(status), ended_at, _time.time())],
+                [status_entry(session_id, str(status), ended_at, _time.time())],
             )
             session = self._get_session(conn, session_id)
         self._open_minutes.pop(session_id, None)
@@ -144,7 +142,7 @@ class SessionStore:
         (the recorder calls this on its writer thread before a session ends)."""
         with self._writing("seal the recorded data", session_id) as conn:
             _refuse_signed(conn, [session_id])
-            audit_log.seal(conn, session_id, final=True)
+            audit_chain.seal(conn, session_id, final=True)
 
     def get_session(self, session_id: int) -> Session:
         with self._reading("read the session") as conn:
@@ -159,6 +157,34 @@ class SessionStore:
         return self._sessions(
             SESSIONS.c.status.in_([str(SessionStatus.ACTIVE), str(SessionStatus.INTERRUPTED)])
         )
+
+    def find_sessions(
+        self,
+        *,
+        client_id: str | None = None,
+        started_from: float | None = None,
+        started_before: float | None = None,
+        status: SessionStatus | Collection[SessionStatus] | None = None,
+        training: bool | None = None,
+        route: Route | None = None,
+    ) -> list[Session]:
+        """Sessions matching every filter given, newest first: client, start time in
+        [``started_from``, ``started_before``), status (one or several), training, route."""
+        conditions: list[Any] = []
+        if client_id is not None:
+            conditions.append(SESSIONS.c.client_id == client_id)
+        if started_from is not None:
+            conditions.append(SESSIONS.c.started_at >= started_from)
+        if started_before is not None:
+            conditions.append(SESSIONS.c.started_at < started_before)
+        if status is not None:
+            statuses = [status] if isinstance(status, SessionStatus) else list(status)
+            conditions.append(SESSIONS.c.status.in_([str(s) for s in statuses]))
+        if training is not None:
+            conditions.append(SESSIONS.c.training == training)
+        if route is not None:
+            conditions.append(SESSIONS.c.route == str(route))
+        return self._sessions(and_(*conditions) if conditions else None)
 
     # -- timeline entries ------------------------------------------------------------------
 
@@ -192,9 +218,9 @@ class SessionStore:
         }
         with self._writing("record the dose", session_id) as conn:
             _refuse_signed(conn, [session_id])
-            dose_id = conn.execute(insert(DOSES).values(values)).inserted_primary_key[0]
-            audit_log.append_rows(conn, session_id, DOSES, [dose_id])
-        return _dose({"id": dose_id, **values})
+            dose_id = inserted_id(conn.execute(insert(DOSES).values(values)))
+            audit_chain.append_rows(conn, session_id, DOSES, [dose_id])
+        return mappers.dose({"id": dose_id, **values})
 
     def add_observation(
         self,
@@ -212,13 +238,13 @@ class SessionStore:
             "text": text,
             "author": author,
             "recorded_at": recorded_at,
-            "assessment": _json((assessment or Assessment()).to_dict()),
+            "assessment": mappers.canonical_json((assessment or Assessment()).to_dict()),
         }
         with self._writing("record the observation", session_id) as conn:
             _refuse_signed(conn, [session_id])
-            obs_id = conn.execute(insert(OBSERVATIONS).values(values)).inserted_primary_key[0]
-            audit_log.append_rows(conn, session_id, OBSERVATIONS, [obs_id])
-        return _observation({"id": obs_id, **values})
+            obs_id = inserted_id(conn.execute(insert(OBSERVATIONS).values(values)))
+            audit_chain.append_rows(conn, session_id, OBSERVATIONS, [obs_id])
+        return mappers.observation({"id": obs_id, **values})
 
     def add_workflow_event(
         self,
@@ -235,43 +261,38 @@ class SessionStore:
             "time": time,
             "kind": str(kind),
             "user": user,
-            "data": _json(data),
+            "data": mappers.canonical_json(data),
             "recorded_at": recorded_at,
         }
         with self._writing("record the workflow step", session_id) as conn:
             _refuse_signed(conn, [session_id])
-            event_id = conn.execute(insert(WORKFLOW_EVENTS).values(values)).inserted_primary_key[0]
-            audit_log.append_rows(conn, session_id, WORKFLOW_EVENTS, [event_id])
-        return _workflow_event({"id": event_id, **values})
+            event_id = inserted_id(conn.execute(insert(WORKFLOW_EVENTS).values(values)))
+            audit_chain.append_rows(conn, session_id, WORKFLOW_EVENTS, [event_id])
+        return mappers.workflow_event({"id": event_id, **values})
 
     def workflow_events(self, session_id: int) -> list[WorkflowEvent]:
         query = select(WORKFLOW_EVENTS).where(WORKFLOW_EVENTS.c.session_id == session_id)
         with self._reading("read the workflow steps") as conn:
             rows = conn.execute(query.order_by(WORKFLOW_EVENTS.c.time, WORKFLOW_EVENTS.c.id))
-            return [_workflow_event(row) for row in rows.mappings()]
+            return [mappers.workflow_event(row) for row in rows.mappings()]
 
     def doses(self, session_id: int) -> list[DoseEvent]:
         query = select(DOSES).where(DOSES.c.session_id == session_id)
         with self._reading("read the doses") as conn:
             rows = conn.execute(query.order_by(DOSES.c.time, DOSES.c.id)).mappings()
-            return [_dose(row) for row in rows]
+            return [mappers.dose(row) for row in rows]
 
     def observations(self, session_id: int) -> list[Observation]:
         query = select(OBSERVATIONS).where(OBSERVATIONS.c.session_id == session_id)
         with self._reading("read the observations") as conn:
             rows = conn.execute(query.order_by(OBSERVATIONS.c.time, OBSERVATIONS.c.id))
-            return [_observation(row) for row in rows.mappings()]
+            return [mappers.observation(row) for row in rows.mappings()]
 
     def device_events(self, session_id: int) -> list[DeviceStatus]:
         query = select(DEVICE_EVENTS).where(DEVICE_EVENTS.c.session_id == session_id)
         with self._reading("read the device events") as conn:
             rows = conn.execute(query.order_by(DEVICE_EVENTS.c.time, DEVICE_EVENTS.c.id))
-            return [
-                DeviceStatus(
-                    r.time, r.source, ConnectionState(r.state), _words(r.conditions), r.message
-                )
-                for r in rows
-            ]
+            return [mappers.device_event(r) for r in rows.mappings()]
 
     # -- recorded data ---------------------------------------------------------------------
 
@@ -302,7 +323,7 @@ class SessionStore:
                             "source": s.source,
                             "kind": str(s.kind),
                             "value": s.value,
-                            "status": _joined(s.status),
+                            "status": mappers.joined(s.status),
                         }
                         for sid, s in samples
                     ],
@@ -318,8 +339,8 @@ class SessionStore:
                             "start_time": b.start_time,
                             "sample_rate_hz": b.sample_rate_hz,
                             "count": b.count,
-                            "status": _joined(b.status),
-                            "data": np.asarray(b.values).astype(WAVEFORM_DTYPE).tobytes(),
+                            "status": mappers.joined(b.status),
+                            "data": mappers.block_bytes(b.values),
                         }
                         for sid, b in blocks
                     ],
@@ -334,14 +355,15 @@ class SessionStore:
                             "time": d.time,
                             "source": d.source,
                             "state": str(d.state),
-                            "conditions": _joined(d.conditions),
+                            "conditions": mappers.joined(d.conditions),
                             "message": d.message,
                         }
                         for sid, d in statuses
                     ],
                 )
             if alarm_events:
-                _chained_insert(conn, ALARM_EVENTS, [_alarm_row(sid, e) for sid, e in alarm_events])
+                rows = [mappers.alarm_row(sid, e) for sid, e in alarm_events]
+                _chained_insert(conn, ALARM_EVENTS, rows)
             # Minutes of recorded data completed by this batch are sealed into the chain here,
             # on the writer thread; a batch inside the newest minute skips this.
             for sid, minute in sorted(newest.items()):
@@ -350,9 +372,9 @@ class SessionStore:
                     continue
                 status = conn.scalar(select(SESSIONS.c.status).where(SESSIONS.c.id == sid))
                 if status == str(SessionStatus.ACTIVE):
-                    opened[sid] = audit_log.seal(conn, sid, final=False)
+                    opened[sid] = audit_chain.seal(conn, sid, final=False)
                 else:  # data for a session that has ended: nothing of it waits
-                    audit_log.seal(conn, sid, final=True)
+                    audit_chain.seal(conn, sid, final=True)
         for sid, minute_open in opened.items():  # committed
             if minute_open is not None:
                 self._open_minutes[sid] = minute_open
@@ -362,29 +384,15 @@ class SessionStore:
         if events:
             with self._writing("record the alarm events", session_id) as conn:
                 _refuse_signed(conn, [session_id])
-                _chained_insert(conn, ALARM_EVENTS, [_alarm_row(session_id, e) for e in events])
+                rows = [mappers.alarm_row(session_id, e) for e in events]
+                _chained_insert(conn, ALARM_EVENTS, rows)
 
     def alarm_events(self, session_id: int) -> list[AlarmEvent]:
         """The session's alarm record in time order."""
         query = select(ALARM_EVENTS).where(ALARM_EVENTS.c.session_id == session_id)
         with self._reading("read the alarm events") as conn:
             rows = conn.execute(query.order_by(ALARM_EVENTS.c.time, ALARM_EVENTS.c.id))
-            return [
-                AlarmEvent(
-                    r.time,
-                    r.alarm_id,
-                    r.kind,
-                    Priority.parse(r.priority) if r.priority else None,
-                    r.event,
-                    r.value,
-                    r.limit,
-                    r.message,
-                    bool(r.technical),
-                    r.user,
-                    r.reason,
-                )
-                for r in rows
-            ]
+            return [mappers.alarm_event(r) for r in rows.mappings()]
 
     def sample_counts(self, session_id: int) -> dict[str, int]:
         """Stored readings per kind; waveform kinds count points, not blocks."""
@@ -405,6 +413,109 @@ class SessionStore:
                     counts[kind] = counts.get(kind, 0) + int(n)
         return counts
 
+    def numerics(
+        self,
+        session_id: int,
+        kinds: Iterable[VitalKind],
+        t0: float | None = None,
+        t1: float | None = None,
+        *,
+        max_points: int | None = None,
+    ) -> dict[VitalKind, TimeSeries]:
+        """The values of each numeric kind with a value (all sources together, time order) at
+        times in [t0, t1], read along the (session, kind, time) index into arrays. Kinds with
+        no value there are left out. ``max_points`` reduces each to min/max per time bucket."""
+        out: dict[VitalKind, TimeSeries] = {}
+        t = SAMPLES
+        with self._reading("read the samples") as conn:
+            for kind in kinds:
+                query = select(t.c.time, t.c.value).where(
+                    t.c.session_id == session_id, t.c.kind == str(kind), t.c.value.is_not(None)
+                )
+                if t0 is not None:
+                    query = query.where(t.c.time >= t0)
+                if t1 is not None:
+                    query = query.where(t.c.time <= t1)
+                rows = conn.execute(query.order_by(t.c.time, t.c.id)).all()
+                if not rows:
+                    continue
+                # Through plain tuples: numpy converts sequences of Row objects very slowly.
+                times, values = (np.array(c, dtype=np.float64) for c in zip(*rows, strict=True))
+                keep = np.isfinite(values)
+                if keep.any():
+                    out[kind] = min_max_reduce(TimeSeries(times[keep], values[keep]), max_points)
+        return out
+
+    def readings(
+        self,
+        session_id: int,
+        kinds: Iterable[VitalKind],
+        t0: float | None = None,
+        t1: float | None = None,
+    ) -> list[Sample]:
+        """The samples of these kinds that have a value, in time order (for the few readings
+        that need their source and status, such as NIBP)."""
+        t = SAMPLES
+        query = select(t).where(
+            t.c.session_id == session_id,
+            t.c.kind.in_([str(k) for k in kinds]),
+            t.c.value.is_not(None),
+        )
+        if t0 is not None:
+            query = query.where(t.c.time >= t0)
+        if t1 is not None:
+            query = query.where(t.c.time <= t1)
+        with self._reading("read the samples") as conn:
+            rows = conn.execute(query.order_by(t.c.time, t.c.id)).mappings()
+            return [mappers.sample(r) for r in rows]
+
+    def waveform(
+        self,
+        session_id: int,
+        kind: VitalKind = VitalKind.PLETH,
+        t0: float | None = None,
+        t1: float | None = None,
+        *,
+        source: str | None = None,
+        max_points: int | None = None,
+    ) -> TimeSeries:
+        """The waveform's points (float32 as stored, returned as float64) at times in
+        [t0, t1], in time order, built from the stored blocks; ``max_points`` reduces it to
+        min/max per time bucket. Blocks are looked for from ``WAVEFORM_LOOKBACK_S`` before t0
+        (no stored block is longer)."""
+        b = BLOCKS
+        query = select(b.c.start_time, b.c.sample_rate_hz, b.c.data).where(
+            b.c.session_id == session_id, b.c.kind == str(kind)
+        )
+        if t0 is not None:
+            query = query.where(b.c.start_time >= t0 - WAVEFORM_LOOKBACK_S)
+        if t1 is not None:
+            query = query.where(b.c.start_time <= t1)
+        if source is not None:
+            query = query.where(b.c.source == source)
+        with self._reading("read the waveform") as conn:
+            rows = conn.execute(query.order_by(b.c.start_time, b.c.id)).all()
+        if not rows:
+            return TimeSeries.empty()
+        parts_t: list[np.ndarray] = []
+        parts_v: list[np.ndarray] = []
+        for start, rate, data in rows:
+            values = np.frombuffer(data, dtype=WAVEFORM_DTYPE)
+            parts_t.append(start + np.arange(values.size, dtype=np.float64) / rate)
+            parts_v.append(values.astype(np.float64))
+        times = np.concatenate(parts_t)
+        values = np.concatenate(parts_v)
+        keep = np.ones(times.size, dtype=bool)
+        if t0 is not None:
+            keep &= times >= t0
+        if t1 is not None:
+            keep &= times <= t1
+        times, values = times[keep], values[keep]
+        if times.size > 1 and bool(np.any(times[1:] < times[:-1])):
+            order = np.argsort(times, kind="stable")
+            times, values = times[order], values[order]
+        return min_max_reduce(TimeSeries(times, values), max_points)
+
     def iter_samples(self, session_id: int) -> Iterator[Sample | WaveformBlock]:
         """Everything recorded for the session in time order (a block sorts at its start).
 
@@ -422,7 +533,7 @@ class SessionStore:
                 select(SAMPLES).where(SAMPLES.c.session_id == session_id, SAMPLES.c.kind == kind),
                 SAMPLES.c.time,
                 SAMPLES.c.id,
-                _sample,
+                mappers.sample,
             )
             for kind in kinds
         ]
@@ -431,7 +542,7 @@ class SessionStore:
                 select(BLOCKS).where(BLOCKS.c.session_id == session_id),
                 BLOCKS.c.start_time,
                 BLOCKS.c.id,
-                _block,
+                mappers.block,
             )
         )
         yield from heapq.merge(*streams, key=_sort_time)
@@ -443,20 +554,20 @@ class SessionStore:
         query: Select[Any],
         time_col: Any,
         id_col: Any,
-        convert: Callable[[Row[Any]], Sample | WaveformBlock],
+        convert: Callable[[Any], Sample | WaveformBlock],
     ) -> Iterator[Sample | WaveformBlock]:
-        """Keyset pagination on (time, id): each chunk is a short query of its own."""
+        """Keyset pagination on (time, id): each chunk is a short query of its own.
+
+        The next page is ``time >= a AND (time > a OR id > b)``: the first term is a range the
+        (session, kind, time) index serves, so a page starts where the last one ended instead
+        of rescanning the session from its first row."""
         query = query.order_by(time_col, id_col).limit(CHUNK_ROWS)
         last: tuple[float, int] | None = None
         while True:
-            page = query
-            if last is not None:
-                page = query.where(
-                    or_(time_col > last[0], and_(time_col == last[0], id_col > last[1]))
-                )
+            page = query if last is None else after(query, time_col, id_col, last)
             with self._reading("read the samples") as conn:
                 rows = conn.execute(page).all()
-            yield from (convert(row) for row in rows)
+            yield from (convert(row._mapping) for row in rows)
             if len(rows) < CHUNK_ROWS:
                 return
             last = (rows[-1]._mapping[time_col], rows[-1]._mapping[id_col])
@@ -467,50 +578,46 @@ class SessionStore:
             query = query.where(condition)
         query = query.order_by(SESSIONS.c.started_at.desc(), SESSIONS.c.id.desc())
         with self._reading("list the sessions") as conn:
-            return [_session(row) for row in conn.execute(query).mappings()]
+            return [mappers.session(row) for row in conn.execute(query).mappings()]
 
     def _get_session(self, conn: Connection, session_id: int) -> Session:
         row = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
         if row is None:
-            raise _no_session(session_id)
-        return _session(row)
+            raise no_session(session_id)
+        return mappers.session(row)
+
+    # -- transactions for the record's other repositories ------------------------------------
 
     @contextmanager
-    def _reading(self, action: str) -> Iterator[Connection]:
-        with _translated(action, self.database), self._engine.connect() as conn:
-            yield conn
+    def reading(self, action: str) -> Iterator[Transaction]:
+        """A read transaction for signing, verifying and exports (``action`` names it in
+        errors: "cannot <action> in <database>")."""
+        with self._reading(action) as conn:
+            yield Transaction(conn)
 
     @contextmanager
-    def _writing(self, action: str, session_id: int | None = None) -> Iterator[Connection]:
-        """One write transaction: committed on success, rolled back on any error."""
-        with (
-            _translated(action, self.database, session_id),
-            self._engine.connect() as conn,
-        ):
-            conn.execution_options(**{WRITE_TRANSACTION: True})
-            with conn.begin():
-                yield conn
+    def writing(self, action: str, session_id: int | None = None) -> Iterator[Transaction]:
+        """A write transaction: all of it is stored or none of it; a foreign key failing on
+        ``session_id`` is NotFoundError."""
+        with self._writing(action, session_id) as conn:
+            yield Transaction(conn)
+
+    def _reading(self, action: str) -> AbstractContextManager[Connection]:
+        return transaction.reading(self.database, action)
+
+    def _writing(
+        self, action: str, session_id: int | None = None
+    ) -> AbstractContextManager[Connection]:
+        return transaction.writing(self.database, action, session_id)
 
 
-@contextmanager
-def _translated(action: str, database: Database, session_id: int | None = None) -> Iterator[None]:
-    """Database failures reach callers as DatabaseError (NotFoundError for a missing session)."""
-    try:
-        yield
-    except IntegrityError as exc:
-        if session_id is not None and "foreign key" in str(exc.orig).lower():
-            raise _no_session(session_id) from exc
-        raise _failed(action, database, exc) from exc
-    except SQLAlchemyError as exc:
-        raise _failed(action, database, exc) from exc
-
-
-def _failed(action: str, database: Database, exc: SQLAlchemyError) -> DatabaseError:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return DatabaseError(
-        f"cannot {action} in {database.display_url}: {detail}",
-        "check free disk space and that no other program holds the database",
-    )
+def after(query: Select[Any], time_col: Any, id_col: Any, last: tuple[float, int]) -> Select[Any]:
+    """The rows of ``query`` after ``last`` in (time, id) order, as a condition an index on
+    time serves: ``time >= a AND (time > a OR id > b)``, so each page starts where the last one
+    ended instead of rescanning from the session's first row (the form ``time > a OR (time = a
+    AND id > b)`` gives the same rows but no index range)."""
+    time, row_id = last
+    return query.where(and_(time_col >= time, or_(time_col > time, id_col > row_id)))
 
 
 def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
@@ -538,7 +645,7 @@ def _chained_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) ->
     for row, row_id in zip(rows, ids, strict=True):
         by_session.setdefault(int(row["session_id"]), []).append(int(row_id))
     for session_id, session_ids in sorted(by_session.items()):
-        audit_log.append_rows(conn, session_id, table, session_ids)
+        audit_chain.append_rows(conn, session_id, table, session_ids)
 
 
 def _newest_minutes(
@@ -550,121 +657,12 @@ def _newest_minutes(
         ((sid, s.time) for sid, s in samples), ((sid, b.start_time) for sid, b in blocks)
     ):
         if isinstance(t, int | float) and math.isfinite(t):
-            minute = int(t // audit_log.SAMPLE_INTERVAL_S)
+            minute = int(t // SAMPLE_INTERVAL_S)
             if minute > newest.get(sid, -1):
                 newest[sid] = minute
         else:
             newest.setdefault(sid, -1)
     return newest
-
-
-def _no_session(session_id: int) -> NotFoundError:
-    return NotFoundError(
-        f"no session {session_id}", "katmonitor sessions list shows the recorded sessions"
-    )
-
-
-def _alarm_row(session_id: int, e: AlarmEvent) -> dict[str, object]:
-    return {
-        "session_id": session_id,
-        "time": e.time,
-        "alarm_id": e.alarm_id,
-        "kind": e.kind,
-        "priority": e.priority.label if e.priority is not None else None,
-        "event": e.event,
-        "value": e.value,
-        "limit": e.limit,
-        "message": e.message,
-        "technical": e.technical,
-        "user": e.user,
-        "reason": e.reason,
-    }
-
-
-def _joined(words: Iterable[str]) -> str:
-    return ",".join(sorted(words))
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split(",")) if text else frozenset()
-
-
-def _session(row: Any) -> Session:
-    return Session(
-        id=row["id"],
-        uuid=row["uuid"],
-        client_id=row["client_id"],
-        medicine=row["medicine"],
-        route=Route(row["route"]),
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        status=SessionStatus(row["status"]),
-        training=bool(row["training"]),
-        devices=tuple(row["devices"].split("\n")) if row["devices"] else (),
-        workstation=row["workstation"],
-    )
-
-
-def _dose(row: Any) -> DoseEvent:
-    return DoseEvent(
-        id=row["id"],
-        session_id=row["session_id"],
-        time=row["time"],
-        medicine=row["medicine"],
-        route=Route(row["route"]),
-        dose_mg=row["dose_mg"],
-        unit_count=row["unit_count"],
-        lot=row["lot"],
-        given_by=row["given_by"],
-        recorded_at=row["recorded_at"],
-        note=row["note"],
-        weight_kg=row["weight_kg"],
-    )
-
-
-def _observation(row: Any) -> Observation:
-    return Observation(
-        id=row["id"],
-        session_id=row["session_id"],
-        time=row["time"],
-        text=row["text"],
-        author=row["author"],
-        recorded_at=row["recorded_at"],
-        assessment=Assessment.from_dict(json.loads(row["assessment"] or "{}")),
-    )
-
-
-def _workflow_event(row: Any) -> WorkflowEvent:
-    return WorkflowEvent(
-        id=row["id"],
-        session_id=row["session_id"],
-        time=row["time"],
-        kind=WorkflowKind(row["kind"]),
-        user=row["user"],
-        data=json.loads(row["data"]),
-        recorded_at=row["recorded_at"],
-    )
-
-
-def _json(data: dict[str, Any]) -> str:
-    """Canonical JSON (sorted keys, no spaces): stable bytes for the audit chain."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _sample(row: Row[Any]) -> Sample:
-    return Sample(row.time, row.source, VitalKind(row.kind), row.value, _words(row.status))
-
-
-def _block(row: Row[Any]) -> WaveformBlock:
-    values = np.frombuffer(row.data, dtype=WAVEFORM_DTYPE).astype(np.float32)
-    return WaveformBlock(
-        row.start_time,
-        row.sample_rate_hz,
-        row.source,
-        VitalKind(row.kind),
-        values,
-        _words(row.status),
-    )
 
 
 def _sort_time(item: Sample | WaveformBlock) -> float:

@@ -13,7 +13,6 @@ from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
-from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.addenda import add_addendum, list_addenda
 from katmonitor.base.errors import (
@@ -29,6 +28,8 @@ from katmonitor.record_signing import (
     verify_bundle,
     verify_session,
 )
+from katmonitor.records import entries as chain_entries
+from katmonitor.storage import audit_chain
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
 
@@ -75,7 +76,7 @@ def test_notes_and_corrections_are_signed_chained_and_verified(
     assert (fix.kind.value, fix.role) == ("correction", "nurse")
     assert [a.id for a in list_addenda(store, signed)] == [note.id, fix.id, admin.id]
     with store.database.engine.connect() as conn:
-        chain = audit_log.chained(conn, signed)
+        chain = audit_chain.chained(conn, signed)
         head = conn.execute(text("SELECT id, chain_head FROM signatures")).one()
     assert [r["kind"] for r in chain[-3:]] == ["addenda"] * 3
     assert (note.amends_signature_id, note.amends_chain_head) == (head[0], head[1])
@@ -132,11 +133,11 @@ def _rehash_tail(store: SessionStore, sid: int, replace: tuple[str, str]) -> Non
             text("UPDATE addenda SET text = replace(text, :a, :b)"),
             dict(zip("ab", replace, strict=True)),
         )
-        rows = audit_log.chained(conn, sid)
-        prev = audit_log.GENESIS
+        rows = audit_chain.chained(conn, sid)
+        prev = chain_entries.GENESIS
         for row in rows:
             entry = row["entry"].replace(*replace) if row["kind"] == "addenda" else row["entry"]
-            digest = audit_log.chain_hash(prev, entry.encode())
+            digest = chain_entries.chain_hash(prev, entry.encode())
             conn.execute(
                 text(
                     "UPDATE audit_entries SET entry = :e, prev_hash = :p, hash = :h WHERE id = :i"
@@ -180,7 +181,7 @@ def test_bundles_carry_addenda(store: SessionStore, signed: int, tmp_path: Path)
     entries = bundle["entries"]
     prev = entries[-2]["hash"]
     entry = entries[-1]["entry"].replace("LOT124", "LOT125")
-    entries[-1].update(entry=entry, hash=audit_log.chain_hash(prev, entry.encode()))
+    entries[-1].update(entry=entry, hash=chain_entries.chain_hash(prev, entry.encode()))
     path.write_text(json.dumps(bundle))
     problems = "\n".join(verify_bundle(path).problems)
     assert "addendum 1 (correction by nina): signature invalid" in problems

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from signing_helpers import T0, recorded_session
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
-from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.alarms.model import AlarmEvent, Priority
 from katmonitor.base.errors import SessionStateError
@@ -21,8 +20,11 @@ from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, Wavef
 from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import is_signed, sign_session, verify_session
 from katmonitor.recorder import Recorder
+from katmonitor.records import entries as chain_entries
 from katmonitor.session import Route, SessionStatus, WorkflowKind
+from katmonitor.storage import audit_chain
 from katmonitor.storage.database import Database, open_database
+from katmonitor.storage.models import BLOCKS
 from katmonitor.storage.store import SessionStore
 
 PASSWORD = "correct horse"
@@ -45,7 +47,7 @@ def _chain(store: SessionStore, sid: int) -> list[tuple[str, int, dict]]:
     with store.database.engine.connect() as conn:
         return [
             (r["kind"], r["row_id"], json.loads(r["entry"]))
-            for r in audit_log.chained(conn, sid)
+            for r in audit_chain.chained(conn, sid)
         ]
 
 
@@ -226,13 +228,13 @@ def test_recorder_seals_on_its_writer_thread(
     store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sealed_on: list[str] = []
-    real_seal = audit_log.seal
+    real_seal = audit_chain.seal
 
     def seal(conn, session_id, *, final):
         sealed_on.append(threading.current_thread().name)
         return real_seal(conn, session_id, final=final)
 
-    monkeypatch.setattr(audit_log, "seal", seal)
+    monkeypatch.setattr(audit_chain, "seal", seal)
     sid = _new_session(store)
     recorder = Recorder(store, flush_interval_s=0.01)
     recorder.start()
@@ -269,10 +271,106 @@ def test_entries_appended_after_signing_are_named(store: SessionStore) -> None:
     sid = recorded_session(store)
     sign_session(store, sid, "nina", PASSWORD)
     with store.database.engine.begin() as conn:
-        audit_log.append(
+        audit_chain.append(
             conn,
             sid,
-            [audit_log.status_entry(sid, "ended", T0 + 999, T0 + 999)],
+            [chain_entries.status_entry(sid, "ended", T0 + 999, T0 + 999)],
         )
     problems = "\n".join(verify_session(store, sid).problems)
     assert "(the status of session 1) was appended after signing" in problems
+
+
+def test_sealed_minutes_of_realtime_pleth_are_compacted_to_one_row_each(
+    store: SessionStore,
+) -> None:
+    """The real layout: a 25-point pleth block every 0.25 s, one commit each. Once a minute is
+    sealed its rows of one stream are one row: every point and time as written, the id of the
+    first row, and a record that signs, verifies and names a change to that row."""
+    m0 = (int(T0 // 60) + 1) * 60.0  # a whole minute
+    sid = _new_session(store)
+    rng = np.random.default_rng(7)
+    recorder = Recorder(store, flush_interval_s=3600.0)  # commits only when flushed below
+    recorder.start()
+    written: list[np.ndarray] = []
+    try:
+        for i in range(3 * 60 * 4):  # 3 minutes of 0.25 s commits
+            t = m0 + i * 0.25
+            values = rng.normal(size=25).astype(np.float32)
+            written.append(values)
+            recorder.submit_waveform(sid, WaveformBlock(t, 100.0, "oxi", VitalKind.PLETH, values))
+            if i % 4 == 0:
+                recorder.submit_sample(sid, Sample(t, "oxi", VitalKind.SPO2, 97.0))
+            assert recorder.flush()
+        with store.database.engine.connect() as conn:
+            # Sealed minutes are compacted; the newest minute is still 0.25 s rows on disk.
+            rows = conn.execute(
+                text("SELECT count(*) FROM waveform_blocks WHERE session_id = :s"), {"s": sid}
+            ).scalar_one()
+        assert rows == 2 + 4 * 60
+    finally:
+        recorder.stop()
+    store.set_status(sid, SessionStatus.ENDED, m0 + 180)
+    with store.database.engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT id, start_time, count FROM waveform_blocks WHERE session_id = :s "
+                "ORDER BY id"
+            ),
+            {"s": sid},
+        ).all()
+    assert [(r.start_time, r.count) for r in stored] == [(m0 + 60.0 * k, 6000) for k in range(3)]
+    assert stored[0].id == 1  # the first row's id
+    wave = store.waveform(sid)
+    expected = np.concatenate(written).astype(np.float64)
+    np.testing.assert_array_equal(wave.values, expected)
+    np.testing.assert_array_equal(wave.times, m0 + np.arange(expected.size) / 100.0)
+    assert store.sample_counts(sid) == {"pleth": 18000, "spo2": 180}
+
+    sign_session(store, sid, "nina", PASSWORD)
+    assert verify_session(store, sid).ok
+    moved = f"UPDATE waveform_blocks SET start_time = start_time + 1e-3 WHERE id = {stored[1].id}"
+    _sql(store, moved)
+    problems = verify_session(store, sid).problems
+    assert problems == [
+        f"chain entry {_seq_of_minute(store, sid, int(m0 // 60) + 1)} mismatch: samples digest "
+        f"mismatch in samples of minute {int(m0 // 60) + 1} (2025-10-09T08:55:00.000Z)"
+    ]
+
+
+def _seq_of_minute(store: SessionStore, sid: int, minute: int) -> int:
+    with store.database.engine.connect() as conn:
+        return next(
+            r["seq"]
+            for r in audit_chain.chained(conn, sid)
+            if r["kind"] == "samples" and r["row_id"] == minute
+        )
+
+
+def test_a_session_sealed_at_signing_keeps_its_rows_as_recorded(store: SessionStore) -> None:
+    """A session recorded before chaining (no audit entries, 1 s pleth rows written as they
+    came) is sealed at signing as it stands: its rows are not compacted."""
+    sid = _new_session(store)
+    wave = np.arange(100, dtype="<f4")
+    with store.database.engine.begin() as conn:
+        conn.execute(
+            insert(BLOCKS),
+            [
+                {
+                    "session_id": sid,
+                    "source": "sim",
+                    "kind": "pleth",
+                    "start_time": T0 + k,
+                    "sample_rate_hz": 100.0,
+                    "count": 100,
+                    "status": "",
+                    "data": wave.tobytes(),
+                }
+                for k in range(120)
+            ],
+        )
+    _sql(store, f"DELETE FROM audit_entries WHERE session_id = {sid}")
+    _sql(store, f"UPDATE sessions SET status = 'ended', ended_at = {T0 + 120!r}")
+    sign_session(store, sid, "nina", PASSWORD, seal_unchained=True)
+    with store.database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM waveform_blocks")).scalar_one() == 120
+    assert verify_session(store, sid).ok

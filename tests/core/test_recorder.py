@@ -17,17 +17,25 @@ from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, Wavef
 from katmonitor.base.vitals import VitalKind
 from katmonitor.recorder import Recorder
 from katmonitor.session import Route
-from katmonitor.storage import SessionStore, open_database
+from katmonitor.storage import Database, SessionStore, open_database
 from katmonitor.storage.models import WaveformBlockRecord
 
 T0 = 1_800_000_000.0
 
 
 class FlakyStore(SessionStore):
-    """Fails the first ``failures`` write_batch calls the way a locked database does."""
+    """Fails the first ``failures`` write_batch calls the way a locked database does; signals
+    each commit (tests wait on that, never on the clock) and notes what ``observe`` says at
+    each call (e.g. the recorder's last error while it retries)."""
 
     failures = 0
     calls = 0
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.committed = threading.Condition()
+        self.observe: Callable[[], object] = lambda: None
+        self.observed: list[object] = []
 
     def write_batch(
         self,
@@ -36,10 +44,18 @@ class FlakyStore(SessionStore):
         statuses: Sequence[tuple[int, DeviceStatus]],
     ) -> None:
         self.calls += 1
+        self.observed.append(self.observe())
         if self.failures > 0:
             self.failures -= 1
             raise OperationalError("INSERT ...", {}, Exception("database is locked"))
         super().write_batch(samples, blocks, statuses)
+        with self.committed:
+            self.committed.notify_all()
+
+    def wait_for_commit(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait (without polling) until a commit makes ``condition`` true."""
+        with self.committed:
+            return self.committed.wait_for(condition, timeout=timeout_s)
 
 
 @pytest.fixture
@@ -101,15 +117,6 @@ def pleth_blocks(n_blocks: int, start: float = T0, points: int = 10) -> list[Wav
     ]
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
-
-
 def block_rows(store: SessionStore, session_id: int) -> int:
     with store.database.engine.connect() as conn:
         return conn.scalar(select(func.count()).where(WaveformBlockRecord.session_id == session_id))
@@ -125,11 +132,12 @@ def test_data_is_committed_within_a_second_without_flush(
     recorder.submit_waveform(session_id, pleth_blocks(1)[0])
     recorder.submit_status(session_id, DeviceStatus(T0, "sim:nonin", ConnectionState.CONNECTED))
 
-    assert wait_until(
+    assert store.wait_for_commit(
         lambda: store.sample_counts(session_id) == {"hr": 20, "pleth": 10}, timeout_s=1.0
     ), f"not stored {time.monotonic() - submitted:.2f} s after submitting"
     assert len(store.device_events(session_id)) == 1
-    assert wait_until(lambda: recorder.pending == 0, timeout_s=1.0)
+    assert recorder.flush(timeout_s=1.0)
+    assert recorder.pending == 0
 
 
 def test_flush_makes_everything_visible(
@@ -238,17 +246,15 @@ def test_blocks_with_different_status_or_source_are_not_joined(
 def test_realtime_pleth_is_stored_as_a_few_rows_per_second(
     store: FlakyStore, session_id: int, make_recorder: Callable[..., Recorder]
 ) -> None:
-    recorder = make_recorder(flush_interval_s=0.25)
-    blocks = pleth_blocks(100)
-    started = time.monotonic()
-    for block in blocks:  # like a device, but ten times faster: a 10-point block every 10 ms
+    recorder = make_recorder(flush_interval_s=60.0)  # each flush() below is one interval's commit
+    blocks = pleth_blocks(100)  # 1 s at 100 Hz, a 10-point block every 10 ms
+    for i, block in enumerate(blocks):
         recorder.submit_waveform(session_id, block)
-        time.sleep(0.01)
-    assert recorder.flush()
-    elapsed = time.monotonic() - started
+        if i % 25 == 24:  # what a device delivers in 0.25 s
+            assert recorder.flush()
     rows = block_rows(store, session_id)
     assert rows < len(blocks) / 3
-    assert rows <= elapsed / 0.25 + 2  # about one row per flush interval
+    assert rows == 4  # one row per flush interval
     assert store.sample_counts(session_id) == {"pleth": 1000}
 
 
@@ -257,12 +263,7 @@ def test_failing_writes_lose_nothing_and_report_the_error(
 ) -> None:
     store.failures = 2
     recorder = make_recorder(flush_interval_s=0.02, start=False)
-    seen_errors: list[str] = []
-
-    def watch() -> bool:
-        if recorder.last_error is not None:
-            seen_errors.append(recorder.last_error)
-        return store.failures == 0 and recorder.pending == 0
+    store.observe = lambda: recorder.last_error  # what the recorder reports while it retries
 
     samples = [hr(i) for i in range(30)]
     blocks = pleth_blocks(30)
@@ -270,7 +271,9 @@ def test_failing_writes_lose_nothing_and_report_the_error(
         recorder.submit_sample(session_id, sample)
         recorder.submit_waveform(session_id, block)
     recorder.start()  # everything is queued: one batch, failing twice, then stored
-    assert wait_until(watch, timeout_s=5.0)
+    assert recorder.flush(timeout_s=5.0)
+    assert store.failures == 0 and recorder.pending == 0
+    seen_errors = [e for e in store.observed if isinstance(e, str)]
     assert any("database is locked" in e for e in seen_errors)
     assert recorder.last_error is None
     assert store.calls == 3

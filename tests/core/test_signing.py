@@ -14,7 +14,6 @@ from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
 
-from katmonitor import audit_log
 from katmonitor.accounts import AccountStore
 from katmonitor.base.errors import (
     AuthenticationError,
@@ -31,7 +30,9 @@ from katmonitor.record_signing import (
     verify_bundle,
     verify_session,
 )
+from katmonitor.records import digests
 from katmonitor.session import Route, SessionStatus
+from katmonitor.storage import recorded_columns as columns
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
 
@@ -160,12 +161,16 @@ def test_tampering_is_detected_and_named(
 
 
 def test_tampered_waveform_byte_names_the_minute(store: SessionStore, signed: int) -> None:
+    at = T0 + 125.17  # a byte of the point recorded then, in whichever row holds it
     with store.database.engine.begin() as conn:
-        block_id, data = conn.execute(
-            text("SELECT id, data FROM waveform_blocks ORDER BY start_time LIMIT 1 OFFSET 125")
+        block_id, start, rate, data = conn.execute(
+            text(
+                "SELECT id, start_time, sample_rate_hz, data FROM waveform_blocks "
+                f"WHERE start_time <= {at!r} ORDER BY start_time DESC LIMIT 1"
+            )
         ).one()
         changed = bytearray(data)
-        changed[17] ^= 0x01
+        changed[round((at - start) * rate) * 4 + 1] ^= 0x01
         conn.execute(
             text("UPDATE waveform_blocks SET data = :d WHERE id = :i"),
             {"d": bytes(changed), "i": block_id},
@@ -287,6 +292,13 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
     assert any("lot 'LOT123' -> 'LOT124'" in p for p in json.loads(tampered.stdout)["problems"])
 
 
+# The waveform row holding the point recorded at T0 + 61 (sealed minutes are one row each).
+HOLDING_T0_61 = (
+    "SELECT id FROM waveform_blocks WHERE start_time <= "
+    f"{T0 + 61!r} ORDER BY start_time DESC LIMIT 1"
+)
+
+
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
@@ -305,11 +317,11 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
             "samples digest mismatch in samples of minute",
         ),
         (
-            f"UPDATE waveform_blocks SET data = 'abc' WHERE start_time = {T0 + 61!r}",
+            f"UPDATE waveform_blocks SET data = 'abc' WHERE id = ({HOLDING_T0_61})",
             "samples digest mismatch in samples of minute",
         ),
         (
-            f"UPDATE waveform_blocks SET count = 99 WHERE start_time = {T0 + 61!r}",
+            f"UPDATE waveform_blocks SET count = 99 WHERE id = ({HOLDING_T0_61})",
             "samples digest mismatch in samples of minute",
         ),
         (
@@ -344,12 +356,12 @@ def test_fast_and_exact_reads_agree(store: SessionStore) -> None:
     store.write_batch(late, blocks, [])
     with store.database.engine.connect() as conn:
         fast = [
-            audit_log._read_columns(conn, spec, audit_log._id_range(conn, spec.table, sid))
-            for spec in audit_log._SPECS.values()
+            columns.read_fast(conn, spec, columns.id_range(conn, spec.table, sid))
+            for spec in columns.SPECS.values()
         ]
         exact = [
-            audit_log._read_rows(conn, spec, audit_log._id_range(conn, spec.table, sid))
-            for spec in audit_log._SPECS.values()
+            columns.read_exact(conn, spec, columns.id_range(conn, spec.table, sid))
+            for spec in columns.SPECS.values()
         ]
     assert all(r is not None for r in fast)
     for f, e in zip(fast, exact, strict=True):
@@ -361,7 +373,7 @@ def test_fast_and_exact_reads_agree(store: SessionStore) -> None:
         assert [f.streams[c] for c in f.codes] == [e.streams[c] for c in e.codes]
         assert f.data == e.data
     assert fast[0].numbers["value"].mask.sum() == 1
-    assert audit_log.minute_digests(*fast) == audit_log.minute_digests(*exact)
+    assert digests.minute_digests(*fast) == digests.minute_digests(*exact)
 
 
 def test_authentication_is_reported_before_the_session_state(store: SessionStore) -> None:

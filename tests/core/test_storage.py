@@ -280,6 +280,116 @@ def test_iter_samples_streams_in_chunks(
         assert got == [s for s in samples if s.kind is kind]
 
 
+def test_a_page_of_samples_starts_where_the_last_one_ended(tmp_path: Path) -> None:
+    """The next page is an index range on time, not a rescan from the session's first row."""
+    database = open_database(f"sqlite:///{tmp_path / 'k.sqlite3'}")
+    try:
+        t = store_module.SAMPLES
+        query = store_module.select(t).where(t.c.session_id == 1, t.c.kind == "hr")
+        page = store_module.after(query.order_by(t.c.time, t.c.id), t.c.time, t.c.id, (T0, 7))
+        compiled = page.compile(database.engine, compile_kwargs={"literal_binds": True})
+        with database.engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = " ".join(str(r[-1]) for r in rows)
+    finally:
+        database.close()
+    assert "USING INDEX ix_samples_session_kind_time (session_id=? AND kind=? AND time>?)" in plan
+
+
+# -- windowed reads ---------------------------------------------------------------------------
+
+
+def test_find_sessions_by_client_date_status_training_and_route(store: SessionStore) -> None:
+    a = new_session(store, started_at=T0, client_id="C-1")
+    b = new_session(store, started_at=T0 + 86400, client_id="C-1")
+    c = store.create_session(
+        client_id="C-2",
+        medicine="ketamine",
+        route=Route.IM,
+        started_at=T0 + 2 * 86400,
+        training=True,
+        devices=[],
+        workstation="room-1",
+    ).id
+    store.set_status(a, SessionStatus.ENDED, T0 + 3600)
+    ids = lambda sessions: [x.id for x in sessions]  # noqa: E731
+    assert ids(store.find_sessions()) == [c, b, a]  # newest first
+    assert ids(store.find_sessions(client_id="C-1")) == [b, a]
+    assert ids(store.find_sessions(started_from=T0 + 1, started_before=T0 + 2 * 86400)) == [b]
+    assert ids(store.find_sessions(status=SessionStatus.ENDED)) == [a]
+    assert ids(store.find_sessions(status=[SessionStatus.ACTIVE])) == [c, b]
+    assert ids(store.find_sessions(training=True)) == [c]
+    assert ids(store.find_sessions(route=Route.IM, training=True)) == [c]
+    assert ids(store.find_sessions(client_id="C-2", route=Route.INTRANASAL)) == []
+
+
+def test_numerics_in_a_window_are_the_values_written(store: SessionStore) -> None:
+    sid = new_session(store)
+    hr = [Sample(T0 + i, "oxi", VitalKind.HR, 60.0 + i % 9) for i in range(100)]
+    spo2 = [Sample(T0 + i + 0.5, "oxi", VitalKind.SPO2, 90.0 + i % 7) for i in range(100)]
+    gaps = [
+        Sample(T0 + 10.25, "oxi", VitalKind.HR, None, frozenset({"sensor_off"})),
+        Sample(T0 + 20.25, "ecg", VitalKind.HR, 61.5),  # another source, same kind
+    ]
+    store.write_batch([(sid, x) for x in hr + spo2 + gaps], [], [])
+    kinds = [VitalKind.HR, VitalKind.SPO2, VitalKind.PERFUSION_INDEX]
+    got = store.numerics(sid, kinds, T0 + 10, T0 + 30)
+    assert set(got) == {VitalKind.HR, VitalKind.SPO2}  # no perfusion index was recorded
+    expected_hr = sorted(
+        (x.time, x.value) for x in hr + gaps if x.value is not None and T0 + 10 <= x.time <= T0 + 30
+    )
+    np.testing.assert_array_equal(got[VitalKind.HR].times, [t for t, _ in expected_hr])
+    np.testing.assert_array_equal(got[VitalKind.HR].values, [v for _, v in expected_hr])
+    assert got[VitalKind.HR].times.dtype == np.float64
+    np.testing.assert_array_equal(
+        got[VitalKind.SPO2].values, [x.value for x in spo2 if T0 + 10 <= x.time <= T0 + 30]
+    )
+    whole = store.numerics(sid, [VitalKind.HR])[VitalKind.HR]
+    assert len(whole) == 101
+
+
+def test_reduced_numerics_keep_a_one_sample_spike(store: SessionStore) -> None:
+    sid = new_session(store)
+    values = [70.0] * 3600
+    values[1234] = 180.0  # one sample
+    values[2345] = 31.0
+    store.write_batch(
+        [(sid, Sample(T0 + i, "oxi", VitalKind.HR, v)) for i, v in enumerate(values)], [], []
+    )
+    reduced = store.numerics(sid, [VitalKind.HR], max_points=100)[VitalKind.HR]
+    assert len(reduced) <= 100
+    assert reduced.values.max() == 180.0 and reduced.values.min() == 31.0
+    assert T0 + 1234 in reduced.times and T0 + 2345 in reduced.times
+    assert bool(np.all(np.diff(reduced.times) > 0))  # still in time order
+
+
+def test_waveform_window_is_the_points_written(store: SessionStore) -> None:
+    sid = new_session(store)
+    blocks = [pleth(T0 + i * 0.25, 25, seed=i) for i in range(40)]  # 10 s at 100 Hz
+    store.write_batch([], [(sid, b) for b in blocks], [])
+    times = np.concatenate([b.start_time + np.arange(25) / 100.0 for b in blocks])
+    values = np.concatenate([b.values for b in blocks]).astype(np.float64)
+    inside = (times >= T0 + 2.1) & (times <= T0 + 5.0)
+    wave = store.waveform(sid, VitalKind.PLETH, T0 + 2.1, T0 + 5.0)
+    np.testing.assert_array_equal(wave.times, times[inside])
+    np.testing.assert_array_equal(wave.values, values[inside])
+    assert len(store.waveform(sid, VitalKind.PLETH, T0 + 20, T0 + 30)) == 0
+    assert len(store.waveform(sid, VitalKind.PLETH, source="another")) == 0
+
+
+def test_reduced_waveform_keeps_a_one_sample_spike(store: SessionStore) -> None:
+    sid = new_session(store)
+    points = np.zeros(6000, dtype=np.float32)
+    points[4321] = 9.5
+    store.write_batch(
+        [], [(sid, WaveformBlock(T0, 100.0, "oxi", VitalKind.PLETH, points))], []
+    )
+    wave = store.waveform(sid, max_points=200)
+    assert len(wave) <= 200
+    assert wave.values.max() == 9.5
+    assert T0 + 4321 / 100.0 in wave.times
+
+
 @settings(
     max_examples=40,
     deadline=None,
