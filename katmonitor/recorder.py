@@ -28,14 +28,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.events import RECORDER_ERROR, EventHub
+from katmonitor.records.waveform_runs import MAX_BLOCK_POINTS, continues
 from katmonitor.storage.store import SessionStore
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 5.0
-# Upper bound on a joined waveform block (60 s at 100 Hz): blobs stay small enough to read
-# back a piece at a time.
-MAX_BLOCK_POINTS = 6000
 
 
 @dataclass(slots=True)
@@ -56,15 +54,13 @@ class _Run:
     def accepts(self, session_id: int, block: WaveformBlock) -> bool:
         first = self.first
         rate = first.sample_rate_hz
-        end_time = first.start_time + self.count / rate
         return (
             session_id == self.session_id
             and block.source == first.source
             and block.kind == first.kind
             and block.sample_rate_hz == rate
             and block.status == first.status
-            # Starts where this run ends, within half a sample period.
-            and abs(block.start_time - end_time) <= 0.5 / rate
+            and continues(first.start_time, self.count, rate, block.start_time)
             and self.count + block.count <= MAX_BLOCK_POINTS
         )
 
