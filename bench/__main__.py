@@ -52,20 +52,23 @@ def main() -> None:
     passthrough = (["--quick"] if args.quick else []) + (
         ["--runs", str(args.runs)] if args.runs else [])
     figures: list[Figure] = []
-    labels: dict[int, str] = {}
+    modules: list[str] = []
     failed: list[str] = []
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     for name in args.names or MODULES:
         print(f"== bench.{name}", flush=True)
         module_figures = run_module(name, passthrough)
         if module_figures is None:
             failed.append(name)
             continue
-        labels[len(figures)] = name
+        modules += [name] * len(module_figures)
         figures += module_figures
+    # Other work on the machine slows every figure: say how busy it was.
     print(f"\n== all figures ({time.perf_counter() - started:.0f} s"
-          f"{', quick' if args.quick else ''})")
-    print(table(figures, labels))
+          f"{', quick' if args.quick else ''}; {os.cpu_count()} CPUs, load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
+    print(table(figures, modules))
     missed = [f.name for f in figures if f.met is False]
     if missed:
         print(f"goals missed: {len(missed)}")

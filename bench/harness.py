@@ -103,10 +103,10 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
-def table(figures: Sequence[Figure], module: dict[int, str] | None = None) -> str:
-    """A Markdown table: figure, goal, measured statistic, spread, N, verdict."""
-    rows = [("figure", "goal", "measured", "spread", "n", "verdict")]
-    for index, f in enumerate(figures):
+def table(figures: Sequence[Figure], modules: Sequence[str] | None = None) -> str:
+    """A Markdown table: (bench,) figure, goal, measured statistic, spread, n, verdict."""
+    rows: list[tuple[str, ...]] = [("figure", "goal", "measured", "spread", "n", "verdict")]
+    for f in figures:
         goal = "-" if f.goal is None else f"{'<=' if f.direction == 'at most' else '>='} " \
             f"{_number(f.goal)} {f.unit}"
         if f.samples:
@@ -117,9 +117,9 @@ def table(figures: Sequence[Figure], module: dict[int, str] | None = None) -> st
         else:
             measured, spread = "no data", "-"
         name = f.name + (f" ({f.note})" if f.note else "")
-        if module and index in module:
-            name = f"{module[index]}: {name}"
         rows.append((name, goal, measured, spread, str(len(f.samples)), f.verdict))
+    if modules is not None:
+        rows = [(module, *row) for module, row in zip(("bench", *modules), rows, strict=True)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
              for row in rows]
@@ -162,13 +162,16 @@ def cache_dir() -> Path:
 
 def code_digest() -> str:
     """A digest of the core's source: a cached database is rebuilt whenever the code that
-    writes it changes, so a figure is never measured on data an older write path laid out."""
+    writes it changes, so a figure is never measured on data an older write path laid out
+    (the storage layer's, the Recorder's, the schema's)."""
     digest = hashlib.sha256()
     for path in sorted((ROOT / "katmonitor").rglob("*")):
         if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
-    for path in sorted((ROOT / "migrations").rglob("*.py")):
+    # ... and so is a change to how the benchmarks simulate and record a session.
+    extra = [ROOT / "bench" / "recording.py", ROOT / "devices" / "simulated.py"]
+    for path in [*sorted((ROOT / "migrations").rglob("*.py")), *extra]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

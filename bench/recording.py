@@ -230,6 +230,9 @@ def cached_session(plan: Plan) -> CachedSession:
         database.close()
     meta = {"session_id": session_id, "rows": int(rows), "points": sum(counts.values()),
             "build_s": round(build_s, 2)}
+    leftovers = [p for p in building.parent.glob(building.name + "-*") if p.stat().st_size]
+    if leftovers:  # closing checkpoints the WAL; the file alone must hold everything
+        raise RuntimeError(f"not checkpointed: {leftovers}")
     building.rename(path)
     meta_path.write_text(json.dumps(meta))
     return CachedSession(path, **meta)
