@@ -40,7 +40,8 @@ def run_module(name: str, passthrough: list[str]) -> list[Figure] | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog="scripts/bench",
+                                     description=__doc__.strip().splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(MODULES)}")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--quick", action="store_true", help="fewer runs, a first look")
