@@ -1,125 +1,103 @@
-"""Sign and verify a 4-hour session with 100 Hz pleth (goal: <= 200 ms each).
+"""Sign and verify a 4-hour and an 8-hour session (goals: <= 200 ms each for 4 h, <= 400 ms
+for 8 h).
 
-Data goes in through SessionStore.write_batch: 1 Hz HR, SpO2 and pulse rate, pleth in 1-second
-blocks of 100 points (the recorder coalesces blocks to a few rows a second), NIBP every 3 min.
-Each figure is measured ``--repeat`` times (signing again after the signature is removed) and
-printed as the median and the fastest run: this VM's timings wander by a third between runs.
-Usage: .venv/bin/python -m bench.sign_verify [--hours H] [--repeat N] [--db URL]
+    python -m bench.sign_verify [--quick] [--runs N]
+
+The sessions are recorded through the real write path (bench.recording: numerics at 1 Hz,
+100 Hz pleth in 10-point blocks, a Recorder flush per 0.25 s of session time, NIBP every
+5 min), dosed and ended; the databases are cached between runs. Each sign run works on a fresh
+copy of the cached, unsigned database (copying is not timed) and times ``sign_session`` (one
+argon2id included). Verify times ``verify_session`` on the signed copy; verify --file times
+``verify_bundle`` on the bundle ``export_bundle`` wrote. The last lines say how the cost grows
+with the session's length (linear: 8 h costs twice 4 h).
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from sqlalchemy import delete
-
-from katmonitor.accounts import AccountStore
-from katmonitor.base.samples import Sample, WaveformBlock
-from katmonitor.base.vitals import VitalKind
+from bench import harness
+from bench.harness import Figure, Options
+from bench.recording import NURSE, PASSWORD, CachedSession, Plan, cached_session
 from katmonitor.record_signing import export_bundle, sign_session, verify_bundle, verify_session
-from katmonitor.session import Route, SessionStatus
-from katmonitor.storage.database import Database, open_database
-from katmonitor.storage.store import SIGNATURES, SessionStore
+from katmonitor.storage import SessionStore, open_database
 
-PASSWORD = "correct horse"
+GOAL_MS_PER_HOUR = 50.0  # 200 ms for 4 h, 400 ms for 8 h
 
 
-def record(store: SessionStore, hours: float) -> int:
-    t0 = 1_760_000_000.0
-    seconds = int(hours * 3600)
-    session = store.create_session(
-        client_id="BENCH",
-        medicine="esketamine",
-        route=Route.INTRANASAL,
-        started_at=t0,
-        training=True,
-        devices=("sim:normal",),
-        workstation="bench",
-    )
-    sid = session.id
-    wave = (np.sin(np.arange(100) / 8.0) * 40 + 50).astype(np.float32)
-    for chunk in range(0, seconds, 600):
-        samples = []
-        blocks = []
-        for s in range(chunk, min(chunk + 600, seconds)):
-            t = t0 + s
-            samples += [
-                (sid, Sample(t, "sim", VitalKind.HR, 70.0 + s % 7)),
-                (sid, Sample(t, "sim", VitalKind.SPO2, 97.0)),
-                (sid, Sample(t, "sim", VitalKind.PULSE_RATE, 70.0)),
-            ]
-            if s % 180 == 0:
-                samples.append((sid, Sample(t, "sim", VitalKind.NIBP_SYSTOLIC, 120.0)))
-            blocks.append((sid, WaveformBlock(t, 100.0, "sim", VitalKind.PLETH, wave)))
-        store.write_batch(samples, blocks, [])
-    store.set_status(sid, SessionStatus.ENDED, t0 + seconds)
-    return sid
-
-
-def unsign(database: Database, session_id: int) -> None:
-    """Remove the signature, so the session can be signed again (the chain was appended while
-    recording; signing adds nothing to it)."""
-    with database.engine.begin() as conn:
-        conn.execute(delete(SIGNATURES).where(SIGNATURES.c.session_id == session_id))
-
-
-def timed(repeat: int, run: Callable[[], object], between: Callable[[], object]) -> list[float]:
+def sign_runs(session: CachedSession, runs: int, tmp: Path) -> list[float]:
     times = []
-    for i in range(repeat):
-        if i:
-            between()
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
+    for i in range(runs):
+        copy = session.copy_to(tmp / f"sign-{i}")  # unsigned again
+        database = open_database(copy.url)
+        try:
+            store = SessionStore(database)
+            started = time.perf_counter()
+            sign_session(store, copy.session_id, NURSE, PASSWORD)
+            times.append((time.perf_counter() - started) * 1000.0)
+        finally:
+            database.close()
+        copy.path.unlink()
     return times
 
 
-def figures(times: list[float]) -> str:
-    return f"median {statistics.median(times):6.1f} ms, fastest {min(times):6.1f} ms"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--hours", type=float, default=4.0)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        database = open_database(url)
+def verify_runs(session: CachedSession, runs: int, tmp: Path) -> tuple[list[float], list[float],
+                                                                       float]:
+    """(verify ms, verify --file ms, bundle MB) on a signed copy."""
+    copy = session.copy_to(tmp / "verify")
+    database = open_database(copy.url)
+    try:
         store = SessionStore(database)
-        AccountStore(database).add_user("bench-nurse", "nurse", PASSWORD)
-        started = time.perf_counter()
-        sid = record(store, args.hours)
-        counts = store.sample_counts(sid)
-        print(f"wrote {sum(counts.values())} points in {time.perf_counter() - started:.1f} s")
-
-        sign_ms = timed(
-            args.repeat,
-            lambda: sign_session(store, sid, "bench-nurse", PASSWORD),
-            lambda: unsign(database, sid),
-        )
-        reports = []
-        verify_ms = timed(
-            args.repeat, lambda: reports.append(verify_session(store, sid)), lambda: None
-        )
-        assert all(r.ok for r in reports), reports[0].problems
-        bundle = export_bundle(store, sid, Path(tmp) / "bundle.json")
-        bundles = []
-        bundle_ms = timed(args.repeat, lambda: bundles.append(verify_bundle(bundle)), lambda: None)
-        assert all(r.ok for r in bundles), bundles[0].problems
-        size_mb = bundle.stat().st_size / 1e6
+        sign_session(store, copy.session_id, NURSE, PASSWORD)
+        verify_ms = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            report = verify_session(store, copy.session_id)
+            verify_ms.append((time.perf_counter() - started) * 1000.0)
+            if not report.ok:
+                raise RuntimeError(f"verify failed: {report.problems}")
+        bundle = export_bundle(store, copy.session_id, tmp / "bundle.json")
+    finally:
         database.close()
-    print(f"sign          {figures(sign_ms)}  (goal <= 200; one argon2id, run alongside)")
-    print(f"verify        {figures(verify_ms)}  (goal <= 200)")
-    print(f"verify --file {figures(bundle_ms)}  (bundle {size_mb:.1f} MB)")
+    file_ms = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        report = verify_bundle(bundle)
+        file_ms.append((time.perf_counter() - started) * 1000.0)
+        if not report.ok:
+            raise RuntimeError(f"verify --file failed: {report.problems}")
+    return verify_ms, file_ms, bundle.stat().st_size / 1e6
+
+
+def collect(options: Options) -> list[Figure]:
+    runs = options.count(full=7, quick=3)
+    figures: list[Figure] = []
+    medians: dict[str, dict[int, float]] = {"sign": {}, "verify": {}, "verify --file": {}}
+    for hours in (4, 8):
+        session = cached_session(Plan(hours * 3600))
+        print(f"{hours} h session: {session.points:,} points, {session.rows:,} pleth rows "
+              f"(recorded in {session.build_s:.0f} s when cached; {session.path})", flush=True)
+        goal = GOAL_MS_PER_HOUR * hours
+        with tempfile.TemporaryDirectory(prefix="katmonitor-bench-") as tmp_name:
+            tmp = Path(tmp_name)
+            for sub in ("verify", *(f"sign-{i}" for i in range(runs))):
+                (tmp / sub).mkdir()
+            sign_ms = sign_runs(session, runs, tmp)
+            verify_ms, file_ms, bundle_mb = verify_runs(session, runs, tmp)
+        for name, samples, note in (
+            ("sign", sign_ms, "one argon2id included"),
+            ("verify", verify_ms, ""),
+            ("verify --file", file_ms, f"bundle {bundle_mb:.1f} MB"),
+        ):
+            figure = Figure(f"{name} {hours} h", "ms", goal, "at most", samples, note=note)
+            figures.append(figure)
+            medians[name][hours] = figure.value
+    for name, by_hours in medians.items():
+        print(f"{name}: 8 h / 4 h = {by_hours[8] / by_hours[4]:.2f} (linear in length: 2.0)")
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(collect, __doc__)
