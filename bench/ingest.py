@@ -5,9 +5,11 @@
 One hour of what the simulated monitor delivers (HR, pulse rate, SpO2, perfusion index at
 1 Hz, an NIBP triple every 5 min, 100 Hz pleth in 10-point blocks) is prepared up front, then
 fed to a real Recorder on a new SQLite file paced as in real time: each 0.25 s of session time
-is submitted and then flushed (``recorder.flush()``: the commit the writer thread makes every
-0.25 s), so pleth is stored as ~25-point rows, four a second, exactly as ``katmonitor record``
-lays it out. Timed: from the first submit to the recorder stopped with everything committed.
+is submitted and then committed by one turn of the writer's loop (``recorder.write_queued()``:
+the commit the writer thread makes every 0.25 s, in this thread), so pleth is stored as
+~25-point rows, four a second, exactly as ``katmonitor record`` lays it out (then compacted
+per sealed minute, as the audit chain does). Timed: from the first submit to the recorder
+stopped with everything committed.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ def one_run(seconds: int, db_path: Path) -> tuple[float, dict[str, float]]:
         store = SessionStore(database)
         session_id = new_session(store, training=True)
         prepared = list(quarters(Plan(seconds, dosed=False)))  # not timed: the device's work
-        recorder = Recorder(store)
-        recorder.start()
+        recorder = Recorder(store)  # driven by feed(), one writer turn per 0.25 s
         started = time.perf_counter()
         items = feed(recorder, session_id, prepared)
         recorder.stop()

@@ -4,9 +4,10 @@ A recording workstation hands each sample and pleth block to the Recorder as the
 delivers it, and the Recorder's writer thread commits what arrived every 0.25 s. Here the
 device is simulated (the simulator's physiology: numerics once a second, 100 Hz pleth in
 10-point blocks, an NIBP triple every few minutes) and time is simulated too: each 0.25 s of
-session time is submitted, then ``recorder.flush()`` commits it, exactly one flush per quarter
-second and no wall-clock sleeping. So pleth lands in rows of about 25 points, four a second,
-in one small transaction each, as in a real recording.
+session time is submitted, then ``recorder.write_queued()`` commits it (the writer thread's
+turn, in this thread), exactly one commit per quarter second and no wall-clock sleeping.
+So pleth lands in rows of about 25 points, four a second, in one small transaction each, as
+in a real recording (and each sealed minute is compacted, as the audit chain does).
 
 Only public APIs: SessionStore and AccountStore methods, the Recorder, sign_session.
 Databases used by several benchmarks are cached (see :func:`cached_session`), keyed by the
@@ -95,8 +96,9 @@ def quarters(plan: Plan, t0: float = T0) -> Iterator[list[Item]]:
 
 def feed(recorder: Recorder, session_id: int, items_by_quarter: Iterator[list[Item]]
          | list[list[Item]]) -> int:
-    """Submit each quarter second's items, then flush (a driven flush: the writer thread
-    commits them as it would after its 0.25 s wait). Returns the number of items."""
+    """Submit each quarter second's items, then commit them with one turn of the writer's loop
+    (``recorder.write_queued()``: what the writer thread does after each 0.25 s wait, here in
+    this thread, so no thread hand-off is timed). Returns the number of items."""
     count = 0
     for items in items_by_quarter:
         for item in items:
@@ -107,8 +109,8 @@ def feed(recorder: Recorder, session_id: int, items_by_quarter: Iterator[list[It
             else:
                 recorder.submit_sample(session_id, item)
         count += len(items)
-        if not recorder.flush(timeout_s=60.0):
-            raise RuntimeError(f"the recorder did not flush: {recorder.last_error}")
+        if not recorder.write_queued():
+            raise RuntimeError(f"the recorder could not write: {recorder.last_error}")
     return count
 
 
@@ -212,8 +214,7 @@ def cached_session(plan: Plan) -> CachedSession:
         store = SessionStore(database)
         AccountStore(database).add_user(NURSE, "nurse", PASSWORD, full_name=NURSE_NAME)
         session_id = new_session(store, training=not plan.dosed)
-        recorder = Recorder(store)
-        recorder.start()
+        recorder = Recorder(store)  # driven by feed(), not started
         started = time.perf_counter()
         try:
             feed(recorder, session_id, quarters(plan))

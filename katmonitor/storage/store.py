@@ -31,7 +31,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from katmonitor.alarms.model import AlarmEvent
@@ -315,7 +315,7 @@ class SessionStore:
             # A list of parameter dicts makes Core use executemany: one statement, many rows.
             if samples:
                 conn.execute(
-                    insert(SAMPLES),
+                    _INSERT_SAMPLES,
                     [
                         {
                             "session_id": sid,
@@ -330,7 +330,7 @@ class SessionStore:
                 )
             if blocks:
                 conn.execute(
-                    insert(BLOCKS),
+                    _INSERT_BLOCKS,
                     [
                         {
                             "session_id": sid,
@@ -620,18 +620,23 @@ def after(query: Select[Any], time_col: Any, id_col: Any, last: tuple[float, int
     return query.where(and_(time_col >= time, or_(time_col > time, id_col > row_id)))
 
 
+_INSERT_SAMPLES = insert(SAMPLES)
+_INSERT_BLOCKS = insert(BLOCKS)
+# Built once: the recorder asks this on every commit (a few times a second per session).
+_SIGNED = (
+    select(SIGNATURES.c.session_id).where(SIGNATURES.c.session_id == bindparam("sid")).limit(1)
+)
+
+
 def _refuse_signed(conn: Connection, session_ids: Iterable[int]) -> None:
     """A signed record is read-only: nothing may be added to it or changed."""
-    ids = sorted(set(session_ids))
-    signed = conn.scalars(
-        select(SIGNATURES.c.session_id).where(SIGNATURES.c.session_id.in_(ids)).limit(1)
-    ).first()
-    if signed is not None:
-        raise SessionStateError(
-            f"session {signed} is signed; its record is read-only",
-            "add a correction or note as a signed addendum: "
-            f"katmonitor addendum {signed} --user NAME --kind note|correction --text TEXT",
-        )
+    for sid in sorted(set(session_ids)):
+        if conn.execute(_SIGNED, {"sid": sid}).first() is not None:
+            raise SessionStateError(
+                f"session {sid} is signed; its record is read-only",
+                "add a correction or note as a signed addendum: "
+                f"katmonitor addendum {sid} --user NAME --kind note|correction --text TEXT",
+            )
 
 
 def _chained_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
