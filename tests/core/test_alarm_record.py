@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -226,20 +225,20 @@ def test_workstation_runs_the_route_profile_and_records_alarm_events(sqlite_url:
 
 
 def test_a_device_problem_present_at_session_start_still_alarms(sqlite_url: str) -> None:
-    from devices.registry import open_device
+    from devices.virtual_time import VirtualTime
     from katmonitor.session import Route
     from katmonitor.storage.database import open_database
     from katmonitor.storage.store import SessionStore
     from katmonitor.workstation import Workstation
 
+    virtual = VirtualTime()  # the oximeter's seconds on a manual clock
     database = open_database(sqlite_url)
-    station = Workstation(database, [open_device("sim:normal?protocol=masimo&sensor_off_at=0.5")])
+    oximeter = virtual.open("sim:normal?protocol=masimo&sensor_off_at=0.5")
+    station = Workstation(database, [oximeter], clock=virtual.clock)
     station.start()
     try:
-        deadline = time.monotonic() + 8
-        while not any("sensor_off" in s.conditions for s in station.device_statuses()):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        virtual.sleep(2.0)  # the sensor comes off at 0.5 s
+        assert any("sensor_off" in s.conditions for s in station.device_statuses())
         session = station.start_session("C-8", "ketamine", Route.SUBLINGUAL)  # swaps the profile
         assert any(a.technical and "sensor_off" in a.alarm_id for a in station.active_alarms())
         station.end_session()

@@ -4,6 +4,7 @@ through ``main(argv)`` (cli_runner.katmonitor), and as a real process where bein
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import sqlite3
@@ -212,7 +213,14 @@ def test_unknown_device_spec_is_refused_before_anything_is_written(
     ("url", "phrase"),
     [
         ("notaurl", "database URL"),
-        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot reach"),
+        pytest.param(
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "cannot reach",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("psycopg") is None,
+                reason="needs the PostgreSQL driver psycopg",
+            ),
+        ),
     ],
 )
 def test_bad_database_urls_give_one_clear_message(url: str, phrase: str) -> None:

@@ -520,6 +520,7 @@ def test_malformed_url(url: str) -> None:
 
 
 def test_unreachable_server_fails_fast_with_masked_password() -> None:
+    pytest.importorskip("psycopg", reason="needs the PostgreSQL driver psycopg")
     started = time.monotonic()
     with pytest.raises(DatabaseError) as excinfo:
         open_database("postgresql+psycopg://kat:s3cret@127.0.0.1:1/katmonitor")
@@ -538,6 +539,7 @@ def test_password_is_masked_in_url_errors() -> None:
 
 
 def test_database_repr_masks_password() -> None:
+    pytest.importorskip("psycopg", reason="needs the PostgreSQL driver psycopg")
     from katmonitor.storage.database import Database, make_engine
 
     engine = make_engine("postgresql+psycopg://kat:s3cret@127.0.0.1:1/katmonitor")

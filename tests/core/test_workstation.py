@@ -1,9 +1,13 @@
-import time
+"""The workstation with simulated devices on a manual clock (devices/virtual_time.py): the
+monitor's seconds pass in milliseconds, each step handled before the next, so a busy machine
+makes these tests slower, never different."""
+
+from collections.abc import Callable, Iterator
 
 import pytest
 from workflow_helpers import complete_predose, sign_in_nurse
 
-from devices.registry import open_device
+from devices.virtual_time import VirtualTime
 from katmonitor.base.errors import ConfigurationError, SessionStateError
 from katmonitor.base.samples import Sample
 from katmonitor.base.vitals import VitalKind
@@ -14,30 +18,49 @@ from katmonitor.workstation import Workstation
 
 
 @pytest.fixture
-def workstation(sqlite_url: str):
-    station = Workstation(open_database(sqlite_url), [open_device("sim:normal?nibp_interval=5")])
+def virtual() -> Iterator[VirtualTime]:
+    time = VirtualTime()
+    yield time
+    for device in time.devices:
+        device.stop()
+
+
+def on_virtual_time(database_url: str, virtual: VirtualTime, *specs: str) -> Workstation:
+    """A started workstation whose simulated devices and clock are ``virtual``'s."""
+    station = Workstation(
+        open_database(database_url), [virtual.open(spec) for spec in specs], clock=virtual.clock
+    )
     station.start()
+    virtual.settle()
+    return station
+
+
+@pytest.fixture
+def workstation(sqlite_url: str, virtual: VirtualTime) -> Iterator[Workstation]:
+    station = on_virtual_time(sqlite_url, virtual, "sim:normal?nibp_interval=5")
     yield station
     station.shutdown()
     station.database.close()
 
 
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+def wait_for(virtual: VirtualTime, predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Let up to ``seconds`` of device time pass until ``predicate`` holds."""
+    waited = 0.0
     while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+        assert waited < seconds, f"condition not met within {seconds} s of device time"
+        virtual.sleep(0.25)
+        waited += 0.25
 
 
 def test_vitals_show_before_a_session_and_the_minutes_before_start_become_the_baseline(
-    workstation: Workstation,
+    workstation: Workstation, virtual: VirtualTime
 ) -> None:
-    wait_for(lambda: VitalKind.HR in workstation.readings())
+    wait_for(virtual, lambda: VitalKind.HR in workstation.readings())
     assert not workstation.recording
-    time.sleep(1.5)
+    virtual.sleep(1.5)
     session = workstation.start_session("C-001", "esketamine", Route.INTRANASAL)
     assert session.training  # fed by the simulator
-    time.sleep(2.5)  # generous: the machine may be busy
+    virtual.sleep(2.5)
     ended = workstation.end_session()
     assert ended.status is SessionStatus.ENDED and ended.ended_at is not None
     store = SessionStore(workstation.database)
@@ -49,11 +72,13 @@ def test_vitals_show_before_a_session_and_the_minutes_before_start_become_the_ba
     assert counts["hr"] >= 1 and counts["pleth"] >= 250
 
 
-def test_doses_and_observations_are_recorded_on_the_timeline(workstation: Workstation) -> None:
+def test_doses_and_observations_are_recorded_on_the_timeline(
+    workstation: Workstation, virtual: VirtualTime
+) -> None:
     sign_in_nurse(workstation)
     session = workstation.start_session("C-002", "esketamine", Route.INTRANASAL)
     complete_predose(workstation)
-    wait_for(lambda: workstation.workflow.gate().passed, timeout=15)  # the pre-dose NIBP
+    wait_for(virtual, lambda: workstation.workflow.gate().passed, seconds=15)  # pre-dose NIBP
     dose = workstation.add_dose(56, 2, "LOT-A1", "RN Lee")
     note = workstation.add_observation("Client relaxed, eyes closed", "RN Lee")
     assert [e.id for e in workstation.timeline()] == [dose.id, note.id]
@@ -88,27 +113,28 @@ def test_entries_that_cannot_be_right_are_refused_and_nothing_is_stored(
 
 
 def test_shutdown_leaves_a_running_session_interrupted_and_it_can_be_reopened(
-    sqlite_url: str,
+    sqlite_url: str, virtual: VirtualTime
 ) -> None:
-    database = open_database(sqlite_url)
-    first = Workstation(database, [open_device("sim:normal")])
-    first.start()
+    first = on_virtual_time(sqlite_url, virtual, "sim:normal")
+    database = first.database
     session = first.start_session("C-005", "ketamine", Route.IM)
-    time.sleep(1.1)
+    virtual.sleep(1.1)
     first.shutdown()
     store = SessionStore(database)
     assert store.get_session(session.id).status is SessionStatus.INTERRUPTED
     before = store.sample_counts(session.id)["hr"]
     assert before >= 1
 
-    second = Workstation(database, [open_device("sim:normal")])
+    second = Workstation(database, [virtual.open("sim:normal")], clock=virtual.clock)
     second.start()
+    virtual.settle()
     assert [s.id for s in second.reopenable_sessions()] == [session.id]
     second.reopen_session(session.id)
-    # The reconnected monitor's first displayed values arrive at once; allow a busy machine.
+    # The reconnected monitor's displayed values arrive within its 5-second cycle.
     wait_for(
+        virtual,
         lambda: second.recorder.flush() and store.sample_counts(session.id)["hr"] > before,
-        timeout=10,
+        seconds=10,
     )
     second.end_session()
     second.shutdown()
@@ -118,19 +144,22 @@ def test_shutdown_leaves_a_running_session_interrupted_and_it_can_be_reopened(
 
 
 def test_a_monitor_and_an_oximeter_feed_one_session_and_the_primary_is_shown(
-    sqlite_url: str,
+    sqlite_url: str, virtual: VirtualTime
 ) -> None:
-    database = open_database(sqlite_url)
-    monitor = open_device("sim:normal")  # GE DRI: HR, NIBP, SpO2, PR, PI, pleth
-    oximeter = open_device("sim:normal?protocol=masimo&name=oximeter&primary=spo2,pulse_rate")
-    station = Workstation(database, [monitor, oximeter])
-    station.start()
+    station = on_virtual_time(
+        sqlite_url,
+        virtual,
+        "sim:normal",  # GE DRI: HR, NIBP, SpO2, PR, PI, pleth
+        "sim:normal?protocol=masimo&name=oximeter&primary=spo2,pulse_rate",
+    )
+    database = station.database
     try:
         session = station.start_session("C-006", "esketamine", Route.INTRANASAL)
         wait_for(
-            lambda: VitalKind.SPO2 in station.readings() and VitalKind.HR in station.readings()
+            virtual,
+            lambda: VitalKind.SPO2 in station.readings() and VitalKind.HR in station.readings(),
         )
-        time.sleep(1.5)
+        virtual.sleep(1.5)
         assert station.readings()[VitalKind.SPO2].sample.source == "oximeter"
         assert station.readings()[VitalKind.HR].sample.source == "sim"
         station.end_session()
