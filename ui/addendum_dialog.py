@@ -38,13 +38,13 @@ from katmonitor.session import Session
 from katmonitor.workstation import Workstation
 from ui import theme
 from ui.background import run_in_background
-from ui.dialogs import SubmitDialog, error_text, show_error
+from ui.dialogs import SubmitDialog, show_error
 from ui.signing_dialogs import (
     SIGN_SHORTCUT,
+    PasswordSigningDialog,
     RecordControls,
     local_text,
     manifestation_label,
-    password_again_field,
     record_summary,
     utc_text,
 )
@@ -86,10 +86,11 @@ def not_signed_error(session_id: int) -> SessionStateError:
     )
 
 
-class AddendumDialog(SubmitDialog):
+class AddendumDialog(PasswordSigningDialog):
     """Add signed addendum: the signed-in user chooses the kind, types the text and re-enters
     their password to sign it."""
 
+    ok_text = "Sign addendum"
     added = Signal(object)
     """The :class:`Addendum`, once stored."""
 
@@ -100,7 +101,6 @@ class AddendumDialog(SubmitDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.addendum: Addendum | None = None
-        self.busy = False
         session = workstation.get_session(session_id)
         self.summary_label = QLabel(record_summary(workstation, session))
         self.summary_label.setWordWrap(True)
@@ -131,7 +131,6 @@ class AddendumDialog(SubmitDialog):
         self.text_edit.setTabChangesFocus(True)
         self.text_edit.setPlaceholderText("the correction or note, as it should be read")
         self.text_edit.setMinimumHeight(90)
-        self.password_edit = password_again_field()
         note = QLabel("The signed record is not changed: the addendum is signed with your key "
                       "and kept with it, referencing its signature.")
         note.setWordWrap(True)
@@ -145,7 +144,6 @@ class AddendumDialog(SubmitDialog):
         self.form.addRow(note)
         self.manifestation_label = manifestation_label()
         self.body.insertWidget(1, self.manifestation_label)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign addendum")
         self.text_edit.setFocus()
 
     # -- for tests and callers -----------------------------------------------------------------
@@ -193,28 +191,6 @@ class AddendumDialog(SubmitDialog):
         self._set_busy(True)
         run_in_background(lambda: ws.add_addendum(session_id, user, password, kind, text),
                           self._show_addendum, self._failed)
-
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(not busy)
-        ok.setText("Signing…" if busy else "Sign addendum")
-        if busy:
-            self.setCursor(Qt.CursorShape.WaitCursor)
-        else:
-            self.unsetCursor()
-
-    def _failed(self, error: Exception) -> None:
-        self._set_busy(False)
-        if not isinstance(error, KatMonitorError):
-            raise error
-        self._refused(error)
-
-    def _refused(self, error: KatMonitorError) -> None:
-        self.error_label.setText(error_text(error))
-        self.error_label.show()
-        self.password_edit.clear()
-        self.password_edit.setFocus()
 
     def _show_addendum(self, addendum: Addendum) -> None:
         self._set_busy(False)

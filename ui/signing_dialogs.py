@@ -101,7 +101,43 @@ def manifestation_label() -> QLabel:
     label.hide()
     return label
 
-class SignSessionDialog(SubmitDialog):
+class PasswordSigningDialog(SubmitDialog):
+    """A dialog that signs with the user's password typed again, off the GUI thread: busy
+    (OK disabled, wait cursor) while the core signs; a refusal is shown in the dialog and the
+    password cleared. Subclasses name their OK button (``ok_text``)."""
+
+    ok_text = "Sign"
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.busy = False
+        self.password_edit = password_again_field()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.ok_text)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not busy)
+        ok.setText("Signing…" if busy else self.ok_text)
+        if busy:
+            self.setCursor(Qt.CursorShape.WaitCursor)
+        else:
+            self.unsetCursor()
+
+    def _failed(self, error: Exception) -> None:
+        self._set_busy(False)
+        if not isinstance(error, KatMonitorError):
+            raise error
+        self._refused(error)
+
+    def _refused(self, error: KatMonitorError) -> None:
+        self.error_label.setText(error_text(error))
+        self.error_label.show()
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+
+
+class SignSessionDialog(PasswordSigningDialog):
     """Sign record: the signed-in nurse re-enters their password to sign an ended session."""
 
     signed = Signal(dict)
@@ -114,7 +150,6 @@ class SignSessionDialog(SubmitDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.signature: dict[str, Any] | None = None
-        self.busy = False
         session = workstation.get_session(session_id)
         self.summary_label = QLabel(record_summary(workstation, session))
         self.summary_label.setWordWrap(True)
@@ -126,7 +161,6 @@ class SignSessionDialog(SubmitDialog):
         )
         self.signer_label.setFont(theme.font(theme.BASE_PX, bold=True))
         self.meaning_edit = QLineEdit(DEFAULT_MEANING)
-        self.password_edit = password_again_field()
         note = QLabel("Signing seals the record: it cannot be changed afterwards.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {theme.TEXT_DIM};")
@@ -137,7 +171,6 @@ class SignSessionDialog(SubmitDialog):
         self.form.addRow(note)
         self.manifestation_label = manifestation_label()
         self.body.insertWidget(1, self.manifestation_label)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign")
         self.password_edit.setFocus()
 
     def manifestation(self) -> str:
@@ -162,28 +195,6 @@ class SignSessionDialog(SubmitDialog):
         self._set_busy(True)
         run_in_background(lambda: ws.sign_record(session_id, user, password, meaning),
                           self._show_signature, self._failed)
-
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(not busy)
-        ok.setText("Signing…" if busy else "Sign")
-        if busy:
-            self.setCursor(Qt.CursorShape.WaitCursor)
-        else:
-            self.unsetCursor()
-
-    def _failed(self, error: Exception) -> None:
-        self._set_busy(False)
-        if not isinstance(error, KatMonitorError):
-            raise error
-        self._refused(error)
-
-    def _refused(self, error: KatMonitorError) -> None:
-        self.error_label.setText(error_text(error))
-        self.error_label.show()
-        self.password_edit.clear()
-        self.password_edit.setFocus()
 
     def _show_signature(self, signature: dict[str, Any]) -> None:
         self._set_busy(False)
