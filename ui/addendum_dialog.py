@@ -40,6 +40,7 @@ from ui import theme
 from ui.background import run_in_background
 from ui.dialogs import SubmitDialog, show_error
 from ui.signing_dialogs import (
+    READING,
     SIGN_SHORTCUT,
     PasswordSigningDialog,
     RecordControls,
@@ -101,15 +102,14 @@ class AddendumDialog(PasswordSigningDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.addendum: Addendum | None = None
-        session = workstation.get_session(session_id)
-        self.summary_label = QLabel(record_summary(workstation, session))
+        self.summary_label = QLabel(READING)
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.addenda = workstation.list_addenda(session_id)
-        self.addenda_view = QPlainTextEdit(addenda_text(self.addenda))
+        self.addenda: list[Addendum] = []
+        self.addenda_view = QPlainTextEdit(READING)
         self.addenda_view.setReadOnly(True)
         self.addenda_view.setTabChangesFocus(True)
-        self.addenda_view.setMaximumHeight(180 if self.addenda else 40)
+        self.addenda_view.setMaximumHeight(40)
         operator = workstation.operator
         self.author_label = QLabel(
             f"{operator.full_name or operator.name} ({operator.role.value}, user {operator.name})"
@@ -145,6 +145,17 @@ class AddendumDialog(PasswordSigningDialog):
         self.manifestation_label = manifestation_label()
         self.body.insertWidget(1, self.manifestation_label)
         self.text_edit.setFocus()
+        self.read_record(
+            lambda: (record_summary(workstation, workstation.get_session(session_id)),
+                     workstation.list_addenda(session_id)),
+            self._show_record,
+        )
+
+    def _show_record(self, record: tuple[str, list[Addendum]]) -> None:
+        summary, self.addenda = record
+        self.summary_label.setText(summary)
+        self.addenda_view.setPlainText(addenda_text(self.addenda))
+        self.addenda_view.setMaximumHeight(180 if self.addenda else 40)
 
     # -- for tests and callers -----------------------------------------------------------------
 
@@ -178,7 +189,7 @@ class AddendumDialog(PasswordSigningDialog):
         if self.addendum is not None:  # the signed addendum was shown: Close
             super(SubmitDialog, self).accept()
             return
-        if self.busy:
+        if self.busy or not self.ready:
             return
         self.error_label.hide()
         operator = self.workstation.operator
@@ -241,8 +252,9 @@ class AddendumControls(QObject):
 
     def open_dialog(self, session_id: int | None = None) -> AddendumDialog | None:
         """Open Add signed addendum for ``session_id`` (default: the last ended session). An open
-        one for the same session is raised instead of opening a second; an unsigned session is
-        refused with a message."""
+        one for the same session is raised (and returned) instead of opening a second. Otherwise
+        the session is checked on a worker thread and the dialog opens when the answer arrives
+        (None is returned); an unsigned session is refused with a message."""
         open_dialog = self.dialog
         if open_dialog is not None and open_dialog.isVisible() and (
                 session_id is None or open_dialog.session_id == session_id):
@@ -255,19 +267,31 @@ class AddendumControls(QObject):
                 self.records.find_last_ended(self._open_for_last)
                 return None
             session_id = last.id
-        try:
-            self.workstation.get_session(session_id)  # NotFoundError
-            if not self.workstation.is_signed(session_id):
+        ws = self.workstation
+
+        def check_signed(session_id: int = session_id) -> int:
+            ws.get_session(session_id)  # NotFoundError
+            if not ws.is_signed(session_id):
                 raise not_signed_error(session_id)
-            dialog = AddendumDialog(self.workstation, session_id, self.window)
-        except KatMonitorError as error:
-            show_error(self.window, error, TITLE)
-            return None
+            return session_id
+
+        # Read off the GUI thread; the dialog (or the refusal) shows when the answer arrives.
+        run_in_background(check_signed, self._open_checked, self._refused)
+        return None
+
+    def _open_checked(self, session_id: int) -> None:
+        if self.dialog is not None and self.dialog.isVisible():
+            return  # opened meanwhile (a second key press)
+        dialog = AddendumDialog(self.workstation, session_id, self.window)
         self.dialog = dialog
         dialog.added.connect(lambda _addendum, sid=session_id: self._added(sid))
         dialog.finished.connect(lambda _result, d=dialog: self._closed(d))
         dialog.open()  # window-modal, non-blocking
-        return dialog
+
+    def _refused(self, error: Exception) -> None:
+        if not isinstance(error, KatMonitorError):
+            raise error
+        show_error(self.window, error, TITLE)
 
     def _open_for_last(self, last: Session | None) -> None:
         if last is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -50,6 +50,11 @@ def utc_text(epoch_s: float) -> str:
 
 def local_text(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)")
+
+
+T = TypeVar("T")
+READING = "Reading the record…"
+"""Shown where the record goes while it is read off the GUI thread."""
 
 
 def manifestation_lines(signature: Mapping[str, Any]) -> list[str]:
@@ -111,13 +116,35 @@ class PasswordSigningDialog(SubmitDialog):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
         self.busy = False
+        self.ready = True
+        """False while the record the dialog shows is read (OK waits for it)."""
         self.password_edit = password_again_field()
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.ok_text)
+
+    def read_record(self, read: Callable[[], T], show: Callable[[T], None]) -> None:
+        """Read what the dialog shows on a worker thread, then ``show`` it; signing waits
+        until it is there. A failure (e.g. no such session) is shown in the dialog."""
+        self.ready = False
+        self._set_busy(self.busy)
+        self._show_record_read: Callable[[Any], None] = show
+        # Bound methods: a result arriving after the dialog was deleted is dropped.
+        run_in_background(read, self._record_read, self._record_failed)
+
+    def _record_read(self, result: Any) -> None:
+        self._show_record_read(result)
+        self.ready = True
+        self._set_busy(self.busy)
+
+    def _record_failed(self, error: Exception) -> None:
+        if not isinstance(error, KatMonitorError):
+            raise error
+        self.error_label.setText(error_text(error))
+        self.error_label.show()
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(not busy)
+        ok.setEnabled(not busy and self.ready)
         ok.setText("Signing…" if busy else self.ok_text)
         if busy:
             self.setCursor(Qt.CursorShape.WaitCursor)
@@ -150,8 +177,7 @@ class SignSessionDialog(PasswordSigningDialog):
         self.workstation = workstation
         self.session_id = session_id
         self.signature: dict[str, Any] | None = None
-        session = workstation.get_session(session_id)
-        self.summary_label = QLabel(record_summary(workstation, session))
+        self.summary_label = QLabel(READING)
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         operator = workstation.operator
@@ -172,6 +198,8 @@ class SignSessionDialog(PasswordSigningDialog):
         self.manifestation_label = manifestation_label()
         self.body.insertWidget(1, self.manifestation_label)
         self.password_edit.setFocus()
+        self.read_record(lambda: record_summary(workstation, workstation.get_session(session_id)),
+                         self.summary_label.setText)
 
     def manifestation(self) -> str:
         """The signature as shown after signing, or "" (for tests)."""
@@ -183,7 +211,7 @@ class SignSessionDialog(PasswordSigningDialog):
         if self.signature is not None:  # the manifestation was shown: Close
             super(SubmitDialog, self).accept()
             return
-        if self.busy:
+        if self.busy or not self.ready:
             return
         operator = self.workstation.operator
         if operator is None:

@@ -44,6 +44,7 @@ def signed_session(qtbot: QtBot, window: MainWindow) -> int:
     sid = run_a_session(window)
     dialog = window.records.dialog
     assert isinstance(dialog, SignSessionDialog) and dialog.session_id == sid
+    qtbot.waitUntil(lambda: dialog.ready, timeout=5_000)  # the record is read off the GUI thread
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
@@ -63,6 +64,14 @@ def press_add_addendum(qtbot: QtBot, window: MainWindow) -> AddendumDialog:
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2_000)
     qtbot.keyClick(window, Qt.Key.Key_A, SHIFT_CTRL)
+    return opened_addendum_dialog(qtbot, window)
+
+
+def opened_addendum_dialog(qtbot: QtBot, window: MainWindow) -> AddendumDialog:
+    """The dialog Add signed addendum opens, once the session was checked and its record read
+    on a worker thread."""
+    qtbot.waitUntil(lambda: window.addenda.dialog is not None and window.addenda.dialog.ready,
+                    timeout=5_000)
     dialog = window.addenda.dialog
     assert isinstance(dialog, AddendumDialog) and dialog.isVisible()
     return dialog
@@ -131,8 +140,9 @@ def test_a_therapist_adds_a_signed_note(qtbot: QtBot, make_window: MakeWindow,
     assert not dialog.isVisible()
 
     # The next one shows it among the session's addenda.
-    again = window.open_addendum_dialog()
-    assert again is not None and again is not dialog
+    assert window.open_addendum_dialog() is None  # checked off the GUI thread, then opened
+    again = opened_addendum_dialog(qtbot, window)
+    assert again is not dialog
     listed = again.addenda_shown()
     assert listed.startswith("Addendum 1 · note\nBy: Theo Grant, PhD (therapist, user theo)\n")
     assert f"Date/time (UTC): {utc}" in listed and f"Date/time (local): {local}" in listed
@@ -146,8 +156,9 @@ def test_a_nurse_adds_a_correction(qtbot: QtBot, make_window: MakeWindow,
     window = make_window()
     ws = window.workstation
     sid = signed_session(qtbot, window)
-    dialog = window.open_addendum_dialog()
-    assert dialog is not None and dialog.session_id == sid
+    window.open_addendum_dialog()
+    dialog = opened_addendum_dialog(qtbot, window)
+    assert dialog.session_id == sid
     assert dialog.author_label.text() == "Lee Park, RN (nurse, user rn.lee)"
     assert dialog.offered_kinds() == ["Note", "Correction"]
     dialog.set_kind(AddendumKind.CORRECTION)
@@ -221,6 +232,9 @@ def test_an_unsigned_session_is_refused_with_a_message(
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2_000)
     qtbot.keyClick(window, Qt.Key.Key_A, SHIFT_CTRL)
+    # The session is checked on a worker thread; then the message shows, and no dialog.
+    qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=5_000)
     assert window.addenda.dialog is None
     box = message_box()
     assert box.windowTitle() == "Add signed addendum"
@@ -233,6 +247,7 @@ def test_an_unsigned_session_is_refused_with_a_message(
 
     # The core is the authority too: a dialog opened on it anyway is refused inside.
     dialog = AddendumDialog(ws, sid, window)
+    qtbot.waitUntil(lambda: dialog.ready, timeout=5_000)  # the record is read off the GUI thread
     dialog.text_edit.setPlainText("Calm.")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()

@@ -146,6 +146,7 @@ def test_the_meaning_can_be_edited_and_the_signature_is_the_nurses(
     qtbot.keyClick(window, Qt.Key.Key_S, SHIFT_CTRL)  # Sign last session
     dialog = window.records.dialog
     assert isinstance(dialog, SignSessionDialog) and dialog.session_id == sid
+    qtbot.waitUntil(lambda: dialog.ready, timeout=5_000)  # the record is read off the GUI thread
     dialog.meaning_edit.setText("Monitored, reviewed and discharged")
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
@@ -169,6 +170,7 @@ def test_only_a_nurse_signs(qtbot: QtBot, make_window: MakeWindow, database: Dat
     window.refresh()
     dialog = window.open_sign_dialog()
     assert dialog is not None and dialog.session_id == sid
+    qtbot.waitUntil(lambda: dialog.ready, timeout=5_000)  # the record is read off the GUI thread
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
@@ -179,6 +181,7 @@ def test_only_a_nurse_signs(qtbot: QtBot, make_window: MakeWindow, database: Dat
     ws.sign_out()
     dialog = window.open_sign_dialog(sid)
     assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.ready, timeout=5_000)  # the record is read off the GUI thread
     dialog.password_edit.setText(PASSWORD)
     dialog.accept()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=5_000)  # signed on a worker thread
