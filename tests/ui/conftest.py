@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from devices.base import Device
 from devices.registry import open_device
 from katmonitor.base.clock import Clock
 from katmonitor.care_plan import CarePlan
@@ -51,11 +52,11 @@ def make_window(qtbot: QtBot, database: Database) -> Iterator[MakeWindow]:
     """Build, start and show a window; every workstation is shut down at the end."""
     workstations: list[Workstation] = []
 
-    def make(devices: Sequence[str] = (FAST_SIM,), *, clock: Clock | None = None,
+    def make(devices: Sequence[str | Device] = (FAST_SIM,), *, clock: Clock | None = None,
              db: Database | None = None, care_plan: CarePlan | None = None,
              **window_options: Any) -> MainWindow:
-        workstation = Workstation(db or database, [open_device(spec) for spec in devices],
-                                  clock=clock, care_plan=care_plan)
+        opened = [open_device(d) if isinstance(d, str) else d for d in devices]
+        workstation = Workstation(db or database, opened, clock=clock, care_plan=care_plan)
         workstations.append(workstation)
         window = MainWindow(workstation, confirm_close=False, **window_options)
         qtbot.addWidget(window)
