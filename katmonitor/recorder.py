@@ -22,14 +22,13 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.events import RECORDER_ERROR, EventHub
 from katmonitor.records.waveform_runs import MAX_BLOCK_POINTS, continues
 from katmonitor.storage.store import SessionStore
+from katmonitor.storage.transaction import is_transient_failure
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +305,7 @@ class Recorder:
         try:
             self._write(self._buffer)
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient_failure(exc):
                 self._note_failure(exc)
                 return False
             self._set_aside_refused()
@@ -326,7 +325,7 @@ class Recorder:
             try:
                 self._write(part)
             except Exception as exc:
-                if _is_transient(exc):
+                if is_transient_failure(exc):
                     # Keep this part and everything not tried yet for the next attempt.
                     kept = part + [item for rest in reversed(stack) for item in rest]
                     self._note_failure(exc)
@@ -413,13 +412,3 @@ def _describe(item: _Item) -> str:
 
 def _count(items: list[_Item]) -> int:
     return sum(item.submitted if isinstance(item, _Run) else 1 for item in items)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """A failure that retrying can cure: locked or full database, lost connection."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OperationalError | DisconnectionError | PoolTimeoutError):
-            return True
-        seen = seen.__cause__
-    return False

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from katmonitor.base.errors import DatabaseError, NotFoundError
 from katmonitor.records.entries import row_dict
@@ -105,3 +111,14 @@ def no_session(session_id: int) -> NotFoundError:
     return NotFoundError(
         f"no session {session_id}", "katmonitor sessions list shows the recorded sessions"
     )
+
+
+def is_transient_failure(exc: BaseException) -> bool:
+    """A failure of a write that retrying can cure: the database locked or full, the
+    connection lost, the pool exhausted (the recorder keeps its data and retries these)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | DisconnectionError | PoolTimeoutError):
+            return True
+        seen = seen.__cause__
+    return False
