@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dosed_session import DosedSession, record_dosed_session
 from sqlalchemy import create_engine, make_url, text
 
+from devices.virtual_time import VirtualTime
 from katmonitor.storage.models import metadata
 
 
@@ -87,3 +89,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def dosed(sqlite_url: str) -> DosedSession:
     """A realistic dosed intranasal session, recorded through the workflow (dosed_session.py)."""
     return record_dosed_session(sqlite_url)
+
+
+@pytest.fixture
+def virtual() -> Iterator[VirtualTime]:
+    """Simulated devices on a manual clock (devices/virtual_time.py); stopped afterwards."""
+    time = VirtualTime()
+    yield time
+    for device in time.devices:
+        device.stop()

@@ -4,7 +4,6 @@ device's bytes by its emulator and decoded by the real decoder - no shortcut pat
 The devices run on a manual clock (devices/virtual_time.py): seconds of device time pass in
 milliseconds, each step handled before the next."""
 
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,14 +19,6 @@ from devices.virtual_time import VirtualTime
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.samples import CollectingSink, ConnectionState
 from katmonitor.base.vitals import VitalKind
-
-
-@pytest.fixture
-def virtual() -> Iterator[VirtualTime]:
-    time = VirtualTime()
-    yield time
-    for device in time.devices:
-        device.stop()
 
 
 def started(time: VirtualTime, spec: str) -> tuple[Device, CollectingSink]:

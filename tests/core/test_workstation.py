@@ -17,14 +17,6 @@ from katmonitor.storage.store import SessionStore
 from katmonitor.workstation import Workstation
 
 
-@pytest.fixture
-def virtual() -> Iterator[VirtualTime]:
-    time = VirtualTime()
-    yield time
-    for device in time.devices:
-        device.stop()
-
-
 def on_virtual_time(database_url: str, virtual: VirtualTime, *specs: str) -> Workstation:
     """A started workstation whose simulated devices and clock are ``virtual``'s."""
     station = Workstation(
