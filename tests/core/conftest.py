@@ -12,7 +12,10 @@ from dosed_session import DosedSession, record_dosed_session
 from sqlalchemy import create_engine, make_url, text
 
 from devices.virtual_time import VirtualTime
+from katmonitor.base.clock import ManualClock
+from katmonitor.storage.database import open_database
 from katmonitor.storage.models import metadata
+from katmonitor.workstation import Workstation
 
 
 def _postgres_url() -> str | None:
@@ -98,3 +101,13 @@ def virtual() -> Iterator[VirtualTime]:
     yield time
     for device in time.devices:
         device.stop()
+
+
+@pytest.fixture
+def ws(sqlite_url: str) -> Iterator[Workstation]:
+    """A started workstation with no devices on a manual clock (the workflow's tests)."""
+    station = Workstation(open_database(sqlite_url), [], clock=ManualClock())
+    station.start()
+    yield station
+    station.shutdown()
+    station.database.close()

@@ -6,11 +6,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from sqlalchemy.exc import OperationalError
 from workflow_helpers import sign_in_nurse
 
-from katmonitor.base.clock import ManualClock
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
 from katmonitor.events import (
@@ -23,7 +21,6 @@ from katmonitor.events import (
 from katmonitor.recorder import Recorder
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.workstation import Workstation
 
 
 def test_subscribers_get_what_is_published_on_their_topic_until_they_unsubscribe() -> None:
@@ -69,15 +66,6 @@ def test_publishing_from_many_threads_reaches_every_subscriber() -> None:
     for thread in threads:
         thread.join()
     assert sorted(got) == sorted((i, n) for i in range(4) for n in range(200))
-
-
-@pytest.fixture
-def ws(sqlite_url: str):
-    station = Workstation(open_database(sqlite_url), [], clock=ManualClock())
-    station.start()
-    yield station
-    station.shutdown()
-    station.database.close()
 
 
 def test_the_workstation_publishes_session_changes_alarms_and_device_status(ws) -> None:

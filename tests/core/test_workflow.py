@@ -22,15 +22,6 @@ from katmonitor.workstation import Workstation
 MIN = 60.0
 
 
-@pytest.fixture
-def ws(sqlite_url: str):
-    station = Workstation(open_database(sqlite_url), [], clock=ManualClock())
-    station.start()
-    yield station
-    station.shutdown()
-    station.database.close()
-
-
 def kinds(ws: Workstation) -> list[WorkflowKind]:
     assert ws.session is not None
     return [e.kind for e in SessionStore(ws.database).workflow_events(ws.session.id)]
