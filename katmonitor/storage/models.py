@@ -184,6 +184,11 @@ class UserRecord(Base):
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
     disabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[float] = mapped_column(Float)
+    # Lockout (see katmonitor/accounts.py): failed credential checks in the current window,
+    # when the first of them happened, and until when the account is locked.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    locked_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class UserKeyRecord(Base):
@@ -258,6 +263,26 @@ class AddendumRecord(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519, 64 bytes
 
 
+class AccessLogRecord(Base):
+    """Who did what and when (sign-in, lock, account change, signature, export...): one
+    hash-chained log for the whole database (see katmonitor/access_log.py)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    user_name: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    workstation: Mapped[str] = mapped_column(String(128))
+    entry: Mapped[str] = mapped_column(Text)  # canonical JSON of the fields above
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 def _table(record: type[Base]) -> Table:
     """A model's table, typed as the Table it is (for Core statements)."""
     table = record.__table__
@@ -279,3 +304,4 @@ USER_KEYS = _table(UserKeyRecord)
 AUDIT_ENTRIES = _table(AuditEntryRecord)
 SIGNATURES = _table(SignatureRecord)
 ADDENDA = _table(AddendumRecord)
+ACCESS_LOG = _table(AccessLogRecord)
