@@ -8,6 +8,7 @@ UI (or CLI) thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock, SystemClock
-from katmonitor.base.errors import ConfigurationError, SessionStateError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
@@ -35,6 +36,12 @@ from katmonitor.pipeline import Pipeline
 from katmonitor.readings import Reading, current_readings
 from katmonitor.record_signing import VerificationReport, is_signed, sign_session, verify_session
 from katmonitor.recorder import Recorder
+from katmonitor.recovery import (
+    HEARTBEAT_S,
+    RecordingLease,
+    RecoveredSession,
+    recover_quietly,
+)
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -47,6 +54,8 @@ from katmonitor.session import (
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from katmonitor.workflow import DosingWorkflow
+
+log = logging.getLogger(__name__)
 
 TimelineEvent = DoseEvent | Observation
 
@@ -104,6 +113,11 @@ class Workstation:
         self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s,
                                  events=self.events)
         self.name = name or workstation_name()
+        self.lease = RecordingLease(self.store)
+        self._lease_renewed_at = float("-inf")
+        self.recovered: list[RecoveredSession] = []
+        """Sessions found left recording by a process that is gone, marked interrupted at
+        start (katmonitor/recovery.py); the window offers each for reopening or closing."""
         self.session: Session | None = None
         self._timeline: list[TimelineEvent] = []
         self._watchdog_stop = threading.Event()
@@ -134,6 +148,7 @@ class Workstation:
         if self._started:
             return
         self._started = True
+        self.recovered = recover_quietly(self.store, self.clock.now())
         self.recorder.start()
         for device in self.devices:
             device.start(self.pipeline)
@@ -192,9 +207,20 @@ class Workstation:
             self._tick(self.clock.now())
 
     def _tick(self, now: float) -> None:
+        if self.recording and now - self._lease_renewed_at >= HEARTBEAT_S:
+            self._renew_lease(now)
         self.pipeline.check_silence(now)
         # Reminders, pause expiry and stale parameters also when no sample arrives.
         self.pipeline.alarm_action(lambda engine: engine.advance(now))
+
+    def _renew_lease(self, now: float) -> None:
+        """Tell other starts on this database that this process still records the session."""
+        assert self.session is not None
+        self._lease_renewed_at = now
+        try:
+            self.lease.renew(self.session.id, now)
+        except KatMonitorError as error:  # the recorder reports database trouble itself
+            log.warning("cannot renew the recording lease: %s", error)
 
     # -- who is signed in ----------------------------------------------------------------------
 
@@ -373,6 +399,7 @@ class Workstation:
             workstation=self.name,
         )
         self.session = session
+        self._renew_lease(now)
         self._timeline = []
         self.workflow.load(session)
         self.pipeline.start_recording(
@@ -403,6 +430,7 @@ class Workstation:
             )
         policy.check_may_run_sessions(self.operator, session.training)
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
+        self._renew_lease(self.clock.now())
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
         self.workflow.load(self.session)
         self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())

@@ -1,4 +1,4 @@
-"""``katmonitor sessions list|show``: the recorded sessions."""
+"""``katmonitor sessions list|show|close``: the recorded sessions."""
 
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         help="with --samples: every pleth point instead of one line per block",
     )
     show.set_defaults(handler=cmd_sessions_show)
+    close = session_commands.add_parser(
+        "close",
+        parents=[db],
+        help="end an interrupted session (its recorder was stopped or killed) so it can be signed",
+        description="End a session whose recording stopped without the nurse ending it (the app "
+        "was killed, the power failed). The reason and the time of the last stored data are "
+        "recorded in the session's audit chain; the session can then be signed.",
+    )
+    close.add_argument("session_id", type=int, metavar="ID")
+    close.add_argument("--reason", required=True, help='why it was not ended, e.g. "power lost"')
+    close.set_defaults(handler=cmd_sessions_close)
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
@@ -83,6 +94,24 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         _print_summary(summary)
+    return EXIT_OK
+
+
+def cmd_sessions_close(args: argparse.Namespace) -> int:
+    import time
+
+    from katmonitor.recovery import close_interrupted_session
+    from katmonitor.storage.store import SessionStore
+
+    database = open_database(args.db)
+    try:
+        session = close_interrupted_session(
+            SessionStore(database), args.session_id, args.reason, time.time()
+        )
+    finally:
+        database.close()
+    ended = local_time(session.ended_at) if session.ended_at else "-"
+    print(f"Session {session.id} closed (last stored data {ended}); it can now be signed.")
     return EXIT_OK
 
 

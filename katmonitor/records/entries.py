@@ -61,10 +61,17 @@ def row_entry(kind: str, row: Mapping[Any, Any]) -> Entry:
     return Entry(kind, int(row["id"]), {"type": kind, **row_dict(row)})
 
 
-def status_entry(session_id: int, status: str, ended_at: float | None, at: float) -> Entry:
-    """A change of the session's status (the session row is updated; the chain is appended)."""
+def status_entry(
+    session_id: int, status: str, ended_at: float | None, at: float, **why: Any
+) -> Entry:
+    """A change of the session's status (the session row is updated; the chain is appended).
+    ``why``: facts of the change worth keeping, e.g. the reason a nurse gave for closing an
+    interrupted session and the time of its last stored data (None values are left out)."""
     body = {"type": STATUS_KIND, "session_id": session_id, "status": status}
-    return Entry(STATUS_KIND, session_id, {**body, "ended_at": ended_at, "at": round(at, 3)})
+    facts = {key: value for key, value in why.items() if value is not None}
+    return Entry(
+        STATUS_KIND, session_id, {**body, "ended_at": ended_at, "at": round(at, 3), **facts}
+    )
 
 
 def describe(kind: str, key: int) -> str:

@@ -283,6 +283,19 @@ class AccessLogRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class RecordingLeaseRecord(Base):
+    """Which process is recording a session, and when it last said it was alive (see
+    katmonitor/recovery.py): a session whose recorder is gone is found and marked interrupted."""
+
+    __tablename__ = "recording_leases"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+
+
 def _table(record: type[Base]) -> Table:
     """A model's table, typed as the Table it is (for Core statements)."""
     table = record.__table__
@@ -305,3 +318,4 @@ AUDIT_ENTRIES = _table(AuditEntryRecord)
 SIGNATURES = _table(SignatureRecord)
 ADDENDA = _table(AddendumRecord)
 ACCESS_LOG = _table(AccessLogRecord)
+RECORDING_LEASES = _table(RecordingLeaseRecord)

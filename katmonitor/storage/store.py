@@ -31,7 +31,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from katmonitor.alarms.model import AlarmEvent
@@ -57,6 +57,7 @@ from katmonitor.storage.models import (
     DEVICE_EVENTS,
     DOSES,
     OBSERVATIONS,
+    RECORDING_LEASES,
     SAMPLES,
     SESSIONS,
     SIGNATURES,
@@ -113,9 +114,15 @@ class SessionStore:
         return mappers.session({"id": session_id, **values})
 
     def set_status(
-        self, session_id: int, status: SessionStatus, ended_at: float | None = None
+        self,
+        session_id: int,
+        status: SessionStatus,
+        ended_at: float | None = None,
+        **why: Any,
     ) -> Session:
-        """Set the status and ``ended_at`` (None clears it, e.g. when a session is reopened)."""
+        """Set the status and ``ended_at`` (None clears it, e.g. when a session is reopened).
+        ``why``: facts chained with the change (see ``status_entry``). A session that is no
+        longer active loses its recording lease in the same transaction."""
         with self._writing("update the session") as conn:
             _refuse_signed(conn, [session_id])
             # The write comes first so the transaction holds the write lock before reading.
@@ -128,10 +135,13 @@ class SessionStore:
                 raise no_session(session_id)
             if status is not SessionStatus.ACTIVE:  # the rest of the recorded data
                 audit_chain.seal(conn, session_id, final=True)
+                conn.execute(
+                    delete(RECORDING_LEASES).where(RECORDING_LEASES.c.session_id == session_id)
+                )
             audit_chain.append(
                 conn,
                 session_id,
-                [status_entry(session_id, str(status), ended_at, _time.time())],
+                [status_entry(session_id, str(status), ended_at, _time.time(), **why)],
             )
             session = self._get_session(conn, session_id)
         self._open_minutes.pop(session_id, None)

@@ -59,7 +59,7 @@ def test_upgrade_from_empty_matches_the_models(database_url: str) -> None:
 def test_open_database_upgrades_to_head(database_url: str) -> None:
     database = open_database(database_url)
     try:
-        assert database.schema_revision() == head_revision() == "0006"
+        assert database.schema_revision() == head_revision() == "0007"
         upgrade_schema(database.engine)  # already at head: nothing to do, no error
         assert database.schema_revision() == head_revision()
     finally:
