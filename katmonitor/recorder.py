@@ -7,7 +7,9 @@ held only in memory. Contiguous waveform blocks are joined before they are store
 arriving as 10-point blocks becomes a few rows per second).
 
 Nothing is dropped silently. When a write fails for a passing reason (database locked, disk
-full, server gone) the data is kept and retried with backoff, and ``last_error`` says why. When
+full, server gone) the data is kept and retried with backoff, and ``last_error`` says why; it
+is also appended to the local journal (:mod:`katmonitor.journal`, fsynced) so that it survives
+the process too, and the journal is cleared once the database has taken it. When
 the database refuses particular records (a constraint, a value it cannot take), the batch is
 written in halves so that only the refused records are set aside; they are logged and counted
 in ``rejected``, and everything else is stored.
@@ -26,6 +28,7 @@ import numpy as np
 from katmonitor.alarms.model import AlarmEvent
 from katmonitor.base.samples import DeviceStatus, Sample, WaveformBlock
 from katmonitor.events import RECORDER_ERROR, EventHub
+from katmonitor.journal import Entry, Journal
 from katmonitor.records.waveform_runs import MAX_BLOCK_POINTS, continues
 from katmonitor.storage.store import SessionStore
 from katmonitor.storage.transaction import is_transient_failure
@@ -85,9 +88,12 @@ _Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | thread
 
 class Recorder:
     def __init__(self, store: SessionStore, *, flush_interval_s: float = 0.25,
-                 events: EventHub | None = None) -> None:
-        """``events``: where a change of ``last_error`` is published (on the writer thread)."""
+                 events: EventHub | None = None, journal: Journal | None = None) -> None:
+        """``events``: where a change of ``last_error`` is published (on the writer thread).
+        ``journal``: where data the database cannot take yet is kept on disk (None: memory
+        only)."""
         self._store = store
+        self.journal = journal
         self.events = events or EventHub()
         self._interval = flush_interval_s
         self._cond = threading.Condition()
@@ -105,6 +111,9 @@ class Recorder:
         self._waiters: list[threading.Event] = []
         self._seals: list[_Seal] = []
         self._last_logged_error: str | None = None
+        self._journaled = 0  # how many items at the front of _buffer are in the journal
+        self._journal_dirty = False  # the journal holds data the database has not taken
+        self._journal_problem: str | None = None
 
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
@@ -197,6 +206,11 @@ class Recorder:
         """Submitted samples, blocks and statuses not yet committed."""
         with self._cond:
             return self._pending
+
+    @property
+    def journaled(self) -> bool:
+        """True while some data is in the journal and not yet in the database."""
+        return self._journal_dirty
 
     @property
     def rejected(self) -> int:
@@ -306,14 +320,52 @@ class Recorder:
             self._write(self._buffer)
         except Exception as exc:
             if is_transient_failure(exc):
+                self._journal_buffer()
                 self._note_failure(exc)
                 return False
             self._set_aside_refused()
-            return not self._buffer
+            if self._buffer:
+                self._journal_buffer()
+                return False
+            self._journal_written()
+            return True
         self._written(self._buffer)
         self._buffer = []
         self._open_runs.clear()
+        self._journal_written()
         return True
+
+    def _journal_buffer(self) -> None:
+        """Append what is kept and not journaled yet to the journal (fsynced)."""
+        if self.journal is None or self._journaled >= len(self._buffer):
+            return
+        fresh: list[Entry] = [
+            (item.session_id, item.block()) if isinstance(item, _Run) else item
+            for item in self._buffer[self._journaled :]
+        ]
+        try:
+            stored = self.journal.append(fresh)
+            problem = None if stored else f"the journal {self.journal.path} is full"
+        except OSError as error:
+            problem = f"the journal {self.journal.path} cannot be written: {error.strerror}"
+        if problem is None:
+            self._journaled = len(self._buffer)
+            self._journal_dirty = True
+            self._open_runs.clear()  # a journaled run must not grow any more
+        elif problem != self._journal_problem:
+            log.error("recorder: %s; data is kept in memory only", problem)
+        self._journal_problem = problem
+
+    def _journal_written(self) -> None:
+        """Everything kept was written: the journal holds nothing the database lacks."""
+        self._journaled = 0
+        self._journal_problem = None
+        if self._journal_dirty and self.journal is not None:
+            try:
+                self.journal.clear()
+            except OSError as error:  # a stale journal is only written back once more
+                log.warning("recorder: cannot clear the journal: %s", error.strerror)
+        self._journal_dirty = False
 
     def _set_aside_refused(self) -> None:
         """Write the buffer in halves until only the records the database refuses are left."""
@@ -338,6 +390,7 @@ class Recorder:
             else:
                 self._written(part)
         self._buffer = kept
+        self._journaled = 0  # what is kept may be partly journaled: journal it again
         self._open_runs.clear()
         if refused:
             items = [item for item, _ in refused]
@@ -386,6 +439,10 @@ class Recorder:
 
     def _note_failure(self, exc: Exception) -> None:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self._journal_problem is not None:
+            message += f" ({self._journal_problem}: data kept in memory only)"
+        elif self._journal_dirty:
+            message += " (data kept in the local journal until the database takes it)"
         self._set_error(message)
         if message != self._last_logged_error:  # once per distinct error, not every retry
             log.warning("recorder: cannot store data yet (kept, will retry): %s", message)

@@ -29,7 +29,8 @@ from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
 from katmonitor.config import workstation_name
-from katmonitor.events import SESSION_CHANGED, EventHub
+from katmonitor.events import RECORDER_ERROR, SESSION_CHANGED, EventHub
+from katmonitor.journal import Journal, journal_path, replay_quietly
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
@@ -65,6 +66,8 @@ NO_AUDIO = "no_audio"
 SCHEDULE_SOURCE = "schedule"
 """Status source of the dosing schedule (technical alarm ``tech.schedule.prompt_escalated``)."""
 PROMPT_ESCALATED = "prompt_escalated"
+STORAGE_SOURCE = "storage"
+STORAGE_FAILED = "storage_failed"
 
 
 def require_one_mode(devices: Sequence[Device]) -> None:
@@ -110,11 +113,19 @@ class Workstation:
             events=self.events,
         )
         self.pipeline.primary_sources = _primary_sources(self.devices)
-        self.recorder = Recorder(self.store, flush_interval_s=flush_interval_s,
-                                 events=self.events)
+        self.recorder = Recorder(
+            self.store,
+            flush_interval_s=flush_interval_s,
+            events=self.events,
+            journal=Journal(journal_path(database.url), database.display_url),
+        )
+        # A failing database is a technical alarm at once (the data waits in the journal).
+        self.events.subscribe(RECORDER_ERROR, self._report_storage)
         self.name = name or workstation_name()
         self.lease = RecordingLease(self.store)
         self._lease_renewed_at = float("-inf")
+        self.replayed = 0
+        """Records a previous run kept in the journal and this start wrote to the database."""
         self.recovered: list[RecoveredSession] = []
         """Sessions found left recording by a process that is gone, marked interrupted at
         start (katmonitor/recovery.py); the window offers each for reopening or closing."""
@@ -148,6 +159,9 @@ class Workstation:
         if self._started:
             return
         self._started = True
+        # What a previous run could not store goes in first, then sessions it left recording
+        # are marked interrupted (their data is complete by then).
+        self.replayed = replay_quietly(self.store, self.recorder.journal)
         self.recovered = recover_quietly(self.store, self.clock.now())
         self.recorder.start()
         for device in self.devices:
@@ -301,6 +315,14 @@ class Workstation:
         status = DeviceStatus(self.clock.now(), AUDIO_SOURCE, ConnectionState.CONNECTED,
                               conditions, self._audio_problem or "")
         return self.pipeline.alarm_action(lambda e: e.process_status(status))
+
+    def _report_storage(self, message: object) -> None:
+        """The recorder's write error changed (None: writing works again)."""
+        problem = str(message) if message is not None else None
+        conditions = frozenset({STORAGE_FAILED}) if problem is not None else frozenset()
+        status = DeviceStatus(self.clock.now(), STORAGE_SOURCE, ConnectionState.CONNECTED,
+                              conditions, problem or "")
+        self.pipeline.alarm_action(lambda e: e.process_status(status))
 
     def report_escalated_prompts(self, labels: list[str]) -> list[AlarmEvent]:
         """Schedule prompts left undone until they escalated: one low-priority alarm while

@@ -54,6 +54,9 @@ DEFAULT_TECHNICAL: dict[str, Priority] = {
     # A schedule prompt (e.g. the 40-minute BP re-check) left undone until it escalated:
     # reported by the dosing workflow through Workstation.report_escalated_prompts.
     "prompt_escalated": Priority.LOW,
+    # The database cannot take recorded data (disk full, locked, server down): reported by
+    # the recorder through the workstation; the data waits in the local journal.
+    "storage_failed": Priority.MEDIUM,
 }
 
 

@@ -389,6 +389,58 @@ class SessionStore:
             if minute_open is not None:
                 self._open_minutes[sid] = minute_open
 
+    def write_missing(
+        self,
+        samples: Sequence[tuple[int, Sample]],
+        blocks: Sequence[tuple[int, WaveformBlock]],
+        statuses: Sequence[tuple[int, DeviceStatus]],
+        alarm_events: Sequence[tuple[int, AlarmEvent]] = (),
+    ) -> int:
+        """Like :meth:`write_batch`, but leaves out what is stored already (the same session,
+        time, source and kind): writing a journal back twice stores everything once. Returns
+        how many records were written."""
+        def keys(table: Any, time_column: str, names: tuple[str, ...],
+                 rows: Sequence[tuple[int, Any]], of: Callable[[Any], tuple[Any, ...]]
+                 ) -> set[tuple[Any, ...]]:
+            found: set[tuple[Any, ...]] = set()
+            for sid in {sid for sid, _ in rows}:
+                times = [of(r)[0] for s, r in rows if s == sid]
+                column = table.c[time_column]
+                query = select(table.c.session_id, column, *(table.c[n] for n in names)).where(
+                    table.c.session_id == sid, column >= min(times), column <= max(times)
+                )
+                with self._reading("read the stored data") as conn:
+                    found.update(tuple(row) for row in conn.execute(query))
+            return found
+
+        def sample_key(s: Sample) -> tuple[Any, ...]:
+            return (s.time, s.source, str(s.kind))
+
+        def block_key(b: WaveformBlock) -> tuple[Any, ...]:
+            return (b.start_time, b.source, str(b.kind))
+
+        def status_key(d: DeviceStatus) -> tuple[Any, ...]:
+            return (d.time, d.source, str(d.state))
+
+        def alarm_key(e: AlarmEvent) -> tuple[Any, ...]:
+            return (e.time, e.alarm_id, e.event)
+
+        def missing(table: Any, time_column: str, names: tuple[str, ...],
+                    rows: Sequence[tuple[int, Any]], of: Callable[[Any], tuple[Any, ...]]
+                    ) -> list[tuple[int, Any]]:
+            if not rows:
+                return []
+            stored = keys(table, time_column, names, rows, of)
+            return [(sid, r) for sid, r in rows if (sid, *of(r)) not in stored]
+
+        new_samples = missing(SAMPLES, "time", ("source", "kind"), samples, sample_key)
+        new_blocks = missing(BLOCKS, "start_time", ("source", "kind"), blocks, block_key)
+        new_statuses = missing(DEVICE_EVENTS, "time", ("source", "state"), statuses, status_key)
+        new_alarms = missing(ALARM_EVENTS, "time", ("alarm_id", "event"), alarm_events,
+                             alarm_key)
+        self.write_batch(new_samples, new_blocks, new_statuses, new_alarms)
+        return len(new_samples) + len(new_blocks) + len(new_statuses) + len(new_alarms)
+
     def add_alarm_events(self, session_id: int, events: Sequence[AlarmEvent]) -> None:
         """Store alarm events at once (the recorder batches them with the samples instead)."""
         if events:
