@@ -178,8 +178,13 @@ class Workstation:
         if self.session is not None and self.session.status is SessionStatus.ACTIVE:
             self.pipeline.stop_recording()
             self.recorder.stop()
-            self.session = self.store.set_status(self.session.id, SessionStatus.INTERRUPTED)
-            self.events.publish(SESSION_CHANGED, self.session)
+            try:
+                self.session = self.store.set_status(self.session.id, SessionStatus.INTERRUPTED)
+                self.events.publish(SESSION_CHANGED, self.session)
+            except KatMonitorError as error:
+                # The database is away: the session stays active in it, and the next start
+                # finds its recorder gone and marks it interrupted (katmonitor/recovery.py).
+                log.warning("cannot mark session %d interrupted now: %s", self.session.id, error)
         else:
             self.recorder.stop()
         if self._watchdog is not None:

@@ -32,7 +32,13 @@ from katmonitor.cli import (
     sessions,
     users,
 )
-from katmonitor.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USER_ERROR, db_option
+from katmonitor.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    db_option,
+    print_error,
+)
 from katmonitor.config import data_dir
 
 log = logging.getLogger("katmonitor")
@@ -68,9 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except KatMonitorError as error:
-        print(f"katmonitor: error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(error.hint, file=sys.stderr)
+        print_error(error)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.config import resolve_database_url
 from katmonitor.session import Route, parse_route
 
@@ -29,6 +29,16 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER_ERROR = 2
 EXIT_NOT_VERIFIED = 3
+EXIT_DATA_NOT_STORED = 4
+"""``record`` ended with data the database did not take: kept in the local journal (written
+back by the next start on that database), or lost when even the journal could not take it."""
+
+
+def print_error(error: KatMonitorError) -> None:
+    """How every command shows an error: one line, then the hint."""
+    print(f"katmonitor: error: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(error.hint, file=sys.stderr)
 
 
 def db_option() -> argparse.ArgumentParser:

@@ -100,14 +100,16 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
 def cmd_sessions_close(args: argparse.Namespace) -> int:
     import time
 
+    from katmonitor.journal import Journal, journal_path, replay_journal
     from katmonitor.recovery import close_interrupted_session
     from katmonitor.storage.store import SessionStore
 
     database = open_database(args.db)
     try:
-        session = close_interrupted_session(
-            SessionStore(database), args.session_id, args.reason, time.time()
-        )
+        store = SessionStore(database)
+        # What the killed recorder left in the journal goes in before the session is closed.
+        replay_journal(store, Journal(journal_path(database.url), database.display_url))
+        session = close_interrupted_session(store, args.session_id, args.reason, time.time())
     finally:
         database.close()
     ended = local_time(session.ended_at) if session.ended_at else "-"
