@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from account_helpers import AS_ADMIN, TEST_ADMIN, TEST_ADMIN_PASSWORD, add_account
 from cli_runner import katmonitor
 from sqlalchemy import select
 
@@ -25,7 +26,7 @@ def database(database_url: str) -> Iterator[Database]:
 
 def test_password_is_stored_as_argon2id(database: Database) -> None:
     accounts = AccountStore(database)
-    accounts.add_user("nina", Role.NURSE, "correct horse")
+    add_account(accounts, "nina", Role.NURSE, "correct horse")
     with database.engine.connect() as conn:
         stored = conn.scalar(select(UserRecord.password_hash))
     assert stored.startswith("$argon2id$")
@@ -35,7 +36,7 @@ def test_password_is_stored_as_argon2id(database: Database) -> None:
 
 def test_wrong_password_and_unknown_user_get_the_same_message(database: Database) -> None:
     accounts = AccountStore(database)
-    accounts.add_user("nina", "nurse", "correct horse")
+    add_account(accounts, "nina", "nurse", "correct horse")
     with pytest.raises(AuthenticationError) as wrong:
         accounts.authenticate("nina", "wrong password")
     with pytest.raises(AuthenticationError) as unknown:
@@ -45,27 +46,27 @@ def test_wrong_password_and_unknown_user_get_the_same_message(database: Database
 
 def test_disabled_user_is_refused(database: Database) -> None:
     accounts = AccountStore(database)
-    accounts.add_user("nina", "nurse", "correct horse")
-    accounts.disable_user("nina")
+    add_account(accounts, "nina", "nurse", "correct horse")
+    accounts.disable_user("nina", **AS_ADMIN)
     with pytest.raises(AuthenticationError, match="disabled"):
         accounts.authenticate("nina", "correct horse")
-    assert accounts.list_users()[0].disabled
+    assert [u.name for u in accounts.list_users() if u.disabled] == ["nina"]
 
 
 def test_password_policy_role_and_duplicate_names(database: Database) -> None:
     accounts = AccountStore(database)
+    add_account(accounts, "nina", "nurse", "correct horse")
     with pytest.raises(ConfigurationError, match="at least 8"):
-        accounts.add_user("nina", "nurse", "short")
+        accounts.add_user("tom", "nurse", "short", **AS_ADMIN)
     with pytest.raises(ConfigurationError, match="unknown role"):
-        accounts.add_user("nina", "surgeon", "correct horse")
-    accounts.add_user("nina", "nurse", "correct horse")
+        accounts.add_user("tom", "surgeon", "correct horse", **AS_ADMIN)
     with pytest.raises(ConfigurationError, match="already exists"):
-        accounts.add_user("nina", "nurse", "correct horse")
+        accounts.add_user("nina", "nurse", "correct horse", **AS_ADMIN)
 
 
 def test_signing_key_unlocks_only_with_the_password(database: Database) -> None:
     accounts = AccountStore(database)
-    user = accounts.add_user("nina", "nurse", "correct horse")
+    user = add_account(accounts, "nina", "nurse", "correct horse")
     key = accounts.unlock_signing_key("nina", "correct horse")
     assert key.key_id == user.key_id
     with pytest.raises(AuthenticationError):
@@ -74,8 +75,8 @@ def test_signing_key_unlocks_only_with_the_password(database: Database) -> None:
 
 def test_reset_password_makes_a_new_key_and_keeps_the_old_public_key(database: Database) -> None:
     accounts = AccountStore(database)
-    old = accounts.add_user("nina", "nurse", "correct horse")
-    accounts.reset_password("nina", "battery staple")
+    old = add_account(accounts, "nina", "nurse", "correct horse")
+    accounts.reset_password("nina", "battery staple", **AS_ADMIN)
     with pytest.raises(AuthenticationError):
         accounts.authenticate("nina", "correct horse")
     key = accounts.unlock_signing_key("nina", "battery staple")
@@ -90,7 +91,7 @@ def test_reset_password_makes_a_new_key_and_keeps_the_old_public_key(database: D
 
 def test_change_password_keeps_the_key(database: Database) -> None:
     accounts = AccountStore(database)
-    old = accounts.add_user("nina", "nurse", "correct horse")
+    old = add_account(accounts, "nina", "nurse", "correct horse")
     accounts.change_password("nina", "correct horse", "battery staple")
     assert accounts.unlock_signing_key("nina", "battery staple").key_id == old.key_id
 
@@ -99,24 +100,29 @@ def test_cli_users_add_list_disable_reset(sqlite_url: str) -> None:
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return katmonitor(*args, "--db", sqlite_url, stdin=stdin)
 
-    added = run(
-        "users", "add", "--role", "nurse", "nina", "--password-stdin", stdin="correct horse\n"
-    )
+    def as_admin(*args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+        stdin = f"{TEST_ADMIN_PASSWORD}\n{password}\n" if password else f"{TEST_ADMIN_PASSWORD}\n"
+        return run(*args, "--as", TEST_ADMIN, "--password-stdin", stdin=stdin)
+
+    first = run("users", "add", "--role", "administrator", TEST_ADMIN, "--password-stdin",
+                stdin=TEST_ADMIN_PASSWORD + "\n")
+    assert first.returncode == 0, first.stderr
+    added = as_admin("users", "add", "--role", "nurse", "nina", password="correct horse")
     assert added.returncode == 0, added.stderr
-    short = run("users", "add", "--role", "nurse", "tom", "--password-stdin", stdin="short\n")
+    short = as_admin("users", "add", "--role", "nurse", "tom", password="short")
     assert short.returncode == 2 and "at least 8" in short.stderr
-    bad_role = run("users", "add", "--role", "pilot", "tom", "--password-stdin", stdin="x" * 9)
+    bad_role = as_admin("users", "add", "--role", "pilot", "tom", password="x" * 9)
     assert bad_role.returncode == 2 and "unknown role" in bad_role.stderr
     listed = run("users", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(u["name"], u["role"], u["disabled"]) for u in json.loads(listed.stdout)] == [
-        ("nina", "nurse", False)
+        ("nina", "nurse", False), (TEST_ADMIN, "administrator", False)
     ]
-    assert run("users", "disable", "nina").returncode == 0
+    assert as_admin("users", "disable", "nina").returncode == 0
     assert json.loads(run("users", "list", "--json").stdout)[0]["disabled"] is True
-    reset = run("users", "reset-password", "nina", "--password-stdin", stdin="battery staple\n")
+    reset = as_admin("users", "reset-password", "nina", password="battery staple")
     assert reset.returncode == 0, reset.stderr
-    missing = run("users", "disable", "nobody")
+    missing = as_admin("users", "disable", "nobody")
     assert missing.returncode == 2 and "no user" in missing.stderr
     assert "nina" in run("users", "list").stdout
     assert katmonitor("users", "--help").returncode == 0
