@@ -527,6 +527,15 @@ _DEFERRED_LOCK = threading.Lock()
 _deferred_tail: threading.Thread | None = None
 
 
+def wait_for_deferred_records(timeout: float | None = None) -> None:
+    """Wait until the credential checks recorded in the background are written (tests; the
+    process itself waits for them before it exits)."""
+    with _DEFERRED_LOCK:
+        tail = _deferred_tail
+    if tail is not None:
+        tail.join(timeout)
+
+
 def printed_name(full_name: str) -> str:
     """A printed name as stored: surrounding and repeated whitespace removed."""
     return " ".join(full_name.split())
