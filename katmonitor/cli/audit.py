@@ -52,6 +52,7 @@ def since_time(text: str) -> float:
 def cmd_audit(args: argparse.Namespace) -> int:
     from katmonitor.access_log import Action
     from katmonitor.accounts import AccountStore
+    from katmonitor.policy import require_access_log_reader
 
     password = read_password(args.password_stdin, confirm=False,
                              prompt=f"Password of {args.admin}: ")
@@ -59,8 +60,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         accounts = AccountStore(database)
         log = accounts.access_log
-        reader = accounts.verify_administrator(args.admin, password,
-                                               purpose=Action.READ_ACCESS_LOG)
+        reader = require_access_log_reader(accounts.verify_administrator(
+            args.admin, password, purpose=Action.READ_ACCESS_LOG
+        ))
         log.record(reader.name, Action.READ_ACCESS_LOG, detail=_filters(args))
         entries = list(log.entries(user=args.user, since=args.since))
         problems = log.verify()
