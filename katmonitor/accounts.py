@@ -410,7 +410,7 @@ class AccountStore:
         if user.disabled:
             self.access_log.record(name, purpose, target, Outcome.REFUSED, "account disabled")
             raise AuthenticationError(
-                f"user {name!r} is disabled", "an administrator can enable the account"
+                f"user {name!r} is disabled", "an administrator can enable a new account"
             )
         if found.lockout != Lockout():
             self._accounts.change_lockout(name, lambda current: Lockout())
