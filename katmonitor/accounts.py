@@ -11,7 +11,6 @@ key (:meth:`AccountStore.change_password`).
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -78,6 +77,7 @@ _KEY_BLOB_VERSION = b"\x01"
 BAD_CREDENTIALS = "unknown user or wrong password"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,8 +334,8 @@ class AccountStore:
         caller = threading.get_ident()
 
         def unlock(password: str) -> tuple[User, SigningKey]:
-            accounts = self if threading.get_ident() == caller else self._deferred_writes()
-            accounts._refuse_if_locked(found, name, purpose, "")
+            background = threading.get_ident() != caller
+            self._refuse_if_locked(found, name, purpose, "", background=background)
             private = None
             ok = False
             if found is None:
@@ -351,7 +351,8 @@ class AccountStore:
                 else:
                     _derive_key(password, bytes(_SALT_BYTES))
                 ok = private is not None or _password_matches(found.password_hash, password)
-            user = accounts._settle(name, found, ok, purpose, "", log_success=False)
+            user = self._settle(name, found, ok, purpose, "", log_success=False,
+                                background=background)
             assert found is not None
             if found.encrypted_private_key is None or found.key_id is None \
                     or found.public_key is None:
@@ -380,15 +381,16 @@ class AccountStore:
         return self._settle(name, found, ok, purpose, target, log_success=log_success)
 
     def _refuse_if_locked(
-        self, found: Credentials | None, name: str, purpose: Action, target: str
+        self, found: Credentials | None, name: str, purpose: Action, target: str, *,
+        background: bool = False,
     ) -> None:
         """A locked account is refused whatever the password (and it is not checked)."""
         if found is None or not found.user.locked_at(self.clock()):
             return
         until = found.lockout.locked_until
         assert until is not None
-        self.access_log.record(name, purpose, target, Outcome.REFUSED,
-                               f"locked until {iso_utc(until)}")
+        _write(lambda: self.access_log.record(name, purpose, target, Outcome.REFUSED,
+                                              f"locked until {iso_utc(until)}"), background)
         raise _locked(name, until)
 
     def _settle(
@@ -400,43 +402,56 @@ class AccountStore:
         target: str,
         *,
         log_success: bool,
+        background: bool = False,
     ) -> User:
         """After the password check: count and log a failure, refuse a disabled account,
-        forget earlier failures on success."""
+        forget earlier failures on success (``background``: see :meth:`key_unlocker`)."""
         if found is None or not ok:
-            self._count_failure(name, found, purpose, target)
+            self._count_failure(name, found, purpose, target, background=background)
         assert found is not None
         user = found.user
         if user.disabled:
-            self.access_log.record(name, purpose, target, Outcome.REFUSED, "account disabled")
+            _write(lambda: self.access_log.record(name, purpose, target, Outcome.REFUSED,
+                                                  "account disabled"), background)
             raise AuthenticationError(
                 f"user {name!r} is disabled", "an administrator can enable a new account"
             )
         if found.lockout != Lockout():
-            self._accounts.change_lockout(name, lambda current: Lockout())
+            _write(lambda: self._accounts.change_lockout(name, lambda current: Lockout()),
+                   background)
         if log_success:
             self.access_log.record(name, purpose, target)
         return user
 
     def _count_failure(
-        self, name: str, found: Credentials | None, purpose: Action, target: str
+        self, name: str, found: Credentials | None, purpose: Action, target: str, *,
+        background: bool = False,
     ) -> NoReturn:
         now = self.clock()
-        lockout = None
-        if found is not None:
-            lockout = self._accounts.change_lockout(
-                name, lambda current: after_failure(current, now, self.policy)
+
+        def record() -> float | None:
+            """Count and log the failure; when it locks the account, log that and return
+            until when."""
+            lockout = None
+            if found is not None:
+                lockout = self._accounts.change_lockout(
+                    name, lambda current: after_failure(current, now, self.policy)
+                )
+            self.access_log.record(name, purpose, target, Outcome.FAILED,
+                                   "wrong password" if found is not None else "unknown user")
+            until = lockout.locked_until if lockout is not None else None
+            if until is None or until <= now:
+                return None
+            self.access_log.record(
+                name, Action.ACCOUNT_LOCKED, name, Outcome.OK,
+                f"{self.policy.lockout_failures} failed passwords within "
+                f"{self.policy.lockout_window_min} min; locked until {iso_utc(until)}",
             )
-        self.access_log.record(name, purpose, target, Outcome.FAILED,
-                               "wrong password" if found is not None else "unknown user")
-        until = lockout.locked_until if lockout is not None else None
-        if until is None or until <= now:
+            return until
+
+        until = _write(record, background)
+        if until is None:
             raise AuthenticationError(BAD_CREDENTIALS)
-        self.access_log.record(
-            name, Action.ACCOUNT_LOCKED, name, Outcome.OK,
-            f"{self.policy.lockout_failures} failed passwords within "
-            f"{self.policy.lockout_window_min} min; locked until {iso_utc(until)}",
-        )
         raise AuthenticationError(
             f"wrong password: the account {name!r} is now locked until {_hhmm(until)}",
             _LOCKED_HINT,
@@ -482,58 +497,52 @@ class AccountStore:
             self.access_log.record(by, action, target, Outcome.REFUSED, refused.message)
             raise
 
-    def _deferred_writes(self) -> AccountStore:
-        """This store, its lockout counting and access log writes done by a background thread
-        (see :meth:`key_unlocker`)."""
-        deferred = copy.copy(self)
-        deferred._accounts = _Deferred(self._accounts)  # type: ignore[assignment]
-        deferred.access_log = _Deferred(self.access_log)  # type: ignore[assignment]
-        return deferred
 
 
-class _Deferred:
-    """Calls of the wrapped object's methods run later, one after another, in a non-daemon
-    thread (so the process waits for them before it exits); their results are None."""
+class _BackgroundWrites:
+    """Writes run one after another, in order, each in a non-daemon thread (so the process
+    waits for them before it exits)."""
 
-    def __init__(self, target: object) -> None:
-        self._target = target
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: threading.Thread | None = None
 
-    def __getattr__(self, method: str) -> Callable[..., None]:
-        call = getattr(self._target, method)
+    def submit(self, write: Callable[[], object], what: str) -> None:
+        def run(before: threading.Thread | None) -> None:
+            if before is not None:
+                before.join()
+            try:
+                write()
+            except Exception:
+                log.exception("could not record a credential check (%s)", what)
 
-        def later(*args: object, **kwargs: object) -> None:
-            def run() -> None:
-                try:
-                    call(*args, **kwargs)
-                except Exception:
-                    log.exception("could not record a credential check (%s)", method)
+        with self._lock:
+            thread = threading.Thread(target=run, args=(self._last,), name="katmonitor-record")
+            self._last = thread
+            thread.start()
 
-            with _DEFERRED_LOCK:  # keep the order: each waits for the one before
-                global _deferred_tail
-                before = _deferred_tail
-
-                def in_order() -> None:
-                    if before is not None:
-                        before.join()
-                    run()
-
-                _deferred_tail = threading.Thread(target=in_order, name="katmonitor-record")
-                _deferred_tail.start()
-
-        return later
+    def wait(self, timeout: float | None = None) -> None:
+        with self._lock:
+            last = self._last
+        if last is not None:
+            last.join(timeout)
 
 
-_DEFERRED_LOCK = threading.Lock()
-_deferred_tail: threading.Thread | None = None
+_BACKGROUND = _BackgroundWrites()
+
+
+def _write(write: Callable[[], T], background: bool) -> T | None:
+    """``write()`` now, or (``background``) later by :data:`_BACKGROUND`, returning None."""
+    if not background:
+        return write()
+    _BACKGROUND.submit(write, getattr(write, "__name__", "write"))
+    return None
 
 
 def wait_for_deferred_records(timeout: float | None = None) -> None:
     """Wait until the credential checks recorded in the background are written (tests; the
     process itself waits for them before it exits)."""
-    with _DEFERRED_LOCK:
-        tail = _deferred_tail
-    if tail is not None:
-        tail.join(timeout)
+    _BACKGROUND.wait(timeout)
 
 
 def printed_name(full_name: str) -> str:

@@ -11,13 +11,16 @@ from datetime import datetime
 
 import pytest
 from account_helpers import AS_ADMIN, TEST_ADMIN, add_account
+from signing_helpers import recorded_session
 
 from katmonitor.access_log import AccessLog, Action
 from katmonitor.accounts import AccountStore, wait_for_deferred_records
 from katmonitor.base.clock import ManualClock
 from katmonitor.base.errors import AuthenticationError, PermissionDeniedError
+from katmonitor.record_signing import sign_session
 from katmonitor.security_policy import SecurityPolicy
 from katmonitor.storage.database import Database, open_database
+from katmonitor.storage.store import SessionStore
 
 PASSWORD = "correct horse"
 START = 1_790_000_000.0
@@ -184,3 +187,20 @@ def test_the_clinic_policy_sets_the_limits(database: Database, clock: ManualCloc
     fail_sign_in(accounts, 2, clock)
     with pytest.raises(AuthenticationError, match=f"until {hhmm(clock.now() + 3600)}"):
         accounts.authenticate("nina", "wrong password")
+
+
+def test_wrong_passwords_when_signing_lock_the_account(database: Database) -> None:
+    # The real signing path: the key is unlocked in a worker thread while the record's write
+    # transaction is open; the failures are still counted and logged (and nothing deadlocks).
+    store = SessionStore(database)
+    sid = recorded_session(store, minutes=1)
+    add_account(AccountStore(database), "nina", "nurse", PASSWORD, "Nina Ross")
+    for _ in range(5):
+        with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
+            sign_session(store, sid, "nina", "wrong password")
+        wait_for_deferred_records()
+    with pytest.raises(AuthenticationError, match="is locked until"):
+        sign_session(store, sid, "nina", PASSWORD)
+    wait_for_deferred_records()
+    entries = [(e.action, e.outcome) for e in AccessLog(database).entries(user="nina")]
+    assert entries == [("sign", "failed")] * 5 + [("account_locked", "ok"), ("sign", "refused")]
