@@ -73,8 +73,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(json.dumps(entry.to_json_dict()))
         else:
             detail = f"  {entry.detail}" if entry.detail else ""
-            print(f"{local_time(entry.time)}  {entry.user or '-':<16} {entry.action:<24} "
-                  f"{entry.target or '-':<16} {entry.outcome:<8}{detail}")
+            line = (f"{local_time(entry.time)}  {entry.user or '-':<16} {entry.action:<24} "
+                    f"{entry.target or '-':<16} {entry.outcome:<8}{detail}")
+            print(line.rstrip())
     if problems:
         print("the access log's chain is broken: it was changed outside KAT Monitor",
               file=sys.stderr)
