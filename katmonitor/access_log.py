@@ -41,6 +41,7 @@ class Action(StrEnum):
     ACCOUNT_ROLE = "account_role"
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCK = "account_unlock"
+    ADMIN_CHECK = "admin_check"  # an administrator's password asked again, e.g. by a dialog
     SIGN = "sign"
     ADDENDUM = "addendum"
     EXPORT = "export"

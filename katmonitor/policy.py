@@ -1,10 +1,11 @@
 """Who may do what, and the small clinical rules the window applies while a nurse types.
 
-One place for the rules the UI used to hold: who runs dosing sessions, who signs records,
-who manages users, which addendum kinds a role may add (the table itself is
-:data:`katmonitor.addenda.MAY_ADD`), which tablets still wait to be swallowed or spat, and
-how a weight-based dose in mg is computed from mg/kg. The core refuses with these rules; the
-window asks the same functions only to grey out, offer or pre-fill - never to decide alone.
+One place for the rules the UI used to hold: who runs dosing sessions, who adds notes, who
+signs records, who manages users and reads the access log, which addendum kinds a role may
+add (the table itself is :data:`katmonitor.addenda.MAY_ADD`), which tablets still wait to be
+swallowed or spat, and how a weight-based dose in mg is computed from mg/kg. The core refuses
+with these rules; the window asks the same functions only to grey out, offer or pre-fill -
+never to decide alone.
 """
 
 from __future__ import annotations
@@ -62,6 +63,25 @@ def require_clinician(user: User | None, training: bool, action: str) -> User:
     return user
 
 
+def may_add_notes(user: User | None, training: bool) -> bool:
+    """A free-text note on the running session: the nurse, the therapist (their own notes),
+    a trainee in training mode; never an administrator (who changes no clinical data)."""
+    return user is not None and (
+        user.role is Role.THERAPIST or may_run_sessions(user, training)
+    )
+
+
+def require_note_author(user: User | None, training: bool) -> User:
+    if user is None:
+        raise PermissionDeniedError("sign in to add a note")
+    if not may_add_notes(user, training):
+        raise PermissionDeniedError(
+            f"{user.name} is a {user.role.value}: notes are added by nurses and therapists"
+            + (" (trainees in training mode)" if user.role is Role.TRAINEE else "")
+        )
+    return user
+
+
 # -- records and accounts --------------------------------------------------------------------
 
 
@@ -75,11 +95,21 @@ def may_manage_users(user: User | None) -> bool:
 
 
 def require_user_manager(user: User | None) -> User:
-    """Adding and disabling accounts: a signed-in administrator only."""
+    """Adding, changing and unlocking accounts: an administrator only (the core also asks for
+    the administrator's password again: :class:`katmonitor.accounts.AccountStore`)."""
     if user is None or not may_manage_users(user):
         who = (f"{user.name} is a {user.role.value}" if user is not None
                else "nobody is signed in")
         raise PermissionDeniedError(f"{who}: only an administrator manages users")
+    return user
+
+
+def require_access_log_reader(user: User | None) -> User:
+    """Reading the access log (``katmonitor audit``): administrators only."""
+    if user is None or user.role is not Role.ADMINISTRATOR:
+        who = (f"{user.name} is a {user.role.value}" if user is not None
+               else "nobody is signed in")
+        raise PermissionDeniedError(f"{who}: only an administrator reads the access log")
     return user
 
 

@@ -26,6 +26,12 @@ class User:
     created_at: float
     key_id: int | None = None
     """The current signing key (None only if the account was damaged)."""
+    locked_until: float | None = None
+    """Until when failed passwords keep the account locked (None: not locked; a time in the
+    past: the lock has expired)."""
+
+    def locked_at(self, now: float) -> bool:
+        return self.locked_until is not None and now < self.locked_until
 
 
 def parse_role(text: str) -> Role:

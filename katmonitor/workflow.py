@@ -24,7 +24,7 @@ from katmonitor.accounts import User
 from katmonitor.alarms.model import ActiveAlarm
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock
-from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
+from katmonitor.base.errors import ConfigurationError, SessionStateError
 from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
@@ -382,9 +382,14 @@ class DosingWorkflow:
 
     def add_assessment(self, assessment: Assessment, text: str = "", *,
                        time: float | None = None) -> Observation:
-        user = self._operator()
-        if user is None:
-            raise PermissionDeniedError("sign in to record an assessment")
+        """Scores and findings (a nurse's, or a trainee's in training mode) or, with no
+        findings, a note (a therapist may add these too)."""
+        if assessment.is_empty:
+            session = self._current_session()
+            user = policy.require_note_author(self._operator(),
+                                              bool(session and session.training))
+        else:
+            user = self.require_clinician("record an assessment")
         if assessment.is_empty and not text.strip():
             raise ConfigurationError("record at least one finding or some text")
         return self._add_observation(

@@ -4,6 +4,8 @@ the clock."""
 
 from __future__ import annotations
 
+from account_helpers import add_account
+
 from katmonitor.accounts import AccountStore
 from katmonitor.base.samples import Sample
 from katmonitor.base.vitals import VitalKind
@@ -19,7 +21,7 @@ def sign_in_nurse(
     """Create the account if needed and sign it in (printed name "NAME (test)" by default)."""
     accounts = AccountStore(ws.database)
     if not any(u.name == name for u in accounts.list_users()):
-        accounts.add_user(name, role, NURSE_PASSWORD, full_name=full_name or f"{name} (test)")
+        add_account(accounts, name, role, NURSE_PASSWORD, full_name=full_name or f"{name} (test)")
     ws.sign_in(name, NURSE_PASSWORD)
 
 

@@ -1,10 +1,10 @@
 """The ``katmonitor`` command.
 
 One module per command group (run, record, sessions, db, devices, alarms, care_plan, users,
-records, export); each adds its subcommands in ``register(commands, db)``, where ``db`` is the
-``--db`` parent parser. Every command reports user-facing problems as one message plus a hint
-on stderr with exit status 2 (never a traceback); unexpected failures exit 1 with the details
-in the log file.
+audit, records, export); each adds its subcommands in ``register(commands, db)``, where ``db``
+is the ``--db`` parent parser. Every command reports user-facing problems as one message plus a
+hint on stderr with exit status 2 (never a traceback); unexpected failures exit 1 with the
+details in the log file.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from katmonitor.base.errors import KatMonitorError
 from katmonitor.base.samples import iso_utc
 from katmonitor.cli import (
     alarms,
+    audit,
     care_plan,
     db,
     devices,
@@ -44,7 +45,9 @@ from katmonitor.config import data_dir
 log = logging.getLogger("katmonitor")
 
 # In the order `katmonitor --help` lists them.
-COMMAND_GROUPS = (run, care_plan, record, sessions, db, devices, alarms, export, users, records)
+COMMAND_GROUPS = (
+    run, care_plan, record, sessions, db, devices, alarms, export, users, audit, records
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

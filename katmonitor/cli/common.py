@@ -100,7 +100,8 @@ def on_termination(callback: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-def read_password(from_stdin: bool, *, confirm: bool) -> str:
+def read_password(from_stdin: bool, *, confirm: bool, prompt: str = "Password: ") -> str:
+    """A password from stdin's next line, or asked at the terminal (``confirm``: twice)."""
     if from_stdin:
         line = sys.stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
@@ -108,7 +109,7 @@ def read_password(from_stdin: bool, *, confirm: bool) -> str:
             raise ConfigurationError("no password on stdin")
         return password.rstrip("\r")
     try:
-        password = getpass.getpass("Password: ")
+        password = getpass.getpass(prompt)
         if confirm and getpass.getpass("Repeat the password: ") != password:
             raise ConfigurationError("the passwords differ")
     except EOFError:
@@ -116,10 +117,10 @@ def read_password(from_stdin: bool, *, confirm: bool) -> str:
     return password
 
 
-def add_password_stdin(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
-    )
+def add_password_stdin(
+    parser: argparse.ArgumentParser, help_text: str = "read the password from stdin's first line"
+) -> None:
+    parser.add_argument("--password-stdin", action="store_true", help=help_text)
 
 
 def local_time(epoch_s: float) -> str:

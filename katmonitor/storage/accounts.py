@@ -3,7 +3,7 @@ are :mod:`katmonitor.accounts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,17 @@ from katmonitor.users import User
 
 
 @dataclass(frozen=True, slots=True)
+class Lockout:
+    """An account's failed credential checks: how many in the current window, when the first
+    of them happened, and until when the account is locked (the rules are
+    :mod:`katmonitor.accounts`)."""
+
+    failed_logins: int = 0
+    first_failed_at: float | None = None
+    locked_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Credentials:
     """What signing in and unlocking a signing key need: the user, the password hash and the
     current key (its encrypted private half; None once damaged or missing)."""
@@ -29,6 +40,7 @@ class Credentials:
     key_id: int | None
     encrypted_private_key: bytes | None
     public_key: bytes | None
+    lockout: Lockout
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +56,21 @@ class AccountRepository:
         self.database = database
 
     def add(
-        self, name: str, full_name: str, role: str, password_hash: str, key: NewKey, now: float
+        self,
+        name: str,
+        full_name: str,
+        role: str,
+        password_hash: str,
+        key: NewKey,
+        now: float,
+        check: Callable[[list[User]], None],
     ) -> User | None:
-        """The new user; None when the name is taken."""
+        """The new user; None when the name is taken. ``check(users)`` sees every account in
+        the same transaction first and raises to refuse the addition."""
         with self._writing("add the user") as conn:
             if conn.execute(select(USERS.c.id).where(USERS.c.name == name)).first():
                 return None
+            check(_all_users(conn))
             values = {
                 "name": name,
                 "full_name": full_name,
@@ -64,8 +85,7 @@ class AccountRepository:
 
     def users(self) -> list[User]:
         with self._reading("list the users") as conn:
-            rows = conn.execute(select(USERS).order_by(USERS.c.name)).mappings().all()
-            return [_user(conn, row) for row in rows]
+            return _all_users(conn)
 
     def has_users(self) -> bool:
         with self._reading("read the users") as conn:
@@ -76,21 +96,69 @@ class AccountRepository:
             row = _row(conn, name)
             return _user(conn, row) if row is not None else None
 
-    def disable(self, name: str) -> User | None:
-        with self._writing("disable the user") as conn:
-            changed = conn.execute(
-                update(USERS).where(USERS.c.name == name).values(disabled=True)
-            ).rowcount
-            return _user(conn, _row(conn, name)) if changed else None
+    def update(
+        self,
+        name: str,
+        action: str,
+        check: Callable[[User, list[User]], None],
+        *,
+        disabled: bool | None = None,
+        role: str | None = None,
+        lockout: Lockout | None = None,
+    ) -> User | None:
+        """Change an account (the given fields only); None when there is no such user.
+        ``check(user, users)`` sees it and every account in the same transaction first and
+        raises to refuse the change."""
+        with self._writing(action) as conn:
+            users = _all_users(conn, lock=True)
+            user = next((u for u in users if u.name == name), None)
+            if user is None:
+                return None
+            check(user, users)
+            values: dict[str, Any] = {}
+            if disabled is not None:
+                values["disabled"] = disabled
+            if role is not None:
+                values["role"] = role
+            if lockout is not None:
+                values.update(_lockout_values(lockout))
+            if values:
+                conn.execute(update(USERS).where(USERS.c.id == user.id).values(values))
+            return _user(conn, _row(conn, name))
+
+    def change_lockout(
+        self, name: str, change: Callable[[Lockout], Lockout]
+    ) -> Lockout | None:
+        """Replace the account's lockout state with ``change(current)`` in one transaction
+        (two workstations counting failures at once never lose one); None for no such user."""
+        with self._writing("record the failed password") as conn:
+            row = (
+                conn.execute(_locking(conn, select(USERS).where(USERS.c.name == name)))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            current = Lockout(row["failed_logins"] or 0, row["first_failed_at"],
+                              row["locked_until"])
+            new = change(current)
+            if new != current:
+                conn.execute(
+                    update(USERS).where(USERS.c.id == row["id"]).values(_lockout_values(new))
+                )
+            return new
 
     def replace_key(self, name: str, password_hash: str, key: NewKey, now: float) -> User | None:
-        """New password and key pair; the current key is retired (its private half erased)."""
+        """New password and key pair; the current key is retired (its private half erased).
+        The account's failed passwords and lock are cleared with it."""
         with self._writing("reset the password") as conn:
             row = _row(conn, name)
             if row is None:
                 return None
             conn.execute(
-                update(USERS).where(USERS.c.id == row["id"]).values(password_hash=password_hash)
+                update(USERS)
+                .where(USERS.c.id == row["id"])
+                .values(password_hash=password_hash, **_lockout_values(Lockout()))
             )
             conn.execute(
                 update(USER_KEYS)
@@ -138,6 +206,7 @@ class AccountRepository:
                 if key is not None and key["encrypted_private_key"] is not None
                 else None,
                 bytes(key["public_key"]) if key is not None else None,
+                Lockout(row["failed_logins"] or 0, row["first_failed_at"], row["locked_until"]),
             )
 
     def public_key(self, key_id: int) -> bytes | None:
@@ -165,6 +234,28 @@ def _insert_key(conn: Connection, user_id: int, key: NewKey, now: float) -> None
             retired_at=None,
         )
     )
+
+
+def _lockout_values(lockout: Lockout) -> dict[str, Any]:
+    return {
+        "failed_logins": lockout.failed_logins,
+        "first_failed_at": lockout.first_failed_at,
+        "locked_until": lockout.locked_until,
+    }
+
+
+def _locking(conn: Connection, query: Any) -> Any:
+    """``query`` locking the rows it reads until the transaction ends (PostgreSQL; a SQLite
+    writer already holds the database's write lock)."""
+    return query.with_for_update() if conn.dialect.name == "postgresql" else query
+
+
+def _all_users(conn: Connection, *, lock: bool = False) -> list[User]:
+    """Every account; ``lock``: none changes until this transaction ends (so two
+    administrators demoting each other at once cannot leave no administrator)."""
+    query = select(USERS).order_by(USERS.c.name)
+    rows = conn.execute(_locking(conn, query) if lock else query).mappings().all()
+    return [_user(conn, row) for row in rows]
 
 
 def _row(conn: Connection, name: str) -> Any:

@@ -190,6 +190,7 @@ def user(row: Row, key_id: int | None) -> User:
         bool(row["disabled"]),
         row["created_at"],
         key_id,
+        row["locked_until"],
     )
 
 

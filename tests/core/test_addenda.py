@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from account_helpers import AS_ADMIN, add_account
 from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
@@ -46,10 +47,10 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def store(database: Database) -> SessionStore:
     accounts = AccountStore(database)
-    accounts.add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
-    accounts.add_user("theo", "therapist", PASSWORD, full_name="Theo Therapist")
-    accounts.add_user("ada", "administrator", PASSWORD)
-    accounts.add_user("tim", "trainee", PASSWORD)
+    add_account(accounts, "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+    add_account(accounts, "theo", "therapist", PASSWORD, full_name="Theo Therapist")
+    add_account(accounts, "ada", "administrator", PASSWORD)
+    add_account(accounts, "tim", "trainee", PASSWORD)
     return SessionStore(database)
 
 
@@ -92,7 +93,7 @@ def test_notes_and_corrections_are_signed_chained_and_verified(
     # The record itself stays read-only, and a password reset keeps old addenda verifiable.
     with pytest.raises(SessionStateError, match="katmonitor addendum"):
         store.add_observation(signed, time=T0, text="late", author="theo", recorded_at=T0)
-    AccountStore(store.database).reset_password("theo", "battery staple")
+    AccountStore(store.database).reset_password("theo", "battery staple", **AS_ADMIN)
     assert verify_session(store, signed).ok
 
 
@@ -105,7 +106,7 @@ def test_who_may_add_what(store: SessionStore, signed: int) -> None:
         add_addendum(store, signed, "theo", "not my password", "note", "x")
     with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
         add_addendum(store, signed, "nobody", PASSWORD, "note", "x")
-    AccountStore(store.database).disable_user("theo")
+    AccountStore(store.database).disable_user("theo", **AS_ADMIN)
     with pytest.raises(AuthenticationError, match="disabled"):
         add_addendum(store, signed, "theo", PASSWORD, "note", "x")
     with pytest.raises(ConfigurationError, match="unknown kind of addendum"):
@@ -194,10 +195,11 @@ def test_cli_addendum(sqlite_url: str) -> None:
     database = open_database(sqlite_url)
     try:
         store = SessionStore(database)
-        AccountStore(database).add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
-        AccountStore(database).add_user("theo", "therapist", PASSWORD)
-        AccountStore(database).add_user("old", "therapist", PASSWORD)
-        AccountStore(database).disable_user("old")
+        accounts = AccountStore(database)
+        add_account(accounts, "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+        add_account(accounts, "theo", "therapist", PASSWORD)
+        add_account(accounts, "old", "therapist", PASSWORD)
+        accounts.disable_user("old", **AS_ADMIN)
         sid = recorded_session(store)
     finally:
         database.close()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from account_helpers import add_account
 from signing_helpers import T0, recorded_session
 from sqlalchemy import insert, text
 
@@ -39,7 +40,7 @@ def database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def store(database: Database) -> SessionStore:
-    AccountStore(database).add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+    add_account(AccountStore(database), "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
     return SessionStore(database)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from account_helpers import add_account
 from cli_runner import katmonitor
 
 from katmonitor.alarms.model import AlarmEvent, Priority
@@ -348,7 +349,7 @@ def test_fhir_provenance_for_a_verified_signature_and_refusal_when_tampered(
     sid = record_session(store)
     unsigned = build_bundle(store, sid)
     assert not [e for e in unsigned["entry"] if e["resource"]["resourceType"] == "Provenance"]
-    AccountStore(store.database).add_user("nina", "nurse", "provenance-pw-1", "Nina Nurse RN")
+    add_account(AccountStore(store.database), "nina", "nurse", "provenance-pw-1", "Nina Nurse RN")
     sign_session(store, sid, "nina", "provenance-pw-1")
     bundle = build_bundle(store, sid)
     [provenance] = [e["resource"] for e in bundle["entry"]

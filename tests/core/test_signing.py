@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from account_helpers import AS_ADMIN, TEST_ADMIN, TEST_ADMIN_PASSWORD, add_account
 from cli_runner import katmonitor
 from signing_helpers import T0, recorded_session
 from sqlalchemy import text
@@ -49,8 +50,8 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def store(database: Database) -> SessionStore:
     accounts = AccountStore(database)
-    accounts.add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
-    accounts.add_user("theo", "therapist", PASSWORD)
+    add_account(accounts, "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+    add_account(accounts, "theo", "therapist", PASSWORD)
     return SessionStore(database)
 
 
@@ -122,7 +123,7 @@ def test_signed_record_is_read_only(store: SessionStore, signed: int) -> None:
 
 
 def test_signature_survives_a_password_reset(store: SessionStore, signed: int) -> None:
-    AccountStore(store.database).reset_password("nina", "battery staple")
+    AccountStore(store.database).reset_password("nina", "battery staple", **AS_ADMIN)
     assert verify_session(store, signed).ok
 
 
@@ -263,7 +264,11 @@ def test_cli_sign_verify_and_bundle(sqlite_url: str, tmp_path: Path) -> None:
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return katmonitor(*args, "--db", sqlite_url, stdin=stdin)
 
-    add = run("users", "add", "--role", "nurse", "nina", "--password-stdin", stdin=PASSWORD + "\n")
+    admin = run("users", "add", "--role", "administrator", TEST_ADMIN, "--password-stdin",
+                stdin=TEST_ADMIN_PASSWORD + "\n")
+    assert admin.returncode == 0, admin.stderr
+    add = run("users", "add", "--role", "nurse", "nina", "--as", TEST_ADMIN, "--password-stdin",
+              stdin=f"{TEST_ADMIN_PASSWORD}\n{PASSWORD}\n")
     assert add.returncode == 0, add.stderr
     unsigned = run("verify", str(sid))
     assert unsigned.returncode == 3 and "UNSIGNED" in unsigned.stdout
@@ -388,7 +393,7 @@ def test_authentication_is_reported_before_the_session_state(store: SessionStore
     with pytest.raises(NotFoundError):
         sign_session(store, 999, "nina", PASSWORD)
     store.set_status(sid, SessionStatus.ENDED, T0 + 180)
-    AccountStore(store.database).disable_user("nina")
+    AccountStore(store.database).disable_user("nina", **AS_ADMIN)
     with pytest.raises(AuthenticationError, match="disabled"):
         sign_session(store, sid, "nina", PASSWORD)
     assert not is_signed(store, sid)

@@ -4,6 +4,7 @@ test moves: pre-dose steps and gate, dosing by route, the schedule, assessments,
 from __future__ import annotations
 
 import pytest
+from account_helpers import add_account
 from workflow_helpers import NURSE_PASSWORD, complete_predose, feed_vitals, sign_in_nurse
 
 from katmonitor.accounts import AccountStore, User
@@ -347,7 +348,7 @@ def test_the_workflow_works_with_what_it_is_given_no_workstation_needed(sqlite_u
     session = store.create_session(client_id="C-7", medicine="esketamine",
                                    route=Route.INTRANASAL, started_at=clock.now(),
                                    training=False, devices=[], workstation="ws")
-    nurse = AccountStore(database).add_user("rn.lee", "nurse", NURSE_PASSWORD, "Lee Park")
+    nurse = add_account(AccountStore(database), "rn.lee", "nurse", NURSE_PASSWORD, "Lee Park")
     operator: list[User | None] = [None]
     escalated: list[list[str]] = []
 

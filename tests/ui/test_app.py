@@ -26,8 +26,10 @@ from katmonitor.workstation import Workstation
 from ui.app import run_app
 
 workstation = Workstation(open_database(sys.argv[1]), [open_device("sim:normal")])
-AccountStore(workstation.database).add_user("rn.lee", "nurse", "dosing-room-7",
-                                            full_name="Lee Park, RN")
+accounts = AccountStore(workstation.database)
+accounts.add_user("admin", "administrator", "admin-pass-1")
+accounts.add_user("rn.lee", "nurse", "dosing-room-7", full_name="Lee Park, RN", admin="admin",
+                  admin_password="admin-pass-1")
 session = workstation.start_session("C-9", "Ketamine", Route.SUBLINGUAL)
 app = QApplication(["katmonitor"])
 # Runs once the event loop is up, i.e. after run_app installed its signal handlers.

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from account_helpers import AS_ADMIN, add_account
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow
 from pytestqt.qtbot import QtBot
@@ -31,7 +32,7 @@ MakeWindow = Callable[..., MainWindow]
 
 
 def add_user(database: Database, name: str, role: str, full_name: str) -> None:
-    AccountStore(database).add_user(name, role, PASSWORD, full_name=full_name)
+    add_account(AccountStore(database), name, role, PASSWORD, full_name=full_name)
 
 
 class DialogFeeder:
@@ -95,7 +96,7 @@ def test_sign_in_refuses_a_wrong_password_and_a_disabled_account(
         qtbot: QtBot, database: Database) -> None:
     add_user(database, "rn.lee", "nurse", "Lee Park, RN")
     add_user(database, "rn.old", "nurse", "Old Nurse, RN")
-    AccountStore(database).disable_user("rn.old")
+    AccountStore(database).disable_user("rn.old", **AS_ADMIN)
     workstation = Workstation(database, [open_device(FAST_SIM)])
     dialog = SignInDialog(workstation, at_start=True)
     qtbot.addWidget(dialog)

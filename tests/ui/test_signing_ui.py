@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from account_helpers import add_account
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
@@ -29,8 +30,8 @@ SHIFT_CTRL = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModi
 
 def add_users(database: Database) -> None:
     accounts = AccountStore(database)
-    accounts.add_user("rn.lee", "nurse", PASSWORD, full_name="Lee Park, RN")
-    accounts.add_user("theo", "therapist", PASSWORD, full_name="Theo Grant, PhD")
+    add_account(accounts, "rn.lee", "nurse", PASSWORD, full_name="Lee Park, RN")
+    add_account(accounts, "theo", "therapist", PASSWORD, full_name="Theo Grant, PhD")
 
 
 def run_a_session(window: MainWindow, lot: str = "LOT-4711") -> int:
