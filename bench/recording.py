@@ -114,6 +114,19 @@ def feed(recorder: Recorder, session_id: int, items_by_quarter: Iterator[list[It
     return count
 
 
+BENCH_ADMIN = "bench-admin"
+BENCH_ADMIN_PASSWORD = "bench admin password"
+
+
+def add_nurse(database: Database, name: str, password: str, full_name: str = "") -> None:
+    """A nurse account on a new database: its first account, an administrator, adds her."""
+    accounts = AccountStore(database)
+    if not accounts.has_users():
+        accounts.add_user(BENCH_ADMIN, "administrator", BENCH_ADMIN_PASSWORD, "Bench Admin")
+    accounts.add_user(name, "nurse", password, full_name, admin=BENCH_ADMIN,
+                      admin_password=BENCH_ADMIN_PASSWORD)
+
+
 def new_session(store: SessionStore, *, training: bool, t0: float = T0) -> int:
     return store.create_session(
         client_id="BENCH",
@@ -212,7 +225,7 @@ def cached_session(plan: Plan) -> CachedSession:
     database = open_database(f"sqlite:///{building}")
     try:
         store = SessionStore(database)
-        AccountStore(database).add_user(NURSE, "nurse", PASSWORD, full_name=NURSE_NAME)
+        add_nurse(database, NURSE, PASSWORD, NURSE_NAME)
         session_id = new_session(store, training=not plan.dosed)
         recorder = Recorder(store)  # driven by feed(), not started
         started = time.perf_counter()

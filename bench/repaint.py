@@ -37,8 +37,8 @@ from PySide6.QtWidgets import QApplication
 
 from bench import harness
 from bench.harness import Figure, Options
+from bench.recording import add_nurse
 from devices.simulated import VitalsModel
-from katmonitor.accounts import AccountStore
 from katmonitor.base.clock import ManualClock
 from katmonitor.base.samples import Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
@@ -84,7 +84,7 @@ def build(hours: float, db_path: Path) -> tuple[MainWindow, Workstation, ManualC
     start = end - hours * 3600.0
     clock = ManualClock(start)
     workstation = Workstation(open_database(f"sqlite:///{db_path}"), [], clock=clock)
-    AccountStore(workstation.database).add_user("rn.bench", "nurse", "bench-password-1")
+    add_nurse(workstation.database, "rn.bench", "bench-password-1")
     workstation.sign_in("rn.bench", "bench-password-1")
     feed = Feed(start)
     buffers = workstation.buffers

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from bench import harness
 from bench.harness import ROOT, Figure, Options
-from bench.recording import NURSE, NURSE_NAME, PASSWORD
-from katmonitor.accounts import AccountStore
+from bench.recording import NURSE, NURSE_NAME, PASSWORD, add_nurse
 from katmonitor.storage import open_database
 
 SIGN_IN = "SignInDialog"  # class names in ui/sign_in.py
@@ -90,7 +89,7 @@ def collect(options: Options) -> list[Figure]:
         # Every day at the workstation: the database exists, with accounts.
         existing = f"sqlite:///{tmp / 'existing.sqlite3'}"
         database = open_database(existing)
-        AccountStore(database).add_user(NURSE, "nurse", PASSWORD, full_name=NURSE_NAME)
+        add_nurse(database, NURSE, PASSWORD, NURSE_NAME)
         database.close()
         one_run(existing, config, SIGN_IN)  # warm-up, not counted
         daily = [one_run(existing, config, SIGN_IN) for _ in range(runs)]
