@@ -74,6 +74,11 @@ def journal_path(database_url: str, directory: Path | None = None) -> Path:
     return (directory or data_dir() / "journal") / f"{digest}.jsonl"
 
 
+def presession_path(database_url: str, directory: Path | None = None) -> Path:
+    """Where the minutes before a session starts are kept (see ``Recorder.keep_presession``)."""
+    return journal_path(database_url, directory or data_dir() / "presession")
+
+
 class Journal:
     """An append-only, fsynced journal file."""
 
@@ -127,6 +132,18 @@ class Journal:
                     log.error("journal %s: line %d is damaged; the rest is not read",
                               self.path, number + 1)
                     return
+
+    def rewrite(self, entries: Sequence[Entry]) -> None:
+        """Replace the whole journal by ``entries`` as one batch (written beside it, fsynced,
+        then renamed over it: a crash leaves the old or the new file, never half of one)."""
+        if not entries:
+            self.clear()
+            return
+        fresh = Journal(self.path.with_name(self.path.name + ".new"), self.database_name,
+                        max_bytes=2**62)
+        fresh.clear()
+        fresh.append(entries)
+        os.replace(fresh.path, self.path)
 
     def clear(self) -> None:
         """Forget everything journaled (it is all in the database now)."""

@@ -6,8 +6,9 @@ the UI or the database: the recorder queues writes for its own thread, the live 
 copied by the UI on its own timer.
 
 Before a session starts nothing is recorded, but the last ``baseline_window_s`` seconds are kept
-in memory; "Start session" writes them into the session as the pre-dose baseline and from then
-on everything goes to the recorder.
+in memory (and handed to ``presession``, which keeps them on disk: the recorder's pre-session
+file, reloaded by :meth:`Pipeline.preload` after a restart); "Start session" writes them into
+the session as the pre-dose baseline and from then on everything goes to the recorder.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Pipeline:
         self._last_by_source: dict[tuple[VitalKind, str], float] = {}
         self.flag_log: deque[LimitFlag] = deque(maxlen=FLAG_LOG_LENGTH)
         """Each time a parameter went out of limits (onsets, newest last)."""
+        self.presession: Callable[[Sample | WaveformBlock], None] | None = None
+        """Also given each item kept before a session starts (to keep it on disk)."""
 
     # -- SampleSink -------------------------------------------------------------------------
 
@@ -172,6 +175,21 @@ class Pipeline:
                 recorder.submit_status(session_id, status)
             self._recorder, self._session_id = recorder, session_id
             return len(baseline)
+
+    def preload(self, items: list[Sample | WaveformBlock], now: float) -> int:
+        """Data kept from before a restart (the pre-session file): what is within the baseline
+        window of ``now`` becomes baseline and history again, as if it had just arrived (the
+        readings judge its age, so nothing old is shown as current). Returns how many."""
+        horizon = now - self.baseline_window_s
+        kept = sorted((i for i in items if horizon <= _time_of(i) <= now), key=_time_of)
+        with self._lock:
+            self._baseline.extendleft(reversed(kept))
+        for item in kept:
+            if isinstance(item, Sample):
+                self.buffers.add_sample(item)
+            else:
+                self.buffers.add_waveform(item)
+        return len(kept)
 
     def stop_recording(self) -> None:
         with self._lock:
@@ -287,6 +305,8 @@ class Pipeline:
                 self._recorder.submit_waveform(self._session_id, item)
             return
         self._baseline.append(item)
+        if self.presession is not None:
+            self.presession(item)
         horizon = time - self.baseline_window_s
         while self._baseline and _time_of(self._baseline[0]) < horizon:
             self._baseline.popleft()

@@ -80,20 +80,37 @@ class _Seal:
     ok: bool = False
 
 
+class _DropPresession:
+    """A session started: what was kept from before it is in the session now."""
+
+
+PRESESSION = 0
+"""The session id data from before any session is queued under (real ids start at 1)."""
+PRESESSION_APPEND_S = 1.0
+"""Pre-session data reaches the disk at least this often (by its own time)."""
+PRESESSION_PRUNE_S = 60.0
+"""How often (by data time) the pre-session file drops what is older than the window."""
+
 # What waits to be written: a numeric sample or device status with its session id, or a run.
 _Item = tuple[int, Sample | DeviceStatus | AlarmEvent] | _Run
 # What device threads enqueue; an Event is a flush() marker.
-_Entry = tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | threading.Event | _Seal
+_Entry = (tuple[int, Sample | WaveformBlock | DeviceStatus | AlarmEvent] | threading.Event
+          | _Seal | _DropPresession)
 
 
 class Recorder:
     def __init__(self, store: SessionStore, *, flush_interval_s: float = 0.25,
-                 events: EventHub | None = None, journal: Journal | None = None) -> None:
+                 events: EventHub | None = None, journal: Journal | None = None,
+                 presession: Journal | None = None,
+                 presession_window_s: float = 600.0) -> None:
         """``events``: where a change of ``last_error`` is published (on the writer thread).
         ``journal``: where data the database cannot take yet is kept on disk (None: memory
-        only)."""
+        only). ``presession``: where the last ``presession_window_s`` of data from before a
+        session starts are kept on disk (the pre-dose baseline survives a crash)."""
         self._store = store
         self.journal = journal
+        self.presession = presession
+        self.presession_window_s = presession_window_s
         self.events = events or EventHub()
         self._interval = flush_interval_s
         self._cond = threading.Condition()
@@ -114,6 +131,10 @@ class Recorder:
         self._journaled = 0  # how many items at the front of _buffer are in the journal
         self._journal_dirty = False  # the journal holds data the database has not taken
         self._journal_problem: str | None = None
+        self._presession_new: list[Entry] = []  # not on disk yet
+        self._presession_written_to = float("-inf")  # data time of the last append
+        self._presession_pruned_at = float("-inf")
+        self._presession_problem = False
 
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
@@ -150,6 +171,18 @@ class Recorder:
 
     def submit_alarm_event(self, session_id: int, event: AlarmEvent) -> None:
         self._submit((session_id, event))
+
+    def submit_presession(self, item: Sample | WaveformBlock) -> None:
+        """Data from before any session: kept on disk for the pre-dose baseline."""
+        self._submit((PRESESSION, item))
+
+    def drop_presession(self) -> None:
+        """A session started (its baseline was submitted to it): forget the pre-session
+        data on disk, after what was submitted before this call."""
+        with self._cond:
+            self._queue.append(_DropPresession())
+            self._wake = True
+            self._cond.notify()
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything submitted before this call is committed; False on timeout."""
@@ -273,8 +306,13 @@ class Recorder:
                     self._waiters.append(entry)
                 elif isinstance(entry, _Seal):
                     self._seals.append(entry)
+                elif isinstance(entry, _DropPresession):
+                    self._drop_presession()
+                elif entry[0] == PRESESSION:
+                    self._presession_new.append(entry)
                 else:
                     self._absorb(entry)
+            self._keep_presession()
             done = self._write_buffer()
         except Exception:  # a bug here must not end recording
             log.exception("recorder: unexpected error; the data is kept and retried")
@@ -334,6 +372,47 @@ class Recorder:
         self._open_runs.clear()
         self._journal_written()
         return True
+
+    def _keep_presession(self) -> None:
+        """Append the new pre-session data to its file about once a second (of data time),
+        and drop what is older than the window about once a minute."""
+        new = self._presession_new
+        if not new:
+            return
+        newest = max(_data_time(record) for _, record in new)
+        with self._cond:
+            closing = self._closed
+        if newest - self._presession_written_to < PRESESSION_APPEND_S and not closing:
+            return
+        self._presession_new = []
+        self._release(len(new))
+        if self.presession is None:
+            return
+        try:
+            if newest - self._presession_pruned_at >= PRESESSION_PRUNE_S:
+                horizon = newest - self.presession_window_s
+                kept = [entry for batch in self.presession.batches() for entry in batch
+                        if _data_time(entry[1]) >= horizon]
+                self.presession.rewrite(kept + [e for e in new if _data_time(e[1]) >= horizon])
+                self._presession_pruned_at = newest
+            else:
+                self.presession.append(new)
+            self._presession_written_to = newest
+            self._presession_problem = False
+        except OSError as error:  # the baseline is still in memory; only a crash loses it
+            if not self._presession_problem:
+                log.warning("recorder: cannot keep the pre-session data on disk: %s", error)
+            self._presession_problem = True
+
+    def _drop_presession(self) -> None:
+        self._release(len(self._presession_new))
+        self._presession_new = []
+        self._presession_written_to = self._presession_pruned_at = float("-inf")
+        if self.presession is not None:
+            try:
+                self.presession.clear()
+            except OSError as error:
+                log.warning("recorder: cannot clear the pre-session data: %s", error)
 
     def _journal_buffer(self) -> None:
         """Append what is kept and not journaled yet to the journal (fsynced)."""
@@ -454,6 +533,10 @@ class Recorder:
         self._last_error = message
         if changed:
             self.events.publish(RECORDER_ERROR, message)
+
+
+def _data_time(record: Sample | WaveformBlock | DeviceStatus | AlarmEvent) -> float:
+    return record.start_time if isinstance(record, WaveformBlock) else record.time
 
 
 def _describe(item: _Item) -> str:

@@ -25,12 +25,12 @@ from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock, SystemClock
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
-from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
 from katmonitor.config import workstation_name
 from katmonitor.events import RECORDER_ERROR, SESSION_CHANGED, EventHub
-from katmonitor.journal import Journal, journal_path, replay_quietly
+from katmonitor.journal import Journal, journal_path, presession_path, replay_quietly
 from katmonitor.limits import LimitChecker, LimitFlag
 from katmonitor.live_buffers import LiveBuffers
 from katmonitor.pipeline import Pipeline
@@ -118,7 +118,10 @@ class Workstation:
             flush_interval_s=flush_interval_s,
             events=self.events,
             journal=Journal(journal_path(database.url), database.display_url),
+            presession=Journal(presession_path(database.url), database.display_url),
+            presession_window_s=baseline_window_s,
         )
+        self.pipeline.presession = self.recorder.submit_presession
         # A failing database is a technical alarm at once (the data waits in the journal).
         self.events.subscribe(RECORDER_ERROR, self._report_storage)
         self.name = name or workstation_name()
@@ -163,11 +166,26 @@ class Workstation:
         # are marked interrupted (their data is complete by then).
         self.replayed = replay_quietly(self.store, self.recorder.journal)
         self.recovered = recover_quietly(self.store, self.clock.now())
+        self._restore_presession()
         self.recorder.start()
         for device in self.devices:
             device.start(self.pipeline)
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._watchdog.start()
+
+    def _restore_presession(self) -> None:
+        """The minutes before a session that a previous run kept on disk (it was killed
+        before "Start session") are the baseline and history again."""
+        presession = self.recorder.presession
+        if presession is None:
+            return
+        try:
+            items = [record for batch in presession.batches() for _, record in batch
+                     if isinstance(record, Sample | WaveformBlock)]
+        except OSError as error:
+            log.warning("cannot read the pre-session data: %s", error)
+            return
+        self.pipeline.preload(items, self.clock.now())
 
     def shutdown(self) -> None:
         """Stop devices, flush everything to disk; a running session is left INTERRUPTED so it
@@ -432,6 +450,7 @@ class Workstation:
         self.pipeline.start_recording(
             self.recorder, session.id, baseline_since=now - self.pipeline.baseline_window_s
         )
+        self.recorder.drop_presession()  # queued after the baseline start_recording submitted
         self._use_alarm_profile(route)  # after recording starts: its first events are kept
         # Until the first dose, the minutes before the session start are the baseline.
         self._set_baseline(self._buffered_samples(now), now)
@@ -461,6 +480,7 @@ class Workstation:
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
         self.workflow.load(self.session)
         self.pipeline.start_recording(self.recorder, session_id, baseline_since=self.clock.now())
+        self.recorder.drop_presession()
         self._use_alarm_profile(session.route)
         doses = self.store.doses(session_id)
         anchor = doses[0].time if doses else session.started_at
