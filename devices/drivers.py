@@ -25,6 +25,7 @@ from devices.registry import DeviceSpec
 from devices.simulated import SCENARIOS, VitalsModel
 from devices.stream_device import StreamDevice
 from devices.transport import EmulatorTransport, FileReplayTransport, SerialTransport
+from katmonitor.base.clock import steady_time
 from katmonitor.base.errors import ConfigurationError
 
 COMMON_OPTIONS = {"name", "capture", "primary"}
@@ -48,7 +49,7 @@ Clock = Callable[[], float]
 
 
 def serial_device(
-    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+    spec: DeviceSpec, *, clock: Clock = steady_time, timer: Clock = time.monotonic
 ) -> Device:
     spec.check_options(COMMON_OPTIONS | {"baud"})
     info = protocol(spec.kind)
@@ -71,7 +72,7 @@ def serial_device(
 
 
 def hl7_device(
-    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+    spec: DeviceSpec, *, clock: Clock = steady_time, timer: Clock = time.monotonic
 ) -> Device:
     spec.check_options(COMMON_OPTIONS - {"capture"})
     host, sep, port_text = spec.address.rpartition(":")
@@ -92,7 +93,7 @@ def hl7_device(
 
 
 def replay_device(
-    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+    spec: DeviceSpec, *, clock: Clock = steady_time, timer: Clock = time.monotonic
 ) -> Device:
     spec.check_options({"name", "primary", "protocol", "speed"})
     if "protocol" not in spec.options:
@@ -117,7 +118,7 @@ def replay_device(
 
 
 def simulated_device(
-    spec: DeviceSpec, *, clock: Clock = time.time, timer: Clock = time.monotonic
+    spec: DeviceSpec, *, clock: Clock = steady_time, timer: Clock = time.monotonic
 ) -> Device:
     spec.check_options(COMMON_OPTIONS | NOISE_OPTIONS | {"protocol", "nibp_interval", "seed"})
     scenario = spec.address or "normal"

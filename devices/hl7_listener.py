@@ -16,6 +16,7 @@ from devices.base import Device
 from devices.codec import Decoder
 from devices.stream_device import run_link
 from devices.transport import AcceptedConnection, TransportError
+from katmonitor.base.clock import steady_time
 from katmonitor.base.samples import ConnectionState, DeviceStatus, SampleSink
 
 RETRY_BIND_S = 2.0
@@ -30,7 +31,7 @@ class Hl7ListenerDevice(Device):
         port: int,
         decoder_factory: Callable[[], Decoder],
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = steady_time,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(spec, source)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from devices.base import Device
 from devices.protocols import PROTOCOLS
+from katmonitor.base.clock import steady_time
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.vitals import VitalKind
 
@@ -108,7 +109,7 @@ def parse_spec(text: str) -> DeviceSpec:
 def open_device(
     text: str,
     *,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = steady_time,
     timer: Callable[[], float] = time.monotonic,
 ) -> Device:
     """Create (not start) the device for a spec string; ConfigurationError if it is unknown.

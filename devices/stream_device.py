@@ -30,6 +30,7 @@ from devices.codec import (
     Reply,
 )
 from devices.transport import READ_TIMEOUT_S, Transport, TransportError
+from katmonitor.base.clock import steady_time
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
 from katmonitor.base.vitals import VitalKind, spec_of
 
@@ -194,7 +195,7 @@ def run_link(
     stopping: Callable[[], bool],
     *,
     capture: BinaryIO | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = steady_time,
     timer: Callable[[], float] = time.monotonic,
 ) -> None:
     """Serve one open link until it fails (TransportError propagates) or ``stopping()``.
@@ -232,7 +233,7 @@ class StreamDevice(Device):
         simulated: bool = False,
         capture_path: Path | None = None,
         reconnect_interval_s: float = RECONNECT_INTERVAL_S,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = steady_time,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(spec, source)

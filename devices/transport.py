@@ -23,6 +23,8 @@ from typing import Any
 
 import serial
 
+from katmonitor.base.clock import steady_time
+
 try:
     import termios
 except ImportError:  # Windows
@@ -250,7 +252,7 @@ class EmulatorTransport(Transport):
     handle everything the device sent up to then, without waiting for real seconds.
     """
 
-    def __init__(self, emulator: Emulator, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, emulator: Emulator, clock: Callable[[], float] = steady_time) -> None:
         self.emulator = emulator
         self.clock = clock
         self.description = f"simulated {emulator.protocol} device"

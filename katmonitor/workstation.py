@@ -23,7 +23,7 @@ from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
-from katmonitor.base.clock import Clock, SystemClock
+from katmonitor.base.clock import Clock, SystemClock, clock_step
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
@@ -66,6 +66,10 @@ NO_AUDIO = "no_audio"
 SCHEDULE_SOURCE = "schedule"
 """Status source of the dosing schedule (technical alarm ``tech.schedule.prompt_escalated``)."""
 PROMPT_ESCALATED = "prompt_escalated"
+CLOCK_SOURCE = "workstation_clock"
+CLOCK_STEP = "clock_step"
+CLOCK_STEP_NOTE_S = 2.0
+"""A change of the wall clock this large is noted in the running session's record."""
 STORAGE_SOURCE = "storage"
 STORAGE_FAILED = "storage_failed"
 
@@ -129,6 +133,7 @@ class Workstation:
         self._lease_renewed_at = float("-inf")
         self.replayed = 0
         """Records a previous run kept in the journal and this start wrote to the database."""
+        self._noted_clock_step = 0.0
         self.recovered: list[RecoveredSession] = []
         """Sessions found left recording by a process that is gone, marked interrupted at
         start (katmonitor/recovery.py); the window offers each for reopening or closing."""
@@ -246,9 +251,25 @@ class Workstation:
     def _tick(self, now: float) -> None:
         if self.recording and now - self._lease_renewed_at >= HEARTBEAT_S:
             self._renew_lease(now)
+        if isinstance(self.clock, SystemClock):
+            self._note_clock_step(now, clock_step())
         self.pipeline.check_silence(now)
         # Reminders, pause expiry and stale parameters also when no sample arrives.
         self.pipeline.alarm_action(lambda engine: engine.advance(now))
+
+    def _note_clock_step(self, now: float, step: float) -> None:
+        """The wall clock moved (NTP, a person): recorded times stay on the steady timeline
+        (katmonitor/base/clock.py), and the running session's record says by how much."""
+        change = step - self._noted_clock_step
+        if abs(change) < CLOCK_STEP_NOTE_S:
+            return
+        self._noted_clock_step = step
+        message = (f"the workstation clock was changed by {change:+.1f} s; recorded times "
+                   f"stay on the session's steady timeline ({step:+.1f} s from the clock now)")
+        log.warning(message)
+        if self.session is not None and self.recording:
+            self.recorder.submit_status(self.session.id, DeviceStatus(
+                now, CLOCK_SOURCE, ConnectionState.CONNECTED, frozenset({CLOCK_STEP}), message))
 
     def _renew_lease(self, now: float) -> None:
         """Tell other starts on this database that this process still records the session."""

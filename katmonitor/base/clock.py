@@ -1,4 +1,12 @@
-"""Time sources. Wall-clock UTC for what is recorded and shown; monotonic for waiting."""
+"""Time sources. UTC for what is recorded and shown, kept steady; monotonic for waiting.
+
+A workstation's wall clock can step: NTP correcting it at boot, a person changing it, a
+daylight-saving mistake. Recorded times must neither jump back (samples would be stored out of
+order, a minute recorded twice) nor forward (a gap that never happened). :func:`steady_time`
+is UTC taken once at start-up and carried forward by the monotonic clock; :func:`clock_step`
+says how far the wall clock has moved away from it since, so the step can be noted in the
+record (the workstation does, once per step).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +20,25 @@ class Clock(Protocol):
         ...
 
 
+_WALL_AT_START = time.time()
+_MONOTONIC_AT_START = time.monotonic()
+
+
+def steady_time() -> float:
+    """UTC seconds since the epoch that only ever advance, at the monotonic clock's rate."""
+    return _WALL_AT_START + (time.monotonic() - _MONOTONIC_AT_START)
+
+
+def clock_step() -> float:
+    """How far the wall clock is from :func:`steady_time` now (seconds; + ahead)."""
+    return time.time() - steady_time()
+
+
 class SystemClock:
+    """The workstation's steady UTC (see :func:`steady_time`)."""
+
     def now(self) -> float:
-        return time.time()
+        return steady_time()
 
 
 class ManualClock:
