@@ -23,7 +23,7 @@ from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
-from katmonitor.base.clock import Clock, SystemClock, clock_step
+from katmonitor.base.clock import Clock, SystemClock, catch_up_with_wall_clock, clock_step
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
@@ -454,6 +454,8 @@ class Workstation:
             )
         client = validate_client_id(client_id)
         policy.check_may_run_sessions(self.operator, self.training)
+        if isinstance(self.clock, SystemClock) and catch_up_with_wall_clock():
+            self._noted_clock_step = 0.0  # the new session starts on the corrected time
         now = self.clock.now()
         session = self.store.create_session(
             client_id=client,

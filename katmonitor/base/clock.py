@@ -29,6 +29,18 @@ def steady_time() -> float:
     return _WALL_AT_START + (time.monotonic() - _MONOTONIC_AT_START)
 
 
+def catch_up_with_wall_clock() -> float:
+    """Move the steady timeline forward to the wall clock when the wall clock is ahead (e.g.
+    NTP set it after the app started at boot); never back, so nothing recorded is reordered.
+    Returns how far it moved. Called between sessions, where a forward jump is harmless."""
+    global _WALL_AT_START, _MONOTONIC_AT_START
+    step = clock_step()
+    if step <= 0:
+        return 0.0
+    _WALL_AT_START, _MONOTONIC_AT_START = time.time(), time.monotonic()
+    return step
+
+
 def clock_step() -> float:
     """How far the wall clock is from :func:`steady_time` now (seconds; + ahead)."""
     return time.time() - steady_time()

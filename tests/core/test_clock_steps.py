@@ -40,3 +40,21 @@ def test_the_session_record_notes_a_clock_step(
         assert "changed by +3600" in notes[0].message
     finally:
         station.database.close()
+
+
+def test_a_new_session_starts_on_a_clock_corrected_forward(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started at boot before NTP set the clock: the next session is on the corrected time."""
+    # The steady timeline is the process's: put it back afterwards for the other tests.
+    monkeypatch.setattr(clock, "_WALL_AT_START", clock._WALL_AT_START)
+    monkeypatch.setattr(clock, "_MONOTONIC_AT_START", clock._MONOTONIC_AT_START)
+    real = time.time
+    monkeypatch.setattr(clock.time, "time", lambda: real() + 600)
+    station = Workstation(open_database(sqlite_url), [], clock=SystemClock())
+    try:
+        session = station.start_session("C-1", "esketamine", Route.INTRANASAL)
+        assert session.started_at == pytest.approx(real() + 600, abs=1)
+        assert clock.clock_step() == pytest.approx(0, abs=1)
+    finally:
+        station.database.close()
