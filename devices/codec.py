@@ -15,10 +15,11 @@ tests run the real decoders on real bytes through it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from katmonitor.base.plausibility import INVALID, implausibility
 from katmonitor.base.vitals import VitalKind
 
 # Status words used across protocols (lower_snake_case; a decoder may add protocol-specific ones):
@@ -90,6 +91,17 @@ class Reply:
 
 
 DecodedEvent = DecodedSample | DecodedWaveform | DecodedStatus | DecodeProblem | Reply
+
+
+def append_plausible(events: list[DecodedEvent], sample: DecodedSample, model: str) -> None:
+    """Append ``sample``; when its value is outside ``model``'s plausible range
+    (katmonitor/base/plausibility.py) it goes without its value, with status ``invalid``, after
+    a DecodeProblem saying why (which the link health counts as a bad frame)."""
+    why = implausibility(sample.kind, sample.value, model)
+    if why is not None:
+        events.append(DecodeProblem(sample.offset, why))
+        sample = replace(sample, value=None, status=sample.status | {INVALID})
+    events.append(sample)
 
 
 @dataclass(slots=True)
