@@ -42,8 +42,14 @@ EXC_MASIMO_SET = 0x000800
 
 # EXC words that describe the sensor, given to the line's SpO2, pulse and PI values too.
 SENSOR_WORDS = frozenset(
-    {"no_sensor", "defective_sensor", "sensor_off", "unrecognized_sensor", "no_cable",
-     "pulse_search"}
+    {
+        "no_sensor",
+        "defective_sensor",
+        "sensor_off",
+        "unrecognized_sensor",
+        "no_cable",
+        "pulse_search",
+    }
 )
 # Of those, the ones with which the line's numbers are not a reading of the client.
 NO_READING_WORDS = SENSOR_WORDS - {"pulse_search"}

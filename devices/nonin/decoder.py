@@ -33,10 +33,14 @@ from devices.codec import (
 )
 from devices.nonin.constants import (
     ACK,
+    DF8_LOW_PERFUSION,
+    DF8_MARGINAL_PERFUSION,
     DF8_SENSOR_ALARM,
+    DF8_TRUST_RUN,
     FORMATS,
     FRAME_RATE_HZ,
     FRAMES_PER_PACKET,
+    INVALID,
     MAX_SKIPPED,
     MISSING_HR,
     MISSING_SPO2,
@@ -64,9 +68,12 @@ from devices.nonin.records import (
     _PULSE_RATE_CODES,
     _SPO2,
     _SPO2_CODES,
+    _implausible,
     _sample,
 )
 from katmonitor.base.vitals import VitalKind
+
+_DF8_PERFUSION_BITS = DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION
 
 
 class NoninDecoder(Decoder):
@@ -97,6 +104,8 @@ class NoninDecoder(Decoder):
         self._pulse_bits = 0  # perfusion and artifact bits of the last frame inside a pulse
         self._low_battery = False
         self._reported: frozenset[str] | None = None
+        # DF8: well-formed frames in a row; a stream's first frames are trusted at once.
+        self._df8_run = DF8_TRUST_RUN
 
     def requests_on_connect(self) -> bytes:
         """Select this decoder's format; a device already in it just ACKs. Some models NAK the
@@ -144,6 +153,7 @@ class NoninDecoder(Decoder):
         return True
 
     def _skip_byte(self, events: list[DecodedEvent]) -> None:
+        self._df8_run = 0  # DF8: values are trusted again only after a run of good frames
         if self._skipped_from is None:
             self._skipped_from, self._skipped = self._here, 0
         self._pos += 1
@@ -235,14 +245,29 @@ class NoninDecoder(Decoder):
         self._report_conditions(self._packet_conditions(frames, good), offset, events)
         hr_msb, hr_lsb, spo2 = frames[SLOT_HR_MSB], frames[SLOT_HR_LSB], frames[SLOT_SPO2]
         if hr_msb is not None and hr_lsb is not None:
-            hr = ((hr_msb.value & 0x03) << 7) | (hr_lsb.value & 0x7F)
-            events.append(_sample(VitalKind.PULSE_RATE, hr, hr_msb.offset))
+            if hr_msb.value & ~0x03 or hr_lsb.value & 0x80:  # HR is 9 bits: 2 + 7
+                self._bad_value(hr_msb.offset, "HR bytes with reserved bits set", events)
+            else:
+                hr = ((hr_msb.value & 0x03) << 7) | hr_lsb.value
+                self._value(VitalKind.PULSE_RATE, hr, hr_msb.offset, events)
         if spo2 is not None:
-            events.append(_sample(VitalKind.SPO2, spo2.value, spo2.offset))
+            self._value(VitalKind.SPO2, spo2.value, spo2.offset, events)
         if len(good) == FRAMES_PER_PACKET:
             # Pleth only from whole packets, so points are evenly spaced at 75 Hz.
             points = np.array([f.pleth for f in good], dtype=np.float32)
             events.append(DecodedWaveform(VitalKind.PLETH, FRAME_RATE_HZ, points, offset=offset))
+
+    def _value(self, kind: VitalKind, code: int, offset: int, events: list[DecodedEvent]) -> None:
+        why = _implausible(kind, code)
+        if why is None:
+            events.append(_sample(kind, code, offset))
+        else:
+            self._bad_value(offset, why, events)
+            events.append(DecodedSample(kind, None, INVALID, offset=offset))
+
+    def _bad_value(self, offset: int, why: str, events: list[DecodedEvent]) -> None:
+        events.append(DecodeProblem(offset, f"implausible value: {why}", 5))
+        self.counters.bad += 1
 
     def _packet_conditions(self, frames: list[_Frame | None], good: list[_Frame]) -> frozenset[str]:
         # Perfusion and artifact are reported only during a pulse (0 between pulses), so the
@@ -310,21 +335,40 @@ class NoninDecoder(Decoder):
                 self._skip_byte(events)
 
     def _df8_frames(self, frames: bytearray, offset: int, events: list[DecodedEvent]) -> None:
-        """Decode consecutive valid frames; ``offset``: the stream offset of the first."""
+        """Decode consecutive valid frames; ``offset``: the stream offset of the first.
+
+        DF8 has no checksum, so a frame is trusted only as the third of a run of well-formed
+        frames after any bad byte or frame (DF8_TRUST_RUN): a chance match in noise or a
+        damaged frame that still looks well-formed rarely makes three in a row."""
         reported = self._reported
         append = events.append
+        run = self._df8_run
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
+            hr = ((status1 & 0x03) << 7) | hr_low
+            if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
+                hr, spo2 = MISSING_HR, MISSING_SPO2
+            hr_value, hr_words, hr_problem = _PULSE_RATE_CODES[hr]
+            spo2_value, spo2_words, spo2_problem = _SPO2_CODES[spo2]
+            if hr_problem or spo2_problem or status1 & _DF8_PERFUSION_BITS == _DF8_PERFUSION_BITS:
+                # Out of range, or low and marginal perfusion at once: a damaged frame.
+                why = hr_problem or spo2_problem or "low and marginal perfusion both set"
+                append(DecodeProblem(offset, f"implausible frame: {why}", 4))
+                self.counters.bad += 1
+                self.counters.good -= 1
+                run = 0
+                offset += 4
+                continue
+            run += 1
+            if run < DF8_TRUST_RUN:
+                offset += 4
+                continue
             key = (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
             conditions = _DF8_CONDITIONS[key]
             if conditions != reported:
                 reported = conditions
                 append(DecodedStatus(conditions, offset=offset))
-            hr = ((status1 & 0x03) << 7) | hr_low
-            if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
-                hr, spo2 = MISSING_HR, MISSING_SPO2
-            value, words = _PULSE_RATE_CODES[hr]
-            append(DecodedSample(_PULSE_RATE, value, words, None, offset))
-            value, words = _SPO2_CODES[spo2]
-            append(DecodedSample(_SPO2, value, words, None, offset))
+            append(DecodedSample(_PULSE_RATE, hr_value, hr_words, None, offset))
+            append(DecodedSample(_SPO2, spo2_value, spo2_words, None, offset))
             offset += 4
+        self._df8_run = run
         self._reported = reported
