@@ -51,6 +51,10 @@ class DecodedSample:
     """UTC epoch seconds from the device's own clock, when the protocol carries one."""
     offset: int = 0
     """Stream offset of the first byte of the frame this came from."""
+    channel: str = ""
+    """Which instance of the kind, when a device reports it twice (a second SpO2 sensor): the
+    device's name for the channel; empty for the first one seen. The driver records each
+    channel as its own source."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -55,8 +55,11 @@ from devices.hl7_pcd01.constants import (
     _EXPECTED_UNIT,
     _FLAG_STATUS,
     _VALUELESS,
+    DEMO_PROCESSING_IDS,
+    DEMO_RESULT_STATUS,
     KPA_TO_MMHG,
     NIBP_DATA_OLD_S,
+    NO_VALUE_SENTINELS,
     OBX_FIELDS,
 )
 from devices.hl7_pcd01.framing import LineSplitter, MllpDeframer, _Frame, mllp_frame
@@ -64,11 +67,12 @@ from devices.hl7_pcd01.messages import (
     _NM,
     _ack_for,
     _Header,
-    _lookup_metric,
     _read_header,
     _unit_of,
+    identify_metric,
     parse_dtm,
 )
+from katmonitor.base.plausibility import DEMO, INVALID, implausibility
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 
 
@@ -91,6 +95,7 @@ class Hl7Decoder(Decoder):
         self.local_utc_offset_s = local_utc_offset_s
         self._framer: MllpDeframer | LineSplitter = MllpDeframer() if mllp else LineSplitter()
         self._best_pulse_rank: int | None = None
+        self._first_channel: dict[VitalKind, str] = {}
         self.last_ack: str | None = None
         """The text of the last ACK produced (for logs and tests)."""
 
@@ -153,6 +158,7 @@ class Hl7Decoder(Decoder):
             return _Outcome([], "E", f"unsupported event {kind_of_message}", 201)
         samples: list[tuple[int, DecodedSample]] = []
         problems: list[str] = []
+        notes: list[str] = []
         group_time: float | None = None
         for segment in segments[1:]:
             fields = segment.split(header.field_sep)
@@ -161,13 +167,15 @@ class Hl7Decoder(Decoder):
             elif fields[0] == "OBX":
                 fields += [""] * (OBX_FIELDS - len(fields))  # absent trailing fields are empty
                 escaped = header.encoding[2] in segment
-                result = self._observation(fields, header, group_time, offset, escaped)
+                result = self._observation(fields, header, group_time, offset, escaped, notes)
                 if isinstance(result, str):
                     problems.append(result)
                 elif result is not None:
                     samples.append(result)
         events: list[DecodedEvent] = list(self._best_pulse(samples))
-        events += [DecodeProblem(offset, f"message {header.control_id}: {p}") for p in problems]
+        events += [
+            DecodeProblem(offset, f"message {header.control_id}: {p}") for p in problems + notes
+        ]
         if samples:
             return _Outcome(events, "A")
         if problems:
@@ -192,21 +200,27 @@ class Hl7Decoder(Decoder):
         group_time: float | None,
         offset: int,
         escaped: bool,
+        notes: list[str],
     ) -> tuple[int, DecodedSample] | str | None:
         """One OBX (obx[n] is OBX-n): (pulse rank, sample), why it was rejected, or None to
-        ignore it. ``escaped``: the segment holds escape sequences to resolve."""
+        ignore it. ``escaped``: the segment holds escape sequences to resolve. Disagreements
+        and implausible values are added to ``notes`` (reported, but no reason to refuse)."""
         comp, rep = header.encoding[0], header.encoding[1]
 
         def components(raw: str) -> list[str]:
             parts = raw.split(comp)
             return [header.unescape(p) for p in parts] if escaped else parts
 
-        metric = _lookup_metric(components(obx[3]))
+        metric, note = identify_metric(components(obx[3]), obx[4])
+        if note:
+            notes.append(f"OBX {obx[1]}: {note}")
         result_status = obx[11].strip().upper()
         if metric is None or metric.kind == VitalKind.PLETH or result_status in ("D", "W"):
             return None
         kind = metric.kind
         status: set[str] = set()
+        if result_status in DEMO_RESULT_STATUS or header.field(11)[:1] in DEMO_PROCESSING_IDS:
+            status.add(DEMO)
         if obx[8]:
             for flag in obx[8].split(rep):
                 word = _FLAG_STATUS.get(flag.strip().lower())
@@ -231,7 +245,7 @@ class Hl7Decoder(Decoder):
             pass
         elif value_type != "NM":
             return f"OBX {obx[1]} ({kind}): value type {value_type or 'missing'}, expected NM"
-        elif _NM.fullmatch(raw) and float(raw) != -999.0:
+        elif _NM.fullmatch(raw) and float(raw) not in NO_VALUE_SENTINELS:
             unit = _unit_of(components(obx[6]))
             expected = _EXPECTED_UNIT[kind]
             if unit in ("", expected):
@@ -242,8 +256,24 @@ class Hl7Decoder(Decoder):
                 return f"OBX {obx[1]} ({kind}): unit {obx[6]!r}, expected {expected}"
         if value is None and not status & _VALUELESS:
             status.add("no_value")
-        sample = DecodedSample(kind, value, frozenset(status), device_time, offset)
+        why = implausibility(kind, value, self.protocol)
+        if why is not None:
+            notes.append(f"OBX {obx[1]}: {why}")
+            value = None
+            status.add(INVALID)
+        sample = DecodedSample(
+            kind, value, frozenset(status), device_time, offset, self._channel(kind, obx[4])
+        )
         return metric.pulse_rank, sample
+
+    def _channel(self, kind: VitalKind, obx4: str) -> str:
+        """"" for the first MDS.VMD.Channel (OBX-4) seen reporting a continuous ``kind`` on this
+        stream, the channel's own name for any other (a second SpO2 sensor is its own source)."""
+        if kind in NIBP_KINDS:
+            return ""  # readings, not streams: two cuffs' readings do not interleave
+        channel = ".".join(obx4.strip().split(".")[:3])
+        first = self._first_channel.setdefault(kind, channel)
+        return "" if channel == first or not channel else channel
 
 
 def _get(fields: list[str], number: int) -> str:

@@ -21,6 +21,8 @@ from katmonitor.base.vitals import VitalKind
 INVALID = "invalid"
 DEMO = "demo"
 """Status of a value the device marked as demo, simulated or test data: never clinical."""
+DEMO_DATA = "demo_data"
+"""The device condition (a technical alarm) while a device sends demo data."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from katmonitor.base.plausibility import (
     plausible_range,
     screen,
 )
-from katmonitor.base.samples import Sample
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.pipeline import Pipeline
 from tests.core.test_pipeline import RecordingSink
@@ -71,3 +71,12 @@ def test_demo_values_are_shown_as_demo_but_recorded_and_alarmed_on_without_value
     assert shown is not None and shown.value == 70.0 and shown.status == {"demo"}
     assert all(s.value is None and s.status == {"demo"} for s in recorder.samples)
     assert not [a for a in pipeline.active_alarms() if "spo2" in a.alarm_id]
+
+
+def test_a_device_sending_demo_data_raises_a_technical_alarm() -> None:
+    pipeline = Pipeline()
+    connected = ConnectionState.CONNECTED
+    pipeline.on_status(DeviceStatus(5.0, "gw", connected, frozenset({"demo_data"})))
+    assert [a.alarm_id for a in pipeline.active_alarms()] == ["tech.gw.demo_data"]
+    pipeline.on_status(DeviceStatus(9.0, "gw", connected, frozenset()))
+    assert pipeline.active_alarms() == []
