@@ -150,6 +150,8 @@ class EmulatorState:
     """Conditions a training scenario or noise injection can switch on the emulated device."""
 
     sensor_off: bool = False
+    demo: bool = False
+    """The device is in demo mode (its protocol marks its values as demo data)."""
 
 
 class Emulator(ABC):

@@ -664,3 +664,32 @@ def test_samples_of_a_message_without_any_time_take_the_receive_time() -> None:
     _, events = decode(mllp_frame(message))
     [sample] = samples_of(events)
     assert sample.device_time is None  # the link gives it the arrival time
+
+
+def test_emulator_in_demo_mode_marks_every_value_demo() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START)
+    emulator.state.demo = True
+    data = emulator.advance(START + 1)
+    assert b"||DEMO|" in data
+    samples = samples_of(Hl7Decoder().feed(data))
+    assert samples and all(s.status == {"demo"} and s.value is not None for s in samples)
+
+
+def test_emulator_sending_minus_100_for_no_value_gives_no_values() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START, no_value="-100")
+    emulator.state.sensor_off = True
+    data = emulator.advance(START + 1)
+    assert b"|-100|" in data
+    oximeter = [s for s in samples_of(Hl7Decoder().feed(data)) if s.kind == K.SPO2]
+    assert oximeter and all(s.value is None and s.status == {"no_value"} for s in oximeter)
+
+
+def test_emulator_second_spo2_channel_is_decoded_as_its_own_channel() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START, second_spo2_offset=-3.0)
+    spo2 = [
+        s for s in samples_of(Hl7Decoder().feed(emulator.advance(START + 1))) if s.kind == K.SPO2
+    ]
+    first = [s.value for s in spo2 if s.channel == ""]
+    second = [s.value for s in spo2 if s.channel == "1.3.2"]
+    assert len(first) == len(second) == 2
+    assert all(b == a - 3.0 for a, b in zip(first, second, strict=True))
