@@ -23,6 +23,7 @@ minute on all decoders; ``--long`` runs the issue's sizes (10,000 trials, 4 MB o
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import time
 from collections import Counter
@@ -197,7 +198,7 @@ def hypothesis_examples(runner: _Runner, stream: bytes, examples: int) -> None:
                 del data[at:]
         cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=8)))
         bounds = [0, *cuts, len(data)]
-        return [bytes(data[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+        return [bytes(data[a:b]) for a, b in itertools.pairwise(bounds)]
 
     chunks_of_noise = st.lists(st.binary(max_size=600), max_size=8)
 

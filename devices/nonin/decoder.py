@@ -35,6 +35,8 @@ from devices.nonin.constants import (
     ACK,
     DF8_LOW_PERFUSION,
     DF8_MARGINAL_PERFUSION,
+    DF8_MAX_STEP_BPM,
+    DF8_MAX_STEP_SPO2,
     DF8_SENSOR_ALARM,
     DF8_TRUST_RUN,
     FORMATS,
@@ -106,6 +108,9 @@ class NoninDecoder(Decoder):
         self._reported: frozenset[str] | None = None
         # DF8: well-formed frames in a row; a stream's first frames are trusted at once.
         self._df8_run = DF8_TRUST_RUN
+        # DF8 pulse rate and SpO2 (index 0, 1): the last value sent, and one held back.
+        self._df8_last: list[float | None] = [None, None]
+        self._df8_held: list[float | None] = [None, None]
 
     def requests_on_connect(self) -> bytes:
         """Select this decoder's format; a device already in it just ACKs. Some models NAK the
@@ -334,6 +339,23 @@ class NoninDecoder(Decoder):
             else:
                 self._skip_byte(events)
 
+    def _df8_confirmed(self, which: int, value: float | None, max_step: float) -> bool:
+        """Whether a DF8 value may be sent: a display value (a 4-beat average, once a second)
+        that jumps by more than ``max_step`` from the last one sent is held back until the
+        next frame confirms it (a flipped high bit of HR or SpO2 looks like such a jump)."""
+        last, held = self._df8_last[which], self._df8_held[which]
+        self._df8_held[which] = None
+        if (
+            value is None
+            or last is None
+            or abs(value - last) <= max_step
+            or (held is not None and abs(value - held) <= max_step)
+        ):
+            self._df8_last[which] = value
+            return True
+        self._df8_held[which] = value
+        return False
+
     def _df8_frames(self, frames: bytearray, offset: int, events: list[DecodedEvent]) -> None:
         """Decode consecutive valid frames; ``offset``: the stream offset of the first.
 
@@ -367,8 +389,10 @@ class NoninDecoder(Decoder):
             if conditions != reported:
                 reported = conditions
                 append(DecodedStatus(conditions, offset=offset))
-            append(DecodedSample(_PULSE_RATE, hr_value, hr_words, None, offset))
-            append(DecodedSample(_SPO2, spo2_value, spo2_words, None, offset))
+            if self._df8_confirmed(0, hr_value, DF8_MAX_STEP_BPM):
+                append(DecodedSample(_PULSE_RATE, hr_value, hr_words, None, offset))
+            if self._df8_confirmed(1, spo2_value, DF8_MAX_STEP_SPO2):
+                append(DecodedSample(_SPO2, spo2_value, spo2_words, None, offset))
             offset += 4
         self._df8_run = run
         self._reported = reported

@@ -524,3 +524,15 @@ def test_df2_hr_out_of_range_or_with_reserved_bits_is_a_problem_not_a_value() ->
         assert why in problems(events)[0].message
         assert values(events, VitalKind.PULSE_RATE) in ([None], [])
         assert values(events, VitalKind.SPO2) == [97]  # the checked SpO2 frame still counts
+
+
+def test_df8_jump_waits_for_the_next_frame_to_confirm_it() -> None:
+    def frame(hr: int, spo2: int) -> bytes:
+        return encode_df8_frame(NoninReading(hr, spo2))
+
+    # 97 -> 33 is SpO2 with bit 6 flipped: held back, and the next frame shows it was noise.
+    events = NoninDecoder("df8").feed(frame(72, 97) + frame(72, 33) + frame(72, 97))
+    assert values(events, VitalKind.SPO2) == [97, 97]
+    # A real change is confirmed by the frame after it and sent one second late.
+    events = NoninDecoder("df8").feed(frame(72, 97) + frame(110, 97) + frame(111, 97))
+    assert values(events, VitalKind.PULSE_RATE) == [72, 111]
