@@ -24,7 +24,8 @@ from katmonitor.base.vitals import VitalKind
 
 # Status words used across protocols (lower_snake_case; a decoder may add protocol-specific ones):
 # value-level (DecodedSample.status): invalid, not_updated, under_range, over_range,
-#   not_calibrated, measuring, data_old (NIBP older than 60 s), questionable, no_value
+#   not_calibrated, measuring, data_old (NIBP older than 60 s), questionable, no_value,
+#   demo (demo or test data: katmonitor/base/plausibility.py)
 # device-level (DecodedStatus.conditions): sensor_off, no_sensor, no_cable, defective_sensor,
 #   unrecognized_sensor, low_perfusion, marginal_perfusion, pulse_search, interference,
 #   ambient_light, low_signal_iq, artifact, out_of_track, lead_off, low_battery,

@@ -22,10 +22,16 @@ Decoding (``Hl7Decoder``)
     decoder keeps only the best source it has seen on this stream (sticky): the NIBP cuff's
     pulse, measured once per cycle, would otherwise interleave stale points with the oximeter's
     live ones. It is used as PULSE_RATE only while nothing better has been seen.
-  * Values: OBX-2 must be NM. "-999", empty or non-numeric values, result status X/N, or an
-    OBX-8 null flavour (NAV, OFF, ...) give value None with status "no_value" (PINF/NINF give
-    over_range/under_range). Result status D/W (deleted/wrong) are skipped. OBX-8 11073
-    measurement states map to questionable/invalid/not_calibrated/measuring.
+  * Values: OBX-2 must be NM. "-999" (or -100, -9999), empty or non-numeric values, result
+    status X/N, or an OBX-8 null flavour (NAV, OFF, ...) give value None with status
+    "no_value" (PINF/NINF give over_range/under_range). Result status D/W (deleted/wrong) are
+    skipped. OBX-8 11073 measurement states map to questionable/invalid/not_calibrated/
+    measuring; OBX-8 DEMO/D/demo-data/test-data, OBX-11 T and MSH-11 T/D to "demo". A value
+    outside the plausible range (katmonitor/base/plausibility.py) is "invalid" and reported.
+  * Identification by vote: OBX-3's code and reference id, its alternate ones and an MDC code
+    ending OBX-4 vote by kind; the majority decides and a disagreement is reported (a
+    DecodeProblem that does not change the ACK). A continuous kind from a second
+    MDS.VMD.Channel (OBX-4) carries that channel, so a second SpO2 is its own source.
     Units (OBX-6) must match the kind: bpm, %, mmHg; kPa is converted to mmHg; a missing unit is
     taken as the expected one; any other unit rejects the OBX with a DecodeProblem.
   * Time: OBX-14, else the OBR-7 of its group, else MSH-7. DTM with optional fraction and
