@@ -108,9 +108,9 @@ class NoninDecoder(Decoder):
         self._reported: frozenset[str] | None = None
         # DF8: well-formed frames in a row; a stream's first frames are trusted at once.
         self._df8_run = DF8_TRUST_RUN
-        # DF8 pulse rate and SpO2 (index 0, 1): the last value sent, and one held back.
-        self._df8_last: list[float | None] = [None, None]
-        self._df8_held: list[float | None] = [None, None]
+        # DF8 (pulse rate, SpO2): the last values sent, and values held back for confirmation.
+        self._df8_last: tuple[float | None, float | None] = (None, None)
+        self._df8_held: tuple[float | None, float | None] = (None, None)
 
     def requests_on_connect(self) -> bytes:
         """Select this decoder's format; a device already in it just ACKs. Some models NAK the
@@ -339,23 +339,6 @@ class NoninDecoder(Decoder):
             else:
                 self._skip_byte(events)
 
-    def _df8_confirmed(self, which: int, value: float | None, max_step: float) -> bool:
-        """Whether a DF8 value may be sent: a display value (a 4-beat average, once a second)
-        that jumps by more than ``max_step`` from the last one sent is held back until the
-        next frame confirms it (a flipped high bit of HR or SpO2 looks like such a jump)."""
-        last, held = self._df8_last[which], self._df8_held[which]
-        self._df8_held[which] = None
-        if (
-            value is None
-            or last is None
-            or abs(value - last) <= max_step
-            or (held is not None and abs(value - held) <= max_step)
-        ):
-            self._df8_last[which] = value
-            return True
-        self._df8_held[which] = value
-        return False
-
     def _df8_frames(self, frames: bytearray, offset: int, events: list[DecodedEvent]) -> None:
         """Decode consecutive valid frames; ``offset``: the stream offset of the first.
 
@@ -365,6 +348,7 @@ class NoninDecoder(Decoder):
         reported = self._reported
         append = events.append
         run = self._df8_run
+        (last_hr, last_spo2), (held_hr, held_spo2) = self._df8_last, self._df8_held
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
             hr = ((status1 & 0x03) << 7) | hr_low
             if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
@@ -389,10 +373,31 @@ class NoninDecoder(Decoder):
             if conditions != reported:
                 reported = conditions
                 append(DecodedStatus(conditions, offset=offset))
-            if self._df8_confirmed(0, hr_value, DF8_MAX_STEP_BPM):
+            # A display value (a 4-beat average, once a second) that jumps by more than the
+            # step from the last one sent waits for the next frame to confirm it: a flipped
+            # high bit of HR or SpO2 looks like such a jump.
+            if (
+                hr_value is None
+                or last_hr is None
+                or abs(hr_value - last_hr) <= DF8_MAX_STEP_BPM
+                or (held_hr is not None and abs(hr_value - held_hr) <= DF8_MAX_STEP_BPM)
+            ):
+                last_hr, held_hr = hr_value, None
                 append(DecodedSample(_PULSE_RATE, hr_value, hr_words, None, offset))
-            if self._df8_confirmed(1, spo2_value, DF8_MAX_STEP_SPO2):
+            else:
+                held_hr = hr_value
+            if (
+                spo2_value is None
+                or last_spo2 is None
+                or abs(spo2_value - last_spo2) <= DF8_MAX_STEP_SPO2
+                or (held_spo2 is not None and abs(spo2_value - held_spo2) <= DF8_MAX_STEP_SPO2)
+            ):
+                last_spo2, held_spo2 = spo2_value, None
                 append(DecodedSample(_SPO2, spo2_value, spo2_words, None, offset))
+            else:
+                held_spo2 = spo2_value
             offset += 4
         self._df8_run = run
         self._reported = reported
+        self._df8_last = (last_hr, last_spo2)
+        self._df8_held = (held_hr, held_spo2)
