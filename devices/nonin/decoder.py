@@ -78,6 +78,13 @@ from katmonitor.base.vitals import VitalKind
 _DF8_PERFUSION_BITS = DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION
 
 
+def _near(value: float | None, other: float | None, step: float) -> bool:
+    """Both no value, or both values at most ``step`` apart."""
+    if value is None or other is None:
+        return value is other
+    return abs(value - other) <= step
+
+
 class NoninDecoder(Decoder):
     """DF2, DF7 or DF8 bytes in; pulse rate, SpO2, pleth (DF2/DF7) and conditions out.
 
@@ -111,6 +118,7 @@ class NoninDecoder(Decoder):
         # DF8 (pulse rate, SpO2): the last values sent, and values held back for confirmation.
         self._df8_last: tuple[float | None, float | None] = (None, None)
         self._df8_held: tuple[float | None, float | None] = (None, None)
+        self._df8_run_values: tuple[float | None, float | None] = (None, None)  # run's last
 
     def requests_on_connect(self) -> bytes:
         """Select this decoder's format; a device already in it just ACKs. Some models NAK the
@@ -343,12 +351,14 @@ class NoninDecoder(Decoder):
         """Decode consecutive valid frames; ``offset``: the stream offset of the first.
 
         DF8 has no checksum, so a frame is trusted only as the third of a run of well-formed
-        frames after any bad byte or frame (DF8_TRUST_RUN): a chance match in noise or a
-        damaged frame that still looks well-formed rarely makes three in a row."""
+        frames with agreeing values after any bad byte or frame (DF8_TRUST_RUN): a chance
+        match in noise or a damaged frame that still looks well-formed rarely makes three in a
+        row."""
         reported = self._reported
         append = events.append
         run = self._df8_run
         (last_hr, last_spo2), (held_hr, held_spo2) = self._df8_last, self._df8_held
+        run_hr, run_spo2 = self._df8_run_values
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
             hr = ((status1 & 0x03) << 7) | hr_low
             if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
@@ -364,10 +374,20 @@ class NoninDecoder(Decoder):
                 run = 0
                 offset += 4
                 continue
-            run += 1
             if run < DF8_TRUST_RUN:
-                offset += 4
-                continue
+                # Untrusted: the run counts only frames whose values agree with the previous
+                # frame's (noise that looks like frames rarely does).
+                if run and not (
+                    _near(hr_value, run_hr, DF8_MAX_STEP_BPM)
+                    and _near(spo2_value, run_spo2, DF8_MAX_STEP_SPO2)
+                ):
+                    run = 0
+                run += 1
+                run_hr, run_spo2 = hr_value, spo2_value
+                if run < DF8_TRUST_RUN:
+                    offset += 4
+                    continue
+                last_hr, last_spo2 = hr_value, spo2_value  # confirmed by the run
             key = (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
             conditions = _DF8_CONDITIONS[key]
             if conditions != reported:
@@ -401,3 +421,4 @@ class NoninDecoder(Decoder):
         self._reported = reported
         self._df8_last = (last_hr, last_spo2)
         self._df8_held = (held_hr, held_spo2)
+        self._df8_run_values = (run_hr, run_spo2)

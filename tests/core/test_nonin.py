@@ -536,3 +536,13 @@ def test_df8_jump_waits_for_the_next_frame_to_confirm_it() -> None:
     # A real change is confirmed by the frame after it and sent one second late.
     events = NoninDecoder("df8").feed(frame(72, 97) + frame(110, 97) + frame(111, 97))
     assert values(events, VitalKind.PULSE_RATE) == [72, 111]
+
+
+def test_df8_trust_comes_back_only_with_frames_that_agree() -> None:
+    def frame(hr: int, spo2: int) -> bytes:
+        return encode_df8_frame(NoninReading(hr, spo2))
+
+    after_bad_byte = b"\x00" + frame(72, 97) + frame(140, 60) + frame(72, 97) + frame(73, 97)
+    decoder = NoninDecoder("df8")
+    assert values(decoder.feed(after_bad_byte), VitalKind.PULSE_RATE) == []
+    assert values(decoder.feed(frame(73, 98)), VitalKind.PULSE_RATE) == [73]
