@@ -102,6 +102,7 @@ class Hl7Decoder(Decoder):
         self._framer: MllpDeframer | LineSplitter = MllpDeframer() if mllp else LineSplitter()
         self._best_pulse_rank: int | None = None
         self._first_channel: dict[VitalKind, str] = {}
+        self._channels: dict[tuple[VitalKind, str], str] = {}  # (kind, OBX-4) -> channel
         self.last_ack: str | None = None
         """The text of the last ACK produced (for logs and tests)."""
 
@@ -225,7 +226,7 @@ class Hl7Decoder(Decoder):
             return None
         kind = metric.kind
         status: set[str] = set()
-        if result_status in DEMO_RESULT_STATUS or header.field(11)[:1] in DEMO_PROCESSING_IDS:
+        if result_status in DEMO_RESULT_STATUS or header.processing_id in DEMO_PROCESSING_IDS:
             status.add(DEMO)
         if obx[8]:
             for flag in obx[8].split(rep):
@@ -277,9 +278,15 @@ class Hl7Decoder(Decoder):
         stream, the channel's own name for any other (a second SpO2 sensor is its own source)."""
         if kind in NIBP_KINDS:
             return ""  # readings, not streams: two cuffs' readings do not interleave
+        known = self._channels.get((kind, obx4))
+        if known is not None:
+            return known
         channel = ".".join(obx4.strip().split(".")[:3])
         first = self._first_channel.setdefault(kind, channel)
-        return "" if channel == first or not channel else channel
+        named = "" if channel == first or not channel else channel
+        if len(self._channels) < 256:  # a few channels; never grows with odd input
+            self._channels[kind, obx4] = named
+        return named
 
 
 def _get(fields: list[str], number: int) -> str:

@@ -118,7 +118,7 @@ def identify_metric(components: list[str], obx4: str) -> tuple[_Metric | None, s
         usual is not None
         and (len(components) < 2 or components[1] in ("", usual.ref_id))
         and len(components) <= 3
-        and _obx4_code(obx4) is None
+        and (obx4.endswith(components[0]) or _obx4_code(obx4) is None)
     ):
         return usual, ""
     votes: list[tuple[str, int]] = []
@@ -214,6 +214,8 @@ class _Header:
     control_id: str
     accept_ack: str
     time_s: float | None
+    processing_id: str
+    """MSH-11.1: P production, T training, D debugging."""
 
     def field(self, number: int) -> str:
         return self.raw[number] if number < len(self.raw) else ""
@@ -254,6 +256,7 @@ def _read_header(segment: str, local_utc_offset_s: float = 0.0) -> _Header | Non
         value(10, 1),
         value(15, 1).upper(),
         parse_dtm(raw[7], local_utc_offset_s) if len(raw) > 7 else None,
+        value(11, 1).upper(),
     )
 
 

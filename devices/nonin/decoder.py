@@ -33,8 +33,6 @@ from devices.codec import (
 )
 from devices.nonin.constants import (
     ACK,
-    DF8_LOW_PERFUSION,
-    DF8_MARGINAL_PERFUSION,
     DF8_MAX_STEP_BPM,
     DF8_MAX_STEP_SPO2,
     DF8_SENSOR_ALARM,
@@ -66,16 +64,15 @@ from devices.nonin.records import (
     _DF8_CONDITIONS,
     _DF8_STATUS1_BITS,
     _DF8_STATUS2_BITS,
+    _DF8_VALUES,
     _PULSE_RATE,
-    _PULSE_RATE_CODES,
     _SPO2,
-    _SPO2_CODES,
     _implausible,
     _sample,
 )
 from katmonitor.base.vitals import VitalKind
 
-_DF8_PERFUSION_BITS = DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION
+_DF8_NO_VALUES = _DF8_VALUES[MISSING_HR << 7 | MISSING_SPO2]
 
 
 def _near(value: float | None, other: float | None, step: float) -> bool:
@@ -360,20 +357,23 @@ class NoninDecoder(Decoder):
         (last_hr, last_spo2), (held_hr, held_spo2) = self._df8_last, self._df8_held
         run_hr, run_spo2 = self._df8_run_values
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
-            hr = ((status1 & 0x03) << 7) | hr_low
             if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
-                hr, spo2 = MISSING_HR, MISSING_SPO2
-            hr_value, hr_words, hr_problem = _PULSE_RATE_CODES[hr]
-            spo2_value, spo2_words, spo2_problem = _SPO2_CODES[spo2]
-            if hr_problem or spo2_problem or status1 & _DF8_PERFUSION_BITS == _DF8_PERFUSION_BITS:
+                codes = _DF8_NO_VALUES
+            else:
+                codes = _DF8_VALUES[((status1 & 0x03) << 14) | (hr_low << 7) | spo2]
+            conditions = _DF8_CONDITIONS[
+                (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
+            ]
+            if conditions is None or codes[4]:
                 # Out of range, or low and marginal perfusion at once: a damaged frame.
-                why = hr_problem or spo2_problem or "low and marginal perfusion both set"
+                why = codes[4] or "low and marginal perfusion both set"
                 append(DecodeProblem(offset, f"implausible frame: {why}", 4))
                 self.counters.bad += 1
                 self.counters.good -= 1
                 run = 0
                 offset += 4
                 continue
+            hr_value, hr_words, spo2_value, spo2_words, _ = codes
             if run < DF8_TRUST_RUN:
                 # Untrusted: the run counts only frames whose values agree with the previous
                 # frame's (noise that looks like frames rarely does).
@@ -388,8 +388,6 @@ class NoninDecoder(Decoder):
                     offset += 4
                     continue
                 last_hr, last_spo2 = hr_value, spo2_value  # confirmed by the run
-            key = (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
-            conditions = _DF8_CONDITIONS[key]
             if conditions != reported:
                 reported = conditions
                 append(DecodedStatus(conditions, offset=offset))
@@ -397,7 +395,8 @@ class NoninDecoder(Decoder):
             # step from the last one sent waits for the next frame to confirm it: a flipped
             # high bit of HR or SpO2 looks like such a jump.
             if (
-                hr_value is None
+                hr_value == last_hr
+                or hr_value is None
                 or last_hr is None
                 or abs(hr_value - last_hr) <= DF8_MAX_STEP_BPM
                 or (held_hr is not None and abs(hr_value - held_hr) <= DF8_MAX_STEP_BPM)
@@ -407,7 +406,8 @@ class NoninDecoder(Decoder):
             else:
                 held_hr = hr_value
             if (
-                spo2_value is None
+                spo2_value == last_spo2
+                or spo2_value is None
                 or last_spo2 is None
                 or abs(spo2_value - last_spo2) <= DF8_MAX_STEP_SPO2
                 or (held_spo2 is not None and abs(spo2_value - held_spo2) <= DF8_MAX_STEP_SPO2)

@@ -198,10 +198,24 @@ def _df8_condition_words(status1: int, status2: int) -> frozenset[str]:
 
 # The conditions of every DF8 frame, by the bits that carry them (the key above): a lookup
 # per frame instead of building a set.
-_DF8_CONDITIONS = {
-    status1 | status2 << 8: _df8_condition_words(status1, status2)
+# None for low and marginal perfusion at once, which a sound frame never says.
+_BOTH_PERFUSION = DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION
+_DF8_CONDITIONS: dict[int, frozenset[str] | None] = {
+    status1 | status2 << 8: (
+        None
+        if status1 & _BOTH_PERFUSION == _BOTH_PERFUSION
+        else _df8_condition_words(status1, status2)
+    )
     for status1 in range(_DF8_STATUS1_BITS + 1)
     if status1 & _DF8_STATUS1_BITS == status1
     for status2 in range(_DF8_STATUS2_BITS + 1)
     if status2 & _DF8_STATUS2_BITS == status2
 }
+
+# Both values of every DF8 (HR, SpO2) code pair, keyed by HR << 7 | SpO2: (pulse rate value,
+# its status, SpO2 value, its status, why the pair is implausible or None). One lookup a frame.
+_DF8_VALUES = [
+    (hr[0], hr[1], spo2[0], spo2[1], hr[2] or spo2[2])
+    for hr in _PULSE_RATE_CODES
+    for spo2 in _SPO2_CODES
+]

@@ -64,6 +64,14 @@ MODEL_RANGES: dict[str, dict[VitalKind, Range]] = {
 }  # fmt: skip
 
 
+_BOUNDS: dict[tuple[str | None, VitalKind], tuple[float, float]] = {
+    (model, kind): (allowed.low, allowed.high)
+    for model in (None, *MODEL_RANGES)
+    for kind in GENERIC_RANGES
+    if (allowed := (MODEL_RANGES.get(model or "", {}).get(kind) or GENERIC_RANGES[kind]))
+}
+
+
 def plausible_range(kind: VitalKind, model: str | None = None) -> Range | None:
     """The model's range for ``kind`` when it documents one, else the generic one (None for
     kinds that are not range-checked)."""
@@ -84,7 +92,13 @@ def is_plausible(kind: VitalKind, value: float, model: str | None = None) -> boo
 def implausibility(kind: VitalKind, value: float | None, model: str | None = None) -> str | None:
     """Why ``value`` cannot be a reading of ``kind`` (a message for the decode problem), or
     None when it can (or is no value at all)."""
-    if value is None or is_plausible(kind, value, model):
+    if value is None:
+        return None
+    # Decoders call this for every value: a look-up (a model without a table: generic).
+    bounds = _BOUNDS.get((model, kind)) or _BOUNDS.get((None, kind))
+    if bounds is not None and bounds[0] <= value <= bounds[1]:  # NaN fails the test
+        return None
+    if is_plausible(kind, value, model):
         return None
     allowed = plausible_range(kind, model)
     where = f" {allowed.low:g}-{allowed.high:g}" if allowed is not None else ""
