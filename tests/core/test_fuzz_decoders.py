@@ -14,7 +14,7 @@ from devices.protocols import PROTOCOLS
 
 pytestmark = pytest.mark.fuzz
 
-CUT = Profile(trials=200, random_bytes=1 << 16, examples=20)
+CUT = Profile(trials=200, random_bytes=1 << 16, examples=20, line_flips=20)
 SECONDS = 120.0
 
 
