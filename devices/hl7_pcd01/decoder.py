@@ -67,6 +67,7 @@ from devices.hl7_pcd01.constants import (
     NIBP_DATA_OLD_S,
     NO_VALUE_SENTINELS,
     OBX_FIELDS,
+    _Metric,
 )
 from devices.hl7_pcd01.framing import LineSplitter, MllpDeframer, _Frame, mllp_frame
 from devices.hl7_pcd01.messages import (
@@ -101,8 +102,11 @@ class Hl7Decoder(Decoder):
         self.local_utc_offset_s = local_utc_offset_s
         self._framer: MllpDeframer | LineSplitter = MllpDeframer() if mllp else LineSplitter()
         self._best_pulse_rank: int | None = None
-        self._first_channel: dict[VitalKind, str] = {}
-        self._channels: dict[tuple[VitalKind, str], str] = {}  # (kind, OBX-4) -> channel
+        # Channels per metric (its reference id): the first OBX-4 channel, the channel of each
+        # OBX-4 seen, and other channels seen once.
+        self._first_channel: dict[str, str] = {}
+        self._channels: dict[tuple[str, str], str] = {}
+        self._candidates: set[tuple[str, str]] = set()
         self.last_ack: str | None = None
         """The text of the last ACK produced (for logs and tests)."""
 
@@ -268,24 +272,33 @@ class Hl7Decoder(Decoder):
             notes.append(f"OBX {obx[1]}: {why}")
             value = None
             status.add(INVALID)
-        sample = DecodedSample(
-            kind, value, frozenset(status), device_time, offset, self._channel(kind, obx[4])
-        )
+        channel = self._channel(metric, obx[4])
+        if channel is None:
+            notes.append(f"OBX {obx[1]}: {kind} from a new channel {obx[4]!r}: used from its next")
+            return None
+        sample = DecodedSample(kind, value, frozenset(status), device_time, offset, channel)
         return metric.pulse_rank, sample
 
-    def _channel(self, kind: VitalKind, obx4: str) -> str:
-        """"" for the first MDS.VMD.Channel (OBX-4) seen reporting a continuous ``kind`` on this
-        stream, the channel's own name for any other (a second SpO2 sensor is its own source)."""
-        if kind in NIBP_KINDS:
+    def _channel(self, metric: _Metric, obx4: str) -> str | None:
+        """"" for the first MDS.VMD.Channel (OBX-4) seen reporting a continuous metric on this
+        stream, the channel's own name for any other (a second SpO2 sensor is its own source).
+        None the first time another channel appears: a damaged OBX-4 must not create a source,
+        so a new channel counts from its second observation."""
+        if metric.kind in NIBP_KINDS:
             return ""  # readings, not streams: two cuffs' readings do not interleave
-        known = self._channels.get((kind, obx4))
+        name = metric.ref_id
+        known = self._channels.get((name, obx4))
         if known is not None:
             return known
         channel = ".".join(obx4.strip().split(".")[:3])
-        first = self._first_channel.setdefault(kind, channel)
+        first = self._first_channel.setdefault(name, channel)
         named = "" if channel == first or not channel else channel
-        if len(self._channels) < 256:  # a few channels; never grows with odd input
-            self._channels[kind, obx4] = named
+        if named and (name, named) not in self._candidates:
+            if len(self._candidates) < 256:  # a few channels; never grows with odd input
+                self._candidates.add((name, named))
+            return None
+        if len(self._channels) < 256:
+            self._channels[name, obx4] = named
         return named
 
 

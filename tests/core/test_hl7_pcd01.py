@@ -645,7 +645,9 @@ def test_a_second_spo2_channel_is_its_own_channel() -> None:
     )
     _, events = decode(mllp_frame(oru("1", obx)) + mllp_frame(oru("2", obx[::-1])))
     got = [(s.value, s.channel) for s in samples_of(events)]
-    assert got == [(97.0, ""), (91.0, "1.3.2"), (91.0, "1.3.2"), (97.0, "")]
+    # A new channel counts from its second message (a damaged OBX-4 must not make a source).
+    assert got == [(97.0, ""), (91.0, "1.3.2"), (97.0, "")]
+    assert "new channel '1.3.2.150456'" in problems_of(events)[0].message
 
 
 def test_philips_pleth_pulse_rate_is_decoded() -> None:
@@ -687,9 +689,10 @@ def test_emulator_sending_minus_100_for_no_value_gives_no_values() -> None:
 def test_emulator_second_spo2_channel_is_decoded_as_its_own_channel() -> None:
     emulator = Hl7Emulator(VitalsModel("normal"), START, second_spo2_offset=-3.0)
     spo2 = [
-        s for s in samples_of(Hl7Decoder().feed(emulator.advance(START + 1))) if s.kind == K.SPO2
+        s for s in samples_of(Hl7Decoder().feed(emulator.advance(START + 2))) if s.kind == K.SPO2
     ]
     first = [s.value for s in spo2 if s.channel == ""]
     second = [s.value for s in spo2 if s.channel == "1.3.2"]
-    assert len(first) == len(second) == 2
+    assert (len(first), len(second)) == (3, 2)  # the new channel counts from its second message
+    first = first[1:]
     assert all(b == a - 3.0 for a, b in zip(first, second, strict=True))
