@@ -9,7 +9,7 @@ Decoding choices (documented here because the specification leaves them to the h
   and PULSE_RATE are then the same measurement.
 - NIBP is repeated in every record; it is emitted once per measurement and label state (keyed
   by the aux ``nibp_time`` when the record carries one, else by the values, and by the label's
-  measuring / data-old bits), with ``device_time`` = the measurement time, so a 3-minute-old
+  measuring bit), with ``device_time`` = the measurement time, so a 3-minute-old
   reading never looks fresh, and a reading first sent "measuring" is sent again when final.
 - SpO2 has no probe-off bit. When the SpO2 module exists and is active but the SpO2 value is
   "invalid" or "not updated", we infer ``sensor_off`` (DecodedStatus), and clear it when a value
@@ -195,7 +195,8 @@ class GeDriDecoder(Decoder):
 
         nibp_status, nibp_label = _GROUP_HEADER.unpack_from(block, NIBP_GROUP)
         words = frozenset(word for bit, word in _NIBP_LABEL_WORDS if nibp_label & bit)
-        key = (nibp_time, *struct.unpack_from("<hhh", block, NIBP_SYS), words)
+        # "data older than 60 s" is no news about the reading: only "measuring" re-sends it.
+        key = (nibp_time, *struct.unpack_from("<hhh", block, NIBP_SYS), "measuring" in words)
         if nibp_status & STATUS_EXISTS and key != self._last_nibp:
             # Once per measurement and state, not once per record: a reading first sent while
             # "measuring" is sent again when that bit clears, so the final reading is final.
