@@ -48,6 +48,7 @@ and runs of junk between frames - the link-quality measure the driver alarms on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from devices.codec import (
@@ -81,6 +82,9 @@ from devices.hl7_pcd01.messages import (
 )
 from katmonitor.base.plausibility import DEMO, INVALID, implausibility
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind
+
+_CHANNEL = re.compile(r"([0-9]{1,5}\.[0-9]{1,5}\.[0-9]{1,5})(?:\.[0-9]{1,10})?\Z")
+"""OBX-4 "MDS.VMD.Channel[.Metric]": the MDS.VMD.Channel part."""
 
 
 @dataclass(slots=True)
@@ -290,7 +294,10 @@ class Hl7Decoder(Decoder):
         known = self._channels.get((name, obx4))
         if known is not None:
             return known
-        channel = ".".join(obx4.strip().split(".")[:3])
+        match = _CHANNEL.match(obx4.strip())
+        if match is None:
+            return ""  # none, or not the MDS.VMD.Channel.Metric form: the usual channel
+        channel = match.group(1)
         first = self._first_channel.setdefault(name, channel)
         named = "" if channel == first or not channel else channel
         if named and (name, named) not in self._candidates:
