@@ -356,14 +356,21 @@ class NoninDecoder(Decoder):
         run = self._df8_run
         (last_hr, last_spo2), (held_hr, held_spo2) = self._df8_last, self._df8_held
         run_hr, run_spo2 = self._df8_run_values
+        # Module constants as locals: this loop runs once per frame.
+        values_of, conditions_of, no_values = _DF8_VALUES, _DF8_CONDITIONS, _DF8_NO_VALUES
+        trust, step_bpm, step_spo2 = DF8_TRUST_RUN, DF8_MAX_STEP_BPM, DF8_MAX_STEP_SPO2
+        sensor_alarm, status1_bits, status2_bits = (
+            DF8_SENSOR_ALARM,
+            _DF8_STATUS1_BITS,
+            _DF8_STATUS2_BITS,
+        )
+        pulse_rate, saturation = _PULSE_RATE, _SPO2
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
-            if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
-                codes = _DF8_NO_VALUES
+            if status2 & sensor_alarm:  # display values held after finger-out: not current
+                codes = no_values
             else:
-                codes = _DF8_VALUES[((status1 & 0x03) << 14) | (hr_low << 7) | spo2]
-            conditions = _DF8_CONDITIONS[
-                (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
-            ]
+                codes = values_of[((status1 & 0x03) << 14) | (hr_low << 7) | spo2]
+            conditions = conditions_of[(status1 & status1_bits) | (status2 & status2_bits) << 8]
             if conditions is None or codes[4]:
                 # Out of range, or low and marginal perfusion at once: a damaged frame.
                 why = codes[4] or "low and marginal perfusion both set"
@@ -374,17 +381,16 @@ class NoninDecoder(Decoder):
                 offset += 4
                 continue
             hr_value, hr_words, spo2_value, spo2_words, _ = codes
-            if run < DF8_TRUST_RUN:
+            if run < trust:
                 # Untrusted: the run counts only frames whose values agree with the previous
                 # frame's (noise that looks like frames rarely does).
                 if run and not (
-                    _near(hr_value, run_hr, DF8_MAX_STEP_BPM)
-                    and _near(spo2_value, run_spo2, DF8_MAX_STEP_SPO2)
+                    _near(hr_value, run_hr, step_bpm) and _near(spo2_value, run_spo2, step_spo2)
                 ):
                     run = 0
                 run += 1
                 run_hr, run_spo2 = hr_value, spo2_value
-                if run < DF8_TRUST_RUN:
+                if run < trust:
                     offset += 4
                     continue
                 last_hr, last_spo2 = hr_value, spo2_value  # confirmed by the run
@@ -398,22 +404,22 @@ class NoninDecoder(Decoder):
                 hr_value == last_hr
                 or hr_value is None
                 or last_hr is None
-                or abs(hr_value - last_hr) <= DF8_MAX_STEP_BPM
-                or (held_hr is not None and abs(hr_value - held_hr) <= DF8_MAX_STEP_BPM)
+                or abs(hr_value - last_hr) <= step_bpm
+                or (held_hr is not None and abs(hr_value - held_hr) <= step_bpm)
             ):
                 last_hr, held_hr = hr_value, None
-                append(DecodedSample(_PULSE_RATE, hr_value, hr_words, None, offset))
+                append(DecodedSample(pulse_rate, hr_value, hr_words, None, offset))
             else:
                 held_hr = hr_value
             if (
                 spo2_value == last_spo2
                 or spo2_value is None
                 or last_spo2 is None
-                or abs(spo2_value - last_spo2) <= DF8_MAX_STEP_SPO2
-                or (held_spo2 is not None and abs(spo2_value - held_spo2) <= DF8_MAX_STEP_SPO2)
+                or abs(spo2_value - last_spo2) <= step_spo2
+                or (held_spo2 is not None and abs(spo2_value - held_spo2) <= step_spo2)
             ):
                 last_spo2, held_spo2 = spo2_value, None
-                append(DecodedSample(_SPO2, spo2_value, spo2_words, None, offset))
+                append(DecodedSample(saturation, spo2_value, spo2_words, None, offset))
             else:
                 held_spo2 = spo2_value
             offset += 4
