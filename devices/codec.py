@@ -15,15 +15,17 @@ tests run the real decoders on real bytes through it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from katmonitor.base.plausibility import INVALID, implausibility
 from katmonitor.base.vitals import VitalKind
 
 # Status words used across protocols (lower_snake_case; a decoder may add protocol-specific ones):
 # value-level (DecodedSample.status): invalid, not_updated, under_range, over_range,
-#   not_calibrated, measuring, data_old (NIBP older than 60 s), questionable, no_value
+#   not_calibrated, measuring, data_old (NIBP older than 60 s), questionable, no_value,
+#   demo (demo or test data: katmonitor/base/plausibility.py)
 # device-level (DecodedStatus.conditions): sensor_off, no_sensor, no_cable, defective_sensor,
 #   unrecognized_sensor, low_perfusion, marginal_perfusion, pulse_search, interference,
 #   ambient_light, low_signal_iq, artifact, out_of_track, lead_off, low_battery,
@@ -50,6 +52,10 @@ class DecodedSample:
     """UTC epoch seconds from the device's own clock, when the protocol carries one."""
     offset: int = 0
     """Stream offset of the first byte of the frame this came from."""
+    channel: str = ""
+    """Which instance of the kind, when a device reports it twice (a second SpO2 sensor): the
+    device's name for the channel; empty for the first one seen. The driver records each
+    channel as its own source."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -90,6 +96,17 @@ class Reply:
 
 
 DecodedEvent = DecodedSample | DecodedWaveform | DecodedStatus | DecodeProblem | Reply
+
+
+def append_plausible(events: list[DecodedEvent], sample: DecodedSample, model: str) -> None:
+    """Append ``sample``; when its value is outside ``model``'s plausible range
+    (katmonitor/base/plausibility.py) it goes without its value, with status ``invalid``, after
+    a DecodeProblem saying why (which the link health counts as a bad frame)."""
+    why = implausibility(sample.kind, sample.value, model)
+    if why is not None:
+        events.append(DecodeProblem(sample.offset, why))
+        sample = replace(sample, value=None, status=sample.status | {INVALID})
+    events.append(sample)
 
 
 @dataclass(slots=True)
@@ -134,6 +151,8 @@ class EmulatorState:
     """Conditions a training scenario or noise injection can switch on the emulated device."""
 
     sensor_off: bool = False
+    demo: bool = False
+    """The device is in demo mode (its protocol marks its values as demo data)."""
 
 
 class Emulator(ABC):

@@ -31,6 +31,7 @@ from devices.codec import (
 )
 from devices.transport import READ_TIMEOUT_S, Transport, TransportError
 from katmonitor.base.clock import steady_time
+from katmonitor.base.plausibility import DEMO, DEMO_DATA
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, SampleSink, WaveformBlock
 from katmonitor.base.vitals import VitalKind, spec_of
 
@@ -61,6 +62,7 @@ CONDITION_TEXT = {
     "nibp_failed": "NIBP measurement failed",
     "checksum_errors": "many corrupted frames (check cable/settings)",
     "clock_drift": "device clock differs from the workstation's",
+    DEMO_DATA: "the device sends demo or test data, not the client's",
 }
 
 
@@ -79,7 +81,7 @@ class EventConverter:
         self._link_conditions: set[str] = set()
         self._reported: DeviceStatus | None = None
         self._next_wave_start: dict[VitalKind, float] = {}
-        self._last_intermittent: dict[VitalKind, tuple[float, float | None]] = {}
+        self._last_intermittent: dict[VitalKind, tuple[object, ...]] = {}
         self._frames: deque[bool] = deque(maxlen=ERROR_WINDOW_FRAMES)
         self._good_seen = 0
 
@@ -125,12 +127,19 @@ class EventConverter:
         continuous = not spec_of(event.kind).intermittent
         if not continuous and event.device_time is not None:
             # Some monitors repeat the last NIBP in every message: one measurement, one sample.
-            key = (event.device_time, event.value)
+            # A changed status is news: a reading "measuring" that became final is sent again.
+            key = (event.device_time, event.value, event.status, event.channel)
             if self._last_intermittent.get(event.kind) == key:
                 return
             self._last_intermittent[event.kind] = key
         when = self._time(event.device_time, now, continuous)
-        self.sink.on_sample(Sample(when, self.source, event.kind, event.value, event.status))
+        source = f"{self.source}/{event.channel}" if event.channel else self.source
+        self.sink.on_sample(Sample(when, source, event.kind, event.value, event.status))
+        # Demo or test data from a device: a technical condition of the link while it lasts.
+        if DEMO in event.status:
+            self._set_link_condition(DEMO_DATA, True, now)
+        elif event.value is not None:
+            self._set_link_condition(DEMO_DATA, False, now)
 
     def _waveform(self, event: DecodedWaveform, now: float) -> None:
         count = int(event.values.shape[0])

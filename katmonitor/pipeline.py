@@ -21,6 +21,7 @@ from typing import Protocol
 from katmonitor.alarms.engine import AlarmEngine
 from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile
+from katmonitor.base import plausibility
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind, spec_of
 from katmonitor.events import ALARM_EVENTS, DEVICE_STATUS, EventHub
@@ -82,11 +83,19 @@ class Pipeline:
         """Each time a parameter went out of limits (onsets, newest last)."""
         self.presession: Callable[[Sample | WaveformBlock], None] | None = None
         """Also given each item kept before a session starts (to keep it on disk)."""
+        self.implausible: dict[str, int] = {}
+        """Per source: samples whose value was outside the plausible range (made invalid)."""
 
     # -- SampleSink -------------------------------------------------------------------------
 
     def on_sample(self, sample: Sample) -> None:
+        shown = plausibility.screen(sample)  # whatever the source: no impossible numbers
+        # Demo data is shown as demo, but never recorded, limit-checked or alarmed on as a value.
+        clinical = plausibility.without_demo_value(shown)
         with self._lock:
+            if shown is not sample:
+                self.implausible[sample.source] = self.implausible.get(sample.source, 0) + 1
+            sample = clinical
             self._note_data(sample.source, sample.time)
             self._route(sample, sample.time)  # every source is recorded
             if not self._is_shown(sample.kind, sample.source, sample.time):
@@ -101,7 +110,7 @@ class Pipeline:
             events = self.alarms.process_sample(sample)
             if events:
                 self._alarm_events(events)
-        self.buffers.add_sample(sample)
+        self.buffers.add_sample(shown)
 
     def on_waveform(self, block: WaveformBlock) -> None:
         with self._lock:

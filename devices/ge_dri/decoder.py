@@ -7,9 +7,10 @@ Decoding choices (documented here because the specification leaves them to the h
 - HR is the monitor's displayed HR whatever its source; when the ECG status says the source is
   the pleth (bits 3-6 == 6) the sample carries ``source_pleth``, so consumers can tell that HR
   and PULSE_RATE are then the same measurement.
-- NIBP is repeated in every record; it is emitted once per measurement (keyed by the aux
-  ``nibp_time`` when the record carries one, else by the values), with ``device_time`` = the
-  measurement time, so a 3-minute-old reading never looks fresh.
+- NIBP is repeated in every record; it is emitted once per measurement and label state (keyed
+  by the aux ``nibp_time`` when the record carries one, else by the values, and by the label's
+  measuring bit), with ``device_time`` = the measurement time, so a 3-minute-old
+  reading never looks fresh, and a reading first sent "measuring" is sent again when final.
 - SpO2 has no probe-off bit. When the SpO2 module exists and is active but the SpO2 value is
   "invalid" or "not updated", we infer ``sensor_off`` (DecodedStatus), and clear it when a value
   returns. This is an inference, not a device flag.
@@ -29,6 +30,7 @@ from devices.codec import (
     DecodedWaveform,
     DecodeProblem,
     Decoder,
+    append_plausible,
 )
 from devices.ge_dri.constants import (
     _CODE_REASONS,
@@ -100,7 +102,7 @@ class GeDriDecoder(Decoder):
     def __init__(self) -> None:
         super().__init__()
         self._deframer = Deframer()
-        self._last_nibp: tuple[int | None, int, int, int] | None = None
+        self._last_nibp: tuple[object, ...] | None = None
         self._sensor_off: bool | None = None  # None until the first SpO2 group says
 
     def requests_on_connect(self) -> bytes:
@@ -185,20 +187,29 @@ class GeDriDecoder(Decoder):
         if ecg_status & STATUS_EXISTS:
             source = (ecg_status >> HR_SOURCE_SHIFT) & HR_SOURCE_MASK
             words = frozenset({"source_pleth"}) if source == HR_SOURCE_PLETH else none
-            events.append(_sample(VitalKind.HR, block, ECG_HR, 1, words, device_time, offset))
+            append_plausible(
+                events,
+                _sample(VitalKind.HR, block, ECG_HR, 1, words, device_time, offset),
+                self.protocol,
+            )
 
         nibp_status, nibp_label = _GROUP_HEADER.unpack_from(block, NIBP_GROUP)
-        key = (nibp_time, *struct.unpack_from("<hhh", block, NIBP_SYS))
+        words = frozenset(word for bit, word in _NIBP_LABEL_WORDS if nibp_label & bit)
+        # "data older than 60 s" is no news about the reading: only "measuring" re-sends it.
+        key = (nibp_time, *struct.unpack_from("<hhh", block, NIBP_SYS), "measuring" in words)
         if nibp_status & STATUS_EXISTS and key != self._last_nibp:
-            self._last_nibp = key  # once per measurement, not once per record
-            words = frozenset(word for bit, word in _NIBP_LABEL_WORDS if nibp_label & bit)
+            # Once per measurement and state, not once per record: a reading first sent while
+            # "measuring" is sent again when that bit clears, so the final reading is final.
+            self._last_nibp = key
             when = float(nibp_time) if nibp_time else device_time
             for kind, at in (
                 (VitalKind.NIBP_SYSTOLIC, NIBP_SYS),
                 (VitalKind.NIBP_DIASTOLIC, NIBP_DIA),
                 (VitalKind.NIBP_MEAN, NIBP_MEAN),
             ):
-                events.append(_sample(kind, block, at, 100, words, when, offset))
+                append_plausible(
+                    events, _sample(kind, block, at, 100, words, when, offset), self.protocol
+                )
 
         spo2_status, _ = _GROUP_HEADER.unpack_from(block, SPO2_GROUP)
         if spo2_status & STATUS_EXISTS:
@@ -210,12 +221,16 @@ class GeDriDecoder(Decoder):
                     conditions = frozenset({"sensor_off"}) if off else none
                     message = "SpO2 has no value: probe off (inferred)" if off else ""
                     events.append(DecodedStatus(conditions, message, device_time, offset))
-            events.append(spo2)
+            append_plausible(events, spo2, self.protocol)
             for kind, at, scale in (
                 (VitalKind.PULSE_RATE, SPO2_PULSE, 1),
                 (VitalKind.PERFUSION_INDEX, SPO2_IR_AMP, 100),
             ):
-                events.append(_sample(kind, block, at, scale, none, device_time, offset))
+                append_plausible(
+                    events,
+                    _sample(kind, block, at, scale, none, device_time, offset),
+                    self.protocol,
+                )
         return events
 
     def _decode_wave(

@@ -11,6 +11,7 @@ from devices.ge_dri.constants import (
     INTERVAL_ONCE,
     INTERVAL_STOP,
     MIN_DISPLAYED_INTERVAL_S,
+    NIBP_LABEL_MEASURING,
     PH_DISPLAYED,
     PLETH_RATE_HZ,
     WF_PLETH,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 NIBP_CYCLE_S = 180.0
 FIRST_NIBP_AFTER_S = 3.0
+NIBP_FINAL_AFTER_S = 2.5
 PLETH_BLOCK_POINTS = 25  # one waveform record every 0.25 s
 _PLETH_BLOCK_S = PLETH_BLOCK_POINTS / PLETH_RATE_HZ
 
@@ -113,12 +115,16 @@ class GeDriEmulator(Emulator):
             values[VitalKind.NIBP_SYSTOLIC] = self._nibp[0]
             values[VitalKind.NIBP_DIASTOLIC] = self._nibp[1]
             values[VitalKind.NIBP_MEAN] = self._nibp[2]
+        # Like an S/5, a new NIBP result is first sent with the measuring bit set, which
+        # clears about 2 s later (so in the next record at the 5 s rate).
+        measuring = self._nibp_time is not None and at - self._nibp_time < NIBP_FINAL_AFTER_S
         frame = build_displayed_values_frame(
             int(at),
             values,
             nibp_time=self._nibp_time,
             sensor_off=self.state.sensor_off,
             record_number=self._next_record_number(),
+            nibp_label=NIBP_LABEL_MEASURING if measuring else 0,
         )
         return frame
 

@@ -222,10 +222,11 @@ def build_displayed_values_frame(
     nibp_time: int | None,
     sensor_off: bool,
     record_number: int = 0,
+    nibp_label: int = 0,
 ) -> bytes:
     """A framed displayed-values record (basic class), with an aux subrecord when the NIBP
-    measurement time is known."""
-    data = encode_basic_class(values, sensor_off=sensor_off)
+    measurement time is known; ``nibp_label``: the NIBP group's label bits (e.g. measuring)."""
+    data = encode_basic_class(values, sensor_off=sensor_off, nibp_label=nibp_label)
     subrecords = [(PH_DISPLAYED, phdb_subrecord(time_s, data))]
     if nibp_time is not None:
         subrecords.append((PH_AUX_INFO, aux_subrecord(nibp_time)))

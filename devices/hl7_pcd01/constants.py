@@ -18,6 +18,8 @@ STANDARD_ENCODING = "^~\\&"
 ACK_SENDER = "KATMONITOR"
 ACK_VERSION = "2.6"
 NO_VALUE = "-999"
+NO_VALUE_SENTINELS = frozenset({-999.0, -100.0, -9999.0})
+"""Numbers real senders put in OBX-5 for "no value" (-999 most; some monitors -100)."""
 OBX_FIELDS = 20  # OBX-0 (the name) to OBX-19
 NIBP_DATA_OLD_S = 60.0
 KPA_TO_MMHG = 760.0 / 101.325
@@ -48,6 +50,8 @@ _METRICS: dict[int, _Metric] = {
     150022: _Metric(VitalKind.NIBP_DIASTOLIC, "MDC_PRESS_BLD_NONINV_DIA"),
     150023: _Metric(VitalKind.NIBP_MEAN, "MDC_PRESS_BLD_NONINV_MEAN"),
     150452: _Metric(VitalKind.PLETH, "MDC_PULS_OXIM_PLETH"),
+    # Philips IntelliVue's pleth pulse rate (its "0002-4822"): the oximeter's pulse.
+    149538: _Metric(VitalKind.PULSE_RATE, "MDC_PULS_OXIM_PULS_RATE_PLETH", 1),
 }
 _REF_IDS: dict[str, int] = {m.ref_id: code for code, m in _METRICS.items()}
 _REF_IDS["MDC_ECG_CARD_BEAT_RATE"] = 147842  # the newer reference id for the same code
@@ -108,9 +112,12 @@ _FLAG_STATUS: dict[str, str] = {
     "msk": "no_value", "oth": "no_value", "nan": "no_value", "not-available": "no_value",
     "pinf": "over_range", "ninf": "under_range",
     "invalid": "invalid", "questionable": "questionable", "early-indication": "questionable",
-    "test-data": "questionable", "demo-data": "questionable",
+    "test-data": "demo", "demo-data": "demo", "demo": "demo", "d": "demo",
     "calibration-ongoing": "not_calibrated", "msmt-ongoing": "measuring",
 }  # fmt: skip
+# OBX-11 result status and MSH-11 processing id values that mark test or demo data.
+DEMO_RESULT_STATUS = frozenset({"T"})
+DEMO_PROCESSING_IDS = frozenset({"T", "D"})  # training, debugging
 _VALUELESS = frozenset({"no_value", "over_range", "under_range"})
 
 # HL7 table 0357 (message error condition codes) used in ERR-3.

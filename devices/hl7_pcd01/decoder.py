@@ -22,10 +22,16 @@ Decoding (``Hl7Decoder``)
     decoder keeps only the best source it has seen on this stream (sticky): the NIBP cuff's
     pulse, measured once per cycle, would otherwise interleave stale points with the oximeter's
     live ones. It is used as PULSE_RATE only while nothing better has been seen.
-  * Values: OBX-2 must be NM. "-999", empty or non-numeric values, result status X/N, or an
-    OBX-8 null flavour (NAV, OFF, ...) give value None with status "no_value" (PINF/NINF give
-    over_range/under_range). Result status D/W (deleted/wrong) are skipped. OBX-8 11073
-    measurement states map to questionable/invalid/not_calibrated/measuring.
+  * Values: OBX-2 must be NM. "-999" (or -100, -9999), empty or non-numeric values, result
+    status X/N, or an OBX-8 null flavour (NAV, OFF, ...) give value None with status
+    "no_value" (PINF/NINF give over_range/under_range). Result status D/W (deleted/wrong) are
+    skipped. OBX-8 11073 measurement states map to questionable/invalid/not_calibrated/
+    measuring; OBX-8 DEMO/D/demo-data/test-data, OBX-11 T and MSH-11 T/D to "demo". A value
+    outside the plausible range (katmonitor/base/plausibility.py) is "invalid" and reported.
+  * Identification by vote: OBX-3's code and reference id, its alternate ones and an MDC code
+    ending OBX-4 vote by kind; the majority decides and a disagreement is reported (a
+    DecodeProblem that does not change the ACK). A continuous kind from a second
+    MDS.VMD.Channel (OBX-4) carries that channel, so a second SpO2 is its own source.
     Units (OBX-6) must match the kind: bpm, %, mmHg; kPa is converted to mmHg; a missing unit is
     taken as the expected one; any other unit rejects the OBX with a DecodeProblem.
   * Time: OBX-14, else the OBR-7 of its group, else MSH-7. DTM with optional fraction and
@@ -42,6 +48,7 @@ and runs of junk between frames - the link-quality measure the driver alarms on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from devices.codec import (
@@ -55,21 +62,29 @@ from devices.hl7_pcd01.constants import (
     _EXPECTED_UNIT,
     _FLAG_STATUS,
     _VALUELESS,
+    DEMO_PROCESSING_IDS,
+    DEMO_RESULT_STATUS,
     KPA_TO_MMHG,
     NIBP_DATA_OLD_S,
+    NO_VALUE_SENTINELS,
     OBX_FIELDS,
+    _Metric,
 )
 from devices.hl7_pcd01.framing import LineSplitter, MllpDeframer, _Frame, mllp_frame
 from devices.hl7_pcd01.messages import (
     _NM,
     _ack_for,
     _Header,
-    _lookup_metric,
     _read_header,
     _unit_of,
+    identify_metric,
     parse_dtm,
 )
+from katmonitor.base.plausibility import DEMO, INVALID, implausibility
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind
+
+_CHANNEL = re.compile(r"([0-9]{1,5}\.[0-9]{1,5}\.[0-9]{1,5})(?:\.[0-9]{1,10})?\Z")
+"""OBX-4 "MDS.VMD.Channel[.Metric]": the MDS.VMD.Channel part."""
 
 
 @dataclass(slots=True)
@@ -91,6 +106,11 @@ class Hl7Decoder(Decoder):
         self.local_utc_offset_s = local_utc_offset_s
         self._framer: MllpDeframer | LineSplitter = MllpDeframer() if mllp else LineSplitter()
         self._best_pulse_rank: int | None = None
+        # Channels per metric (its reference id): the first OBX-4 channel, the channel of each
+        # OBX-4 seen, and other channels seen once.
+        self._first_channel: dict[str, str] = {}
+        self._channels: dict[tuple[str, str], str] = {}
+        self._candidates: set[tuple[str, str]] = set()
         self.last_ack: str | None = None
         """The text of the last ACK produced (for logs and tests)."""
 
@@ -153,6 +173,7 @@ class Hl7Decoder(Decoder):
             return _Outcome([], "E", f"unsupported event {kind_of_message}", 201)
         samples: list[tuple[int, DecodedSample]] = []
         problems: list[str] = []
+        notes: list[str] = []
         group_time: float | None = None
         for segment in segments[1:]:
             fields = segment.split(header.field_sep)
@@ -161,13 +182,15 @@ class Hl7Decoder(Decoder):
             elif fields[0] == "OBX":
                 fields += [""] * (OBX_FIELDS - len(fields))  # absent trailing fields are empty
                 escaped = header.encoding[2] in segment
-                result = self._observation(fields, header, group_time, offset, escaped)
+                result = self._observation(fields, header, group_time, offset, escaped, notes)
                 if isinstance(result, str):
                     problems.append(result)
                 elif result is not None:
                     samples.append(result)
         events: list[DecodedEvent] = list(self._best_pulse(samples))
-        events += [DecodeProblem(offset, f"message {header.control_id}: {p}") for p in problems]
+        events += [
+            DecodeProblem(offset, f"message {header.control_id}: {p}") for p in problems + notes
+        ]
         if samples:
             return _Outcome(events, "A")
         if problems:
@@ -192,21 +215,27 @@ class Hl7Decoder(Decoder):
         group_time: float | None,
         offset: int,
         escaped: bool,
+        notes: list[str],
     ) -> tuple[int, DecodedSample] | str | None:
         """One OBX (obx[n] is OBX-n): (pulse rank, sample), why it was rejected, or None to
-        ignore it. ``escaped``: the segment holds escape sequences to resolve."""
+        ignore it. ``escaped``: the segment holds escape sequences to resolve. Disagreements
+        and implausible values are added to ``notes`` (reported, but no reason to refuse)."""
         comp, rep = header.encoding[0], header.encoding[1]
 
         def components(raw: str) -> list[str]:
             parts = raw.split(comp)
             return [header.unescape(p) for p in parts] if escaped else parts
 
-        metric = _lookup_metric(components(obx[3]))
+        metric, note = identify_metric(components(obx[3]), obx[4])
+        if note:
+            notes.append(f"OBX {obx[1]}: {note}")
         result_status = obx[11].strip().upper()
         if metric is None or metric.kind == VitalKind.PLETH or result_status in ("D", "W"):
             return None
         kind = metric.kind
         status: set[str] = set()
+        if result_status in DEMO_RESULT_STATUS or header.processing_id in DEMO_PROCESSING_IDS:
+            status.add(DEMO)
         if obx[8]:
             for flag in obx[8].split(rep):
                 word = _FLAG_STATUS.get(flag.strip().lower())
@@ -231,7 +260,7 @@ class Hl7Decoder(Decoder):
             pass
         elif value_type != "NM":
             return f"OBX {obx[1]} ({kind}): value type {value_type or 'missing'}, expected NM"
-        elif _NM.fullmatch(raw) and float(raw) != -999.0:
+        elif _NM.fullmatch(raw) and float(raw) not in NO_VALUE_SENTINELS:
             unit = _unit_of(components(obx[6]))
             expected = _EXPECTED_UNIT[kind]
             if unit in ("", expected):
@@ -242,8 +271,42 @@ class Hl7Decoder(Decoder):
                 return f"OBX {obx[1]} ({kind}): unit {obx[6]!r}, expected {expected}"
         if value is None and not status & _VALUELESS:
             status.add("no_value")
-        sample = DecodedSample(kind, value, frozenset(status), device_time, offset)
+        why = implausibility(kind, value, self.protocol)
+        if why is not None:
+            notes.append(f"OBX {obx[1]}: {why}")
+            value = None
+            status.add(INVALID)
+        channel = self._channel(metric, obx[4])
+        if channel is None:
+            notes.append(f"OBX {obx[1]}: {kind} from a new channel {obx[4]!r}: used from its next")
+            return None
+        sample = DecodedSample(kind, value, frozenset(status), device_time, offset, channel)
         return metric.pulse_rank, sample
+
+    def _channel(self, metric: _Metric, obx4: str) -> str | None:
+        """"" for the first MDS.VMD.Channel (OBX-4) seen reporting a continuous metric on this
+        stream, the channel's own name for any other (a second SpO2 sensor is its own source).
+        None the first time another channel appears: a damaged OBX-4 must not create a source,
+        so a new channel counts from its second observation."""
+        if metric.kind in NIBP_KINDS:
+            return ""  # readings, not streams: two cuffs' readings do not interleave
+        name = metric.ref_id
+        known = self._channels.get((name, obx4))
+        if known is not None:
+            return known
+        match = _CHANNEL.match(obx4.strip())
+        if match is None:
+            return ""  # none, or not the MDS.VMD.Channel.Metric form: the usual channel
+        channel = match.group(1)
+        first = self._first_channel.setdefault(name, channel)
+        named = "" if channel == first or not channel else channel
+        if named and (name, named) not in self._candidates:
+            if len(self._candidates) < 256:  # a few channels; never grows with odd input
+                self._candidates.add((name, named))
+            return None
+        if len(self._channels) < 256:
+            self._channels[name, obx4] = named
+        return named
 
 
 def _get(fields: list[str], number: int) -> str:

@@ -33,9 +33,9 @@ SIM_SENDER = f"KATSIM^{SIM_DEVICE_EUI64}^EUI-64"
 PCD01_PROFILE = "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
 
 
-def _format_value(value: float | None) -> str:
+def _format_value(value: float | None, no_value: str = NO_VALUE) -> str:
     if value is None or not math.isfinite(value):
-        return NO_VALUE
+        return no_value
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
@@ -47,12 +47,18 @@ def build_oru(
     nibp_time: float | None = None,
     nibp_family: str = "cuff",
     enhanced: bool = True,
+    demo: bool = False,
+    no_value: str = NO_VALUE,
+    second_spo2: float | None = None,
 ) -> str:
     """A PCD-01 ORU^R01 as a monitor gateway sends it: MSH, PID (a test patient), PV1, OBR,
     the MDS OBX, then one OBX per value (None is sent as -999). NIBP OBXs carry ``nibp_time``
     (default ``time_s``) as their observation time and ^APERIODIC as method; ``nibp_family``
     "cuff" uses MDC_PRESS_CUFF_* codes, "noninv" MDC_PRESS_BLD_NONINV_*. ``enhanced`` sets
-    MSH-15/16 to AL/NE as PCD-01 asks (commit ACK), else original-mode ACKs are requested."""
+    MSH-15/16 to AL/NE as PCD-01 asks (commit ACK), else original-mode ACKs are requested.
+    What some real monitors do: ``demo`` marks every OBX-8 "DEMO" (a monitor in demo mode);
+    ``no_value`` is the "no value" number (-999; some send -100); ``second_spo2`` adds the
+    SpO2 of a second oximeter channel (OBX-4 1.3.2)."""
     if nibp_family not in NIBP_FAMILIES:
         raise ValueError(f"nibp_family must be one of {sorted(NIBP_FAMILIES)}")
     codes = _ENCODE_CODES | NIBP_FAMILIES[nibp_family]
@@ -67,10 +73,16 @@ def build_oru(
         f"OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||"
         f"{SIM_DEVICE_EUI64}^EUI-64",
     ]
-    for set_id, (kind, value) in enumerate(values.items(), start=2):
+    observations = list(values.items())
+    if second_spo2 is not None:
+        observations.append((VitalKind.SPO2, second_spo2))
+    seen: set[VitalKind] = set()
+    for set_id, (kind, value) in enumerate(observations, start=2):
         code = codes.get(kind)
         if code is None:
             raise ValueError(f"{kind} cannot be sent as a PCD-01 numeric")
+        channel = _VMD[kind] if kind not in seen else "1.3.2"  # the second SpO2 sensor
+        seen.add(kind)
         nibp = kind in NIBP_KINDS
         fields = [""] * 19
         fields[0:7] = [
@@ -78,10 +90,11 @@ def build_oru(
             str(set_id),
             "NM",
             f"{code}^{_METRICS[code].ref_id}^MDC",
-            f"{_VMD[kind]}.{code}",
-            _format_value(value),
+            f"{channel}.{code}",
+            _format_value(value, no_value),
             _ENCODE_UNITS[_EXPECTED_UNIT[kind]],
         ]
+        fields[8] = "DEMO" if demo else ""
         fields[11] = "R"
         fields[14] = format_dtm(nibp_time if nibp and nibp_time is not None else time_s)
         fields[17] = "^APERIODIC" if nibp else ""
@@ -96,7 +109,9 @@ FIRST_NIBP_AFTER_S = 3.0
 class Hl7Emulator(Emulator):
     """A monitor gateway: one MLLP-framed ORU^R01 each second (HR, PR, SpO2, PI), the NIBP
     triple with its measurement time every ``nibp_interval_s``. ``state.sensor_off`` sends the
-    oximeter's values as -999. Counts the ACKs it receives."""
+    oximeter's values as ``no_value`` (-999), ``state.demo`` marks them demo data;
+    ``second_spo2_offset`` adds a second SpO2 channel reading that much off the first. Counts
+    the ACKs it receives."""
 
     protocol = "hl7"
 
@@ -108,12 +123,16 @@ class Hl7Emulator(Emulator):
         nibp_interval_s: float = 180.0,
         nibp_family: str = "cuff",
         enhanced: bool = True,
+        no_value: str = NO_VALUE,
+        second_spo2_offset: float | None = None,
     ) -> None:
         super().__init__(model, start_time)
         self.model: VitalsModel = model
         self.nibp_interval_s = nibp_interval_s
         self.nibp_family = nibp_family
         self.enhanced = enhanced
+        self.no_value = no_value
+        self.second_spo2_offset = second_spo2_offset
         self.sent = 0
         self.acked = 0
         self.last_ack_code: str | None = None
@@ -146,10 +165,18 @@ class Hl7Emulator(Emulator):
                 nibp_time=nibp_time,
                 nibp_family=self.nibp_family,
                 enhanced=self.enhanced,
+                demo=self.state.demo,
+                no_value=self.no_value,
+                second_spo2=self._second_spo2(values.get(VitalKind.SPO2)),
             )
             out += mllp_frame(message)
             self._next_second += 1
         return bytes(out)
+
+    def _second_spo2(self, first: float | None) -> float | None:
+        if self.second_spo2_offset is None or first is None:
+            return None
+        return min(100.0, first + self.second_spo2_offset)
 
     def receive(self, data: bytes, now: float) -> bytes:
         for item in self._deframer.feed(data):

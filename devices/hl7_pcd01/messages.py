@@ -102,23 +102,63 @@ def _mdc_code(text: str) -> int | None:
 
 
 def _lookup_metric(components: list[str]) -> _Metric | None:
-    """The metric an OBX-3 names: the code decides when there is one, else the reference id;
-    the primary identifier (components 1-2) first, then the alternate one (4-5)."""
+    """The metric an OBX-3 names (see :func:`identify_metric`), ignoring disagreements."""
+    return identify_metric(components, "")[0]
+
+
+def identify_metric(components: list[str], obx4: str) -> tuple[_Metric | None, str]:
+    """The metric an OBX names, and a note when its identifications disagree.
+
+    Each identification is a vote: the code and the reference id of OBX-3's primary (1-2) and
+    alternate (4-5) identifiers, and the metric code some senders end OBX-4 with
+    ("1.2.1.150301"). Votes count by kind; the majority decides and a disagreement is noted.
+    With no majority (one against one) the OBX is not used, and that is noted too."""
     usual = _METRIC_BY_CODE_TEXT.get(components[0])  # "150456": one look-up, the common case
-    if usual is not None:
-        return usual
+    if (
+        usual is not None
+        and (len(components) < 2 or components[1] in ("", usual.ref_id))
+        and len(components) <= 3
+        and (obx4.endswith(components[0]) or _obx4_code(obx4) is None)
+    ):
+        return usual, ""
+    votes: list[tuple[str, int]] = []
     for first in (0, 3):
         code_text = components[first].strip() if len(components) > first else ""
-        code = _mdc_code(code_text)
+        code = _mdc_code(code_text) if code_text else None
         if code is not None:
-            metric = _METRICS.get(code)
-        else:
-            names = (code_text, components[first + 1] if len(components) > first + 1 else "")
-            metric = next(
-                (_METRICS[_REF_IDS[n.strip()]] for n in names if n.strip() in _REF_IDS), None
-            )
-        if metric is not None:
-            return metric
+            votes.append((f"code {code_text}", code))
+        for name in (code_text, components[first + 1] if len(components) > first + 1 else ""):
+            if name.strip() in _REF_IDS:
+                votes.append((f"name {name.strip()}", _REF_IDS[name.strip()]))
+    obx4_code = _obx4_code(obx4)
+    if obx4_code is not None:
+        votes.append((f"OBX-4 {obx4.strip()}", obx4_code))
+    if not votes:
+        return None, ""
+    keys = [_vote_key(code) for _, code in votes]
+    counts = {key: keys.count(key) for key in keys}
+    winner = max(counts, key=lambda key: counts[key])
+    if len(counts) == 1:
+        return _METRICS.get(votes[0][1]), ""
+    said = ", ".join(text for text, _ in votes)
+    if counts[winner] * 2 <= len(votes):
+        return None, f"OBX identifications disagree ({said}); not used"
+    code = next(code for (_, code), key in zip(votes, keys, strict=True) if key == winner)
+    metric = _METRICS.get(code)
+    chosen = metric.ref_id if metric else str(code)
+    return metric, f"OBX identifications disagree ({said}); the majority says {chosen}"
+
+
+def _vote_key(code: int) -> object:
+    metric = _METRICS.get(code)
+    return metric.kind if metric is not None else code
+
+
+def _obx4_code(obx4: str) -> int | None:
+    """The MDC code ending OBX-4, when the sender puts one there (metric ids are small)."""
+    last = obx4.rsplit(".", 1)[-1].strip()
+    if last.isascii() and last.isdigit() and 5 <= len(last) <= 10 and int(last) >= 65536:
+        return int(last)
     return None
 
 
@@ -174,6 +214,8 @@ class _Header:
     control_id: str
     accept_ack: str
     time_s: float | None
+    processing_id: str
+    """MSH-11.1: P production, T training, D debugging."""
 
     def field(self, number: int) -> str:
         return self.raw[number] if number < len(self.raw) else ""
@@ -214,6 +256,7 @@ def _read_header(segment: str, local_utc_offset_s: float = 0.0) -> _Header | Non
         value(10, 1),
         value(15, 1).upper(),
         parse_dtm(raw[7], local_utc_offset_s) if len(raw) > 7 else None,
+        value(11, 1).upper(),
     )
 
 

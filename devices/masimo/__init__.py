@@ -7,8 +7,9 @@ manual; see docs protocols.md section 3)::
         DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000800          (one line, wrapped here)
 
 Models differ in which fields they send (Radical-7 adds ``PVI=``; older Radical-5 lines are
-``SPO2=097% BPM=064 PI=11.82% ALARM=20 EXC=800`` without a timestamp), so fields are read by key.
-A field filled with '-' has no value. ``ALARM`` and ``EXC`` are hex bit sets.
+``SPO2=097% BPM=064 PI=11.82% ALARM=20 EXC=800`` without a timestamp), so fields are read by key,
+each by a strict grammar (its fixed width and characters: ``lines.py``), since the line has no
+checksum. A field filled with '-' has no value. ``ALARM`` and ``EXC`` are hex bit sets.
 
 The device clock carries no time zone: its timestamp is read as if it were UTC. The driver layer
 compares device time with arrival time and handles the offset, so the zone never matters here.

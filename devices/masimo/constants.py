@@ -11,7 +11,7 @@ MAX_LINE = 512
 """Longest line accepted; real lines are ~130 bytes, so more means a lost line end or noise."""
 
 # Fields emitted as samples, in output order.
-FIELD_KINDS: dict[str, VitalKind] = {
+FIELD_KINDS: dict[str, VitalKind] = {  # keys of devices.masimo.lines.Line.values
     "SPO2": VitalKind.SPO2,
     "BPM": VitalKind.PULSE_RATE,
     "PI": VitalKind.PERFUSION_INDEX,
@@ -39,5 +39,19 @@ EXC_CONDITIONS: dict[int, str] = {
 }
 EXC_SENSOR_OFF = 0x000020
 EXC_MASIMO_SET = 0x000800
+
+# EXC words that describe the sensor, given to the line's SpO2, pulse and PI values too.
+SENSOR_WORDS = frozenset(
+    {
+        "no_sensor",
+        "defective_sensor",
+        "sensor_off",
+        "unrecognized_sensor",
+        "no_cable",
+        "pulse_search",
+    }
+)
+# Of those, the ones with which the line's numbers are not a reading of the client.
+NO_READING_WORDS = SENSOR_WORDS - {"pulse_search"}
 
 NO_VALUE = frozenset({"no_value"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from devices.codec import (
     DecodedEvent,
@@ -16,18 +17,15 @@ from devices.masimo.constants import (
     EXC_CONDITIONS,
     FIELD_KINDS,
     MAX_LINE,
+    NO_READING_WORDS,
     NO_VALUE,
+    SENSOR_WORDS,
 )
-from devices.masimo.lines import (
-    _FIELD,
-    _BadLine,
-    _conditions,
-    _parse_bits,
-    _parse_time,
-    _parse_value,
-)
+from devices.masimo.lines import _BadLine, _conditions, parse_line
+from katmonitor.base.plausibility import INVALID, implausibility
 
 _LINE_END = re.compile(rb"[\r\n]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class MasimoDecoder(Decoder):
@@ -90,29 +88,30 @@ class MasimoDecoder(Decoder):
 
     def _parse(self, raw: bytes, offset: int, events: list[DecodedEvent]) -> None:
         # All-or-nothing: a line without a checksum that is partly garbled is not trusted at all.
-        if any(b >= 0x7F or (b < 0x20 and b != 0x09) for b in raw):
+        if not raw.isascii() or _CONTROL.search(raw):
             raise _BadLine("non-ASCII or control bytes")
-        text = raw.decode("ascii")
-        fields = {key.upper(): value for key, value in _FIELD.findall(text)}
-        if not fields:
-            raise _BadLine("no KEY=value fields")
-        values = {
-            kind: _parse_value(key, fields[key])
-            for key, kind in FIELD_KINDS.items()
-            if key in fields
-        }
-        alarm = _parse_bits("ALARM", fields["ALARM"]) if "ALARM" in fields else None
-        exc = _parse_bits("EXC", fields["EXC"]) if "EXC" in fields else None
-        device_time = _parse_time(text)
-
-        if alarm is not None:
-            self._alarm_conditions = _conditions(alarm, ALARM_CONDITIONS)
-        if exc is not None:
-            self._exc_conditions = _conditions(exc, EXC_CONDITIONS)
+        line = parse_line(raw.decode("ascii"))
+        device_time = line.device_time
+        self._alarm_conditions = _conditions(line.alarm, ALARM_CONDITIONS)
+        self._exc_conditions = _conditions(line.exc, EXC_CONDITIONS)
         conditions = frozenset(self._alarm_conditions | self._exc_conditions)
         if conditions != self._reported:
             self._reported = conditions
             events.append(DecodedStatus(conditions, device_time=device_time, offset=offset))
-        for kind, value in values.items():
-            status = NO_VALUE if value is None else frozenset()
-            events.append(DecodedSample(kind, value, status, device_time, offset))
+        # The line's own values carry its sensor state; with no sensor on a finger a number
+        # is not a reading (it may be held), so it goes without its value.
+        sensor = frozenset(self._exc_conditions & SENSOR_WORDS)
+        no_reading = bool(sensor & NO_READING_WORDS)
+        samples = []
+        for key, kind in FIELD_KINDS.items():
+            value = line.values[key]
+            if value is None or no_reading:
+                samples.append(DecodedSample(kind, None, NO_VALUE | sensor, device_time, offset))
+            else:
+                samples.append(DecodedSample(kind, value, sensor, device_time, offset))
+        why = [w for s in samples if (w := implausibility(s.kind, s.value, self.protocol))]
+        if why:
+            # One impossible number means the line was damaged: none of its numbers is trusted.
+            events.append(DecodeProblem(offset, "; ".join(why), len(raw)))
+            samples = [replace(s, value=None, status=s.status | {INVALID}) for s in samples]
+        events += samples

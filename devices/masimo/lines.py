@@ -1,57 +1,106 @@
-"""One ASCII 1 line: its KEY=value fields read (all or nothing) and written."""
+"""One ASCII 1 line: its KEY=value fields read by a strict grammar (all or nothing) and
+written."""
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from devices.masimo.constants import EXC_MASIMO_SET
 from katmonitor.base.vitals import VitalKind
 
-_FIELD = re.compile(r"([A-Za-z][A-Za-z0-9]*)=(\S*)")
-_TIMESTAMP = re.compile(r"(\d{2})/(\d{2})/(\d{2})\s+(\d{2}):(\d{2}):(\d{2})")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_TIMESTAMP = re.compile(r"(\d{2})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_TIMESTAMP_LENGTH = 17
+
+# The strict grammar of a line: every field's key, its fixed width and allowed characters (a
+# line without a checksum can only be trusted by its shape). A field that breaks it, an unknown
+# or repeated key, or a missing required key makes the whole line a decode problem.
+_PERCENT_1 = r"(?:\d{2}\.\d|--\.-)%"  # SpCO, SpMet: 2.1 digits
+_FIELD_SHAPES: dict[str, re.Pattern[str]] = {
+    key: re.compile(shape)
+    for key, shape in {
+        "SN": r"[0-9A-Z]{1,12}|-{1,12}",
+        "SPO2": r"\d{3}%|---%",
+        "BPM": r"\d{3}|---",
+        "PI": r"\d{2}\.\d{2}%|--\.--%",
+        "SPCO": _PERCENT_1,
+        "SPMET": _PERCENT_1,
+        "SPHB": r"\d{2}\.\d|--\.-",  # Radical-7 with rainbow sensors (g/dl)
+        "SPOC": r"\d{2}\.\d|--\.-",
+        "PVI": r"\d{3}|---",  # Radical-7
+        "DESAT": r"\d{2}|--",
+        "PIDELTA": r"[+-](?:\d{2}|--)",
+        "ALARM": r"[0-9A-F]{4}|[0-9A-F]{2}",  # Rad-8 / Radical-7: 4 digits; Radical-5: 2
+        "EXC": r"[0-9A-F]{6}|[0-9A-F]{3}",  # Rad-8 / Radical-7: 6 digits; Radical-5: 3
+    }.items()
+}
+REQUIRED_KEYS = frozenset({"SPO2", "BPM", "PI", "ALARM", "EXC"})
+# Radical-5 lines pair 2-digit ALARM with 3-digit EXC; the newer models 4 with 6.
+_WIDTH_PAIRS = {(2, 3), (4, 6)}
 
 
 class _BadLine(ValueError):
     """A line that cannot be trusted; the message says why."""
 
 
-def _is_dashes(text: str) -> bool:
-    """'---', '--.-', '+--': the device's way of saying "no value"."""
-    return "-" in text and all(c in "-+." for c in text)
+@dataclass(frozen=True, slots=True)
+class Line:
+    """The fields of one line that passed the grammar."""
+
+    device_time: float | None
+    values: dict[str, float | None]
+    """SPO2, BPM, PI: None where the device sent dashes."""
+    alarm: int
+    exc: int
 
 
-def _parse_value(key: str, raw: str) -> float | None:
-    text = raw.removesuffix("%")
-    if _is_dashes(text):
-        return None
-    if not _NUMBER.fullmatch(text):
-        raise _BadLine(f"{key}={raw!r} is not a number")
-    return float(text)
+def parse_line(text: str) -> Line:
+    """One line (without its line end) read by the strict grammar; raises _BadLine."""
+    device_time = None
+    if text[:1].isdigit():
+        device_time = _parse_time(text[:_TIMESTAMP_LENGTH])
+        text = text[_TIMESTAMP_LENGTH:]
+        if text[:1] != " ":
+            raise _BadLine("no space after the timestamp")
+    fields: dict[str, str] = {}
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        shape = _FIELD_SHAPES.get(key)
+        if not sep or shape is None:
+            raise _BadLine(f"unknown field {token[:20]!r}")
+        if key in fields:
+            raise _BadLine(f"{key} appears twice")
+        if not shape.fullmatch(value):
+            raise _BadLine(f"{key}={value[:20]!r} does not have the field's shape")
+        fields[key] = value
+    missing = REQUIRED_KEYS - fields.keys()
+    if missing:
+        raise _BadLine(f"no {', '.join(sorted(missing))} field")
+    alarm, exc = fields["ALARM"], fields["EXC"]
+    if (len(alarm), len(exc)) not in _WIDTH_PAIRS:
+        raise _BadLine(f"ALARM={alarm} and EXC={exc} are of different models")
+    values = {key: _number(fields[key]) for key in ("SPO2", "BPM", "PI")}
+    return Line(device_time, values, int(alarm, 16), int(exc, 16))
 
 
-def _parse_bits(key: str, raw: str) -> int | None:
-    if _is_dashes(raw):
-        return None
-    if not _HEX.fullmatch(raw):
-        raise _BadLine(f"{key}={raw!r} is not hexadecimal")
-    return int(raw, 16)
+def _number(text: str) -> float | None:
+    text = text.removesuffix("%")
+    return None if text[0] == "-" else float(text)
 
 
-def _parse_time(text: str) -> float | None:
-    """MM/DD/YY HH:MM:SS read as UTC (the device clock has no zone), or None."""
-    match = _TIMESTAMP.search(text)
+def _parse_time(text: str) -> float:
+    """MM/DD/YY HH:MM:SS read as UTC (the device clock has no zone)."""
+    match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        return None
+        raise _BadLine("garbled timestamp")
     month, day, year, hour, minute, second = (int(g) for g in match.groups())
     year += 1900 if year >= 69 else 2000  # the POSIX %y pivot: 69-99 -> 1969-1999
     try:
         stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
-        return None  # a garbled clock is no reason to drop the readings
+        raise _BadLine("impossible date or time") from None
     return stamp.timestamp()
 
 

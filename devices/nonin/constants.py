@@ -44,6 +44,11 @@ DF8_MARGINAL_PERFUSION = 0x08
 DF8_ARTIFACT = 0x04
 DF8_SENSOR_ALARM = 0x08
 DF8_LOW_BATTERY = 0x01
+DF8_TRUST_RUN = 3
+"""DF8 (no checksum): after a bad byte or frame, values come again from the 3rd good frame."""
+DF8_MAX_STEP_BPM = 12.0
+DF8_MAX_STEP_SPO2 = 4.0
+"""DF8: a display value moving more than this in one second waits for the next frame."""
 
 FIRMWARE_REVISION = 0x30  # what the emulator reports in frame 4
 MAX_SKIPPED = 125  # report a run of skipped bytes at least once per packet's worth

@@ -33,10 +33,14 @@ from devices.codec import (
 )
 from devices.nonin.constants import (
     ACK,
+    DF8_MAX_STEP_BPM,
+    DF8_MAX_STEP_SPO2,
     DF8_SENSOR_ALARM,
+    DF8_TRUST_RUN,
     FORMATS,
     FRAME_RATE_HZ,
     FRAMES_PER_PACKET,
+    INVALID,
     MAX_SKIPPED,
     MISSING_HR,
     MISSING_SPO2,
@@ -60,13 +64,22 @@ from devices.nonin.records import (
     _DF8_CONDITIONS,
     _DF8_STATUS1_BITS,
     _DF8_STATUS2_BITS,
+    _DF8_VALUES,
     _PULSE_RATE,
-    _PULSE_RATE_CODES,
     _SPO2,
-    _SPO2_CODES,
+    _implausible,
     _sample,
 )
 from katmonitor.base.vitals import VitalKind
+
+_DF8_NO_VALUES = _DF8_VALUES[MISSING_HR << 7 | MISSING_SPO2]
+
+
+def _near(value: float | None, other: float | None, step: float) -> bool:
+    """Both no value, or both values at most ``step`` apart."""
+    if value is None or other is None:
+        return value is other
+    return abs(value - other) <= step
 
 
 class NoninDecoder(Decoder):
@@ -97,6 +110,12 @@ class NoninDecoder(Decoder):
         self._pulse_bits = 0  # perfusion and artifact bits of the last frame inside a pulse
         self._low_battery = False
         self._reported: frozenset[str] | None = None
+        # DF8: well-formed frames in a row; a stream's first frames are trusted at once.
+        self._df8_run = DF8_TRUST_RUN
+        # DF8 (pulse rate, SpO2): the last values sent, and values held back for confirmation.
+        self._df8_last: tuple[float | None, float | None] = (None, None)
+        self._df8_held: tuple[float | None, float | None] = (None, None)
+        self._df8_run_values: tuple[float | None, float | None] = (None, None)  # run's last
 
     def requests_on_connect(self) -> bytes:
         """Select this decoder's format; a device already in it just ACKs. Some models NAK the
@@ -144,6 +163,7 @@ class NoninDecoder(Decoder):
         return True
 
     def _skip_byte(self, events: list[DecodedEvent]) -> None:
+        self._df8_run = 0  # DF8: values are trusted again only after a run of good frames
         if self._skipped_from is None:
             self._skipped_from, self._skipped = self._here, 0
         self._pos += 1
@@ -235,14 +255,29 @@ class NoninDecoder(Decoder):
         self._report_conditions(self._packet_conditions(frames, good), offset, events)
         hr_msb, hr_lsb, spo2 = frames[SLOT_HR_MSB], frames[SLOT_HR_LSB], frames[SLOT_SPO2]
         if hr_msb is not None and hr_lsb is not None:
-            hr = ((hr_msb.value & 0x03) << 7) | (hr_lsb.value & 0x7F)
-            events.append(_sample(VitalKind.PULSE_RATE, hr, hr_msb.offset))
+            if hr_msb.value & ~0x03 or hr_lsb.value & 0x80:  # HR is 9 bits: 2 + 7
+                self._bad_value(hr_msb.offset, "HR bytes with reserved bits set", events)
+            else:
+                hr = ((hr_msb.value & 0x03) << 7) | hr_lsb.value
+                self._value(VitalKind.PULSE_RATE, hr, hr_msb.offset, events)
         if spo2 is not None:
-            events.append(_sample(VitalKind.SPO2, spo2.value, spo2.offset))
+            self._value(VitalKind.SPO2, spo2.value, spo2.offset, events)
         if len(good) == FRAMES_PER_PACKET:
             # Pleth only from whole packets, so points are evenly spaced at 75 Hz.
             points = np.array([f.pleth for f in good], dtype=np.float32)
             events.append(DecodedWaveform(VitalKind.PLETH, FRAME_RATE_HZ, points, offset=offset))
+
+    def _value(self, kind: VitalKind, code: int, offset: int, events: list[DecodedEvent]) -> None:
+        why = _implausible(kind, code)
+        if why is None:
+            events.append(_sample(kind, code, offset))
+        else:
+            self._bad_value(offset, why, events)
+            events.append(DecodedSample(kind, None, INVALID, offset=offset))
+
+    def _bad_value(self, offset: int, why: str, events: list[DecodedEvent]) -> None:
+        events.append(DecodeProblem(offset, f"implausible value: {why}", 5))
+        self.counters.bad += 1
 
     def _packet_conditions(self, frames: list[_Frame | None], good: list[_Frame]) -> frozenset[str]:
         # Perfusion and artifact are reported only during a pulse (0 between pulses), so the
@@ -310,21 +345,86 @@ class NoninDecoder(Decoder):
                 self._skip_byte(events)
 
     def _df8_frames(self, frames: bytearray, offset: int, events: list[DecodedEvent]) -> None:
-        """Decode consecutive valid frames; ``offset``: the stream offset of the first."""
+        """Decode consecutive valid frames; ``offset``: the stream offset of the first.
+
+        DF8 has no checksum, so a frame is trusted only as the third of a run of well-formed
+        frames with agreeing values after any bad byte or frame (DF8_TRUST_RUN): a chance
+        match in noise or a damaged frame that still looks well-formed rarely makes three in a
+        row."""
         reported = self._reported
         append = events.append
+        run = self._df8_run
+        (last_hr, last_spo2), (held_hr, held_spo2) = self._df8_last, self._df8_held
+        run_hr, run_spo2 = self._df8_run_values
+        # Module constants as locals: this loop runs once per frame.
+        values_of, conditions_of, no_values = _DF8_VALUES, _DF8_CONDITIONS, _DF8_NO_VALUES
+        trust, step_bpm, step_spo2 = DF8_TRUST_RUN, DF8_MAX_STEP_BPM, DF8_MAX_STEP_SPO2
+        sensor_alarm, status1_bits, status2_bits = (
+            DF8_SENSOR_ALARM,
+            _DF8_STATUS1_BITS,
+            _DF8_STATUS2_BITS,
+        )
+        pulse_rate, saturation = _PULSE_RATE, _SPO2
         for status1, hr_low, spo2, status2 in _DF8_FRAME.iter_unpack(frames):
-            key = (status1 & _DF8_STATUS1_BITS) | (status2 & _DF8_STATUS2_BITS) << 8
-            conditions = _DF8_CONDITIONS[key]
+            if status2 & sensor_alarm:  # display values held after finger-out: not current
+                codes = no_values
+            else:
+                codes = values_of[((status1 & 0x03) << 14) | (hr_low << 7) | spo2]
+            conditions = conditions_of[(status1 & status1_bits) | (status2 & status2_bits) << 8]
+            if conditions is None or codes[4]:
+                # Out of range, or low and marginal perfusion at once: a damaged frame.
+                why = codes[4] or "low and marginal perfusion both set"
+                append(DecodeProblem(offset, f"implausible frame: {why}", 4))
+                self.counters.bad += 1
+                self.counters.good -= 1
+                run = 0
+                offset += 4
+                continue
+            hr_value, hr_words, spo2_value, spo2_words, _ = codes
+            if run < trust:
+                # Untrusted: the run counts only frames whose values agree with the previous
+                # frame's (noise that looks like frames rarely does).
+                if run and not (
+                    _near(hr_value, run_hr, step_bpm) and _near(spo2_value, run_spo2, step_spo2)
+                ):
+                    run = 0
+                run += 1
+                run_hr, run_spo2 = hr_value, spo2_value
+                if run < trust:
+                    offset += 4
+                    continue
+                last_hr, last_spo2 = hr_value, spo2_value  # confirmed by the run
             if conditions != reported:
                 reported = conditions
                 append(DecodedStatus(conditions, offset=offset))
-            hr = ((status1 & 0x03) << 7) | hr_low
-            if status2 & DF8_SENSOR_ALARM:  # display values held after finger-out: not current
-                hr, spo2 = MISSING_HR, MISSING_SPO2
-            value, words = _PULSE_RATE_CODES[hr]
-            append(DecodedSample(_PULSE_RATE, value, words, None, offset))
-            value, words = _SPO2_CODES[spo2]
-            append(DecodedSample(_SPO2, value, words, None, offset))
+            # A display value (a 4-beat average, once a second) that jumps by more than the
+            # step from the last one sent waits for the next frame to confirm it: a flipped
+            # high bit of HR or SpO2 looks like such a jump.
+            if (
+                hr_value == last_hr
+                or hr_value is None
+                or last_hr is None
+                or abs(hr_value - last_hr) <= step_bpm
+                or (held_hr is not None and abs(hr_value - held_hr) <= step_bpm)
+            ):
+                last_hr, held_hr = hr_value, None
+                append(DecodedSample(pulse_rate, hr_value, hr_words, None, offset))
+            else:
+                held_hr = hr_value
+            if (
+                spo2_value == last_spo2
+                or spo2_value is None
+                or last_spo2 is None
+                or abs(spo2_value - last_spo2) <= step_spo2
+                or (held_spo2 is not None and abs(spo2_value - held_spo2) <= step_spo2)
+            ):
+                last_spo2, held_spo2 = spo2_value, None
+                append(DecodedSample(saturation, spo2_value, spo2_words, None, offset))
+            else:
+                held_spo2 = spo2_value
             offset += 4
+        self._df8_run = run
         self._reported = reported
+        self._df8_last = (last_hr, last_spo2)
+        self._df8_held = (held_hr, held_spo2)
+        self._df8_run_values = (run_hr, run_spo2)

@@ -28,7 +28,7 @@ class _Frame(NamedTuple):
     value: int  # the FLOAT byte
 
 
-# A run of DF8 frames: STATUS1 with bit 7 set, then HR bits 6-0, SpO2 0-100 or 127 and
-# STATUS2 with bit 7 clear.
-_DF8_FRAMES = re.compile(rb"(?:[\x80-\xff][\x00-\x7f][\x00-\x64\x7f][\x00-\x7f])+")
+# A run of DF8 frames: STATUS1 with bit 7 set and reserved bit 6 clear, then HR bits 6-0,
+# SpO2 0-100 or 127 and STATUS2 with bits 7-6 clear (it defines bits 0-5 only).
+_DF8_FRAMES = re.compile(rb"(?:[\x80-\xbf][\x00-\x7f][\x00-\x64\x7f][\x00-\x3f])+")
 _DF8_FRAME = struct.Struct("4B")

@@ -42,6 +42,7 @@ from devices.nonin.constants import (
     Perfusion,
 )
 from devices.nonin.framing import checksum
+from katmonitor.base.plausibility import implausibility
 from katmonitor.base.vitals import VitalKind
 
 
@@ -154,13 +155,33 @@ def _sample(kind: VitalKind, code: int, offset: int) -> DecodedSample:
     return DecodedSample(kind, float(code), offset=offset)
 
 
+def _implausible(kind: VitalKind, code: int) -> str | None:
+    """Why a value code is outside the Nonin's documented range (a decode problem), or None."""
+    sample = _sample(kind, code, 0)
+    if sample.status == INVALID:
+        return f"{kind} code {code} is not a Nonin value"
+    return implausibility(kind, sample.value, "nonin-df8")
+
+
 _DF8_STATUS1_BITS = DF8_OUT_OF_TRACK | DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION | DF8_ARTIFACT
 _DF8_STATUS2_BITS = DF8_SENSOR_ALARM | DF8_LOW_BATTERY
 _PULSE_RATE = VitalKind.PULSE_RATE
 _SPO2 = VitalKind.SPO2
-# (value, status) of every HR (9 bits) and SpO2 (7 bits) code, by _sample's rules.
-_PULSE_RATE_CODES = [(s.value, s.status) for s in (_sample(_PULSE_RATE, c, 0) for c in range(512))]
-_SPO2_CODES = [(s.value, s.status) for s in (_sample(_SPO2, c, 0) for c in range(128))]
+# (value, status, problem) of every HR (9 bits) and SpO2 (7 bits) code: a code outside the
+# Nonin's documented range has no value, status "invalid" and says why (a decode problem).
+_Code = tuple[float | None, frozenset[str], str | None]
+
+
+def _codes(kind: VitalKind, count: int) -> list[_Code]:
+    out: list[_Code] = []
+    for code in range(count):
+        sample, why = _sample(kind, code, 0), _implausible(kind, code)
+        out.append((None, INVALID, why) if why else (sample.value, sample.status, None))
+    return out
+
+
+_PULSE_RATE_CODES = _codes(_PULSE_RATE, 512)
+_SPO2_CODES = _codes(_SPO2, 128)
 
 
 def _df8_condition_words(status1: int, status2: int) -> frozenset[str]:
@@ -177,10 +198,24 @@ def _df8_condition_words(status1: int, status2: int) -> frozenset[str]:
 
 # The conditions of every DF8 frame, by the bits that carry them (the key above): a lookup
 # per frame instead of building a set.
-_DF8_CONDITIONS = {
-    status1 | status2 << 8: _df8_condition_words(status1, status2)
+# None for low and marginal perfusion at once, which a sound frame never says.
+_BOTH_PERFUSION = DF8_LOW_PERFUSION | DF8_MARGINAL_PERFUSION
+_DF8_CONDITIONS: dict[int, frozenset[str] | None] = {
+    status1 | status2 << 8: (
+        None
+        if status1 & _BOTH_PERFUSION == _BOTH_PERFUSION
+        else _df8_condition_words(status1, status2)
+    )
     for status1 in range(_DF8_STATUS1_BITS + 1)
     if status1 & _DF8_STATUS1_BITS == status1
     for status2 in range(_DF8_STATUS2_BITS + 1)
     if status2 & _DF8_STATUS2_BITS == status2
 }
+
+# Both values of every DF8 (HR, SpO2) code pair, keyed by HR << 7 | SpO2: (pulse rate value,
+# its status, SpO2 value, its status, why the pair is implausible or None). One lookup a frame.
+_DF8_VALUES = [
+    (hr[0], hr[1], spo2[0], spo2[1], hr[2] or spo2[2])
+    for hr in _PULSE_RATE_CODES
+    for spo2 in _SPO2_CODES
+]

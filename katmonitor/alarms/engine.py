@@ -52,6 +52,7 @@ from katmonitor.alarms.model import (
     Priority,
 )
 from katmonitor.alarms.profile import AlarmProfile, Latching, LimitRule, ParameterRule
+from katmonitor.base.plausibility import DEMO_DATA
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind, spec_of
 
@@ -221,7 +222,7 @@ class AlarmEngine:
             wanted["no_data"] = "no data"
         if state in (ConnectionState.CONNECTED, ConnectionState.NO_DATA):
             for word in sorted(status.conditions - LINK_WORDS):
-                if word in self.profile.technical and word not in wanted:
+                if word in self._technical_priority() and word not in wanted:
                     wanted[word] = word.replace("_", " ")
         for word in [w for w in current if w not in wanted]:
             alarm = self._active.get(current.pop(word))
@@ -239,7 +240,7 @@ class AlarmEngine:
                 alarm_id,
                 DEVICE_KIND,
                 True,
-                self.profile.technical[word],
+                self._technical_priority()[word],
                 t,
                 message,
                 None,
@@ -249,6 +250,13 @@ class AlarmEngine:
             )
         self._schedule()
         return out
+
+    def _technical_priority(self) -> Mapping[str, Priority]:
+        """The profile's technical alarms; demo data from a device always is one (clinical and
+        demo data must never be confused), at medium priority unless the profile says."""
+        if DEMO_DATA in self.profile.technical:
+            return self.profile.technical
+        return {**self.profile.technical, DEMO_DATA: Priority.MEDIUM}
 
     def advance(self, now: float) -> list[AlarmEvent]:
         """Everything that becomes due by ``now`` without a new sample: escalation of sustained

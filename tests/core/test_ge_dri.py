@@ -330,10 +330,10 @@ def test_values_are_sent_in_hundredths() -> None:
 
 
 @given(
-    hr=st.integers(0, 300),
+    hr=st.integers(15, 300),  # the plausible ranges of a GE monitor
     spo2=st.integers(0, 10000),
     pi=st.integers(0, 2000),
-    systolic=st.integers(3000, 30000),
+    systolic=st.integers(2500, 29000),
 )
 @settings(max_examples=50, deadline=None)
 def test_any_value_round_trips_at_its_resolution(
@@ -368,10 +368,13 @@ def test_value_codes_map_to_none_with_a_reason(code: int, word: str) -> None:
     assert hr.value is None and hr.status == frozenset({word})
 
 
-def test_minus_32000_is_still_a_value() -> None:
+def test_minus_32000_is_not_a_code_but_an_implausible_value() -> None:
     data = with_int16(encode_basic_class(VALUES), ECG_HR, -32000)
-    (hr,) = samples_of(decode(frame_from_class_data(data)), VitalKind.HR)
-    assert hr.value == -32000.0
+    events = decode(frame_from_class_data(data))
+    (hr,) = samples_of(events, VitalKind.HR)
+    assert hr.value is None and hr.status == {"invalid"}
+    problems = [e.message for e in events if isinstance(e, DecodeProblem)]
+    assert any("hr -32000 outside the plausible range 15-300" in p for p in problems)
 
 
 def test_sensor_off_is_inferred_from_spo2_codes_and_clears_when_values_return() -> None:
@@ -446,6 +449,27 @@ def test_nibp_is_emitted_once_per_measurement_with_its_time() -> None:
     assert len(samples_of(again, VitalKind.HR)) == 1  # continuous values every record
     assert [s.device_time for s in samples_of(same_values_new_time, VitalKind.NIBP_MEAN)] == [
         T0 + 8
+    ]
+
+
+def test_nibp_sent_measuring_is_sent_again_when_final() -> None:
+    decoder = GeDriDecoder()
+    sent = [
+        (T0, NIBP_LABEL_MEASURING),
+        (T0 + 5, 0),  # the bit clears: the final reading
+        (T0 + 10, 0),  # unchanged: not repeated
+    ]
+    emitted = []
+    for at, label in sent:
+        data = encode_basic_class(VALUES, nibp_label=label)
+        record = build_record(
+            MT_PHDB,
+            [(PH_DISPLAYED, phdb_subrecord(at, data)), (PH_AUX_INFO, aux_subrecord(T0 - 2))],
+        )
+        emitted += samples_of(decoder.feed(escape_frame(record)), VitalKind.NIBP_SYSTOLIC)
+    assert [(s.value, s.status, s.device_time) for s in emitted] == [
+        (120.0, frozenset({"measuring"}), T0 - 2),
+        (120.0, frozenset(), T0 - 2),
     ]
 
 
@@ -636,12 +660,15 @@ def test_emulator_streams_what_the_model_says_after_the_request() -> None:
         assert [s.value for s in samples_of(events, kind)] == expected[kind]
     assert [s.device_time for s in samples_of(events, VitalKind.HR)][:3] == [T0, T0 + 5, T0 + 10]
     systolic = samples_of(events, VitalKind.NIBP_SYSTOLIC)
-    assert [(s.value, s.device_time) for s in systolic] == [
-        (None, float(T0)),  # no measurement yet at connection
-        (nibp[0][0], T0 + 3.0),
-        (nibp[1][0], T0 + 183.0),
+    measuring, final = frozenset({"measuring"}), frozenset()
+    assert [(s.value, s.device_time, s.status) for s in systolic] == [
+        (None, float(T0), frozenset({"invalid"})),  # no measurement yet at connection
+        (nibp[0][0], T0 + 3.0, measuring),  # first sent while measuring, then final
+        (nibp[0][0], T0 + 3.0, final),
+        (nibp[1][0], T0 + 183.0, measuring),
+        (nibp[1][0], T0 + 183.0, final),
     ]
-    assert [s.value for s in samples_of(events, VitalKind.NIBP_MEAN)][1:] == [m[2] for m in nibp]
+    assert [s.value for s in samples_of(events, VitalKind.NIBP_MEAN)][1::2] == [m[2] for m in nibp]
 
     waves = [e for e in events if isinstance(e, DecodedWaveform)]
     assert len(waves) == 800 and all(len(w.values) == 25 for w in waves)  # 200 s at 100 Hz

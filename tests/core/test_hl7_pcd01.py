@@ -580,3 +580,119 @@ def test_escape_sequences_and_other_encoding_characters() -> None:
     ]
     (ack,) = acks_of(events)
     assert (ack["MSA.F1"], ack["MSA.F2"], ack["MSH.F7"]) == ("AA", "42", "20240101120000+0100")
+
+
+# --- what real monitors send: sentinels, demo flags, disagreeing codes, channels ---------------
+
+
+@pytest.mark.parametrize(
+    ("obx", "status"),
+    [
+        ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.1|-100|262688|||||R", {"no_value"}),
+        ("OBX|1|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.3.1.2|-100|264864|||||R", {"no_value"}),
+        ("OBX|1|NM|150456|1.3.1.1|-5|262688|||||R", {"invalid"}),
+        ("OBX|1|NM|150302|1.2.1.2|20260101120000|266016|||||R", {"invalid"}),
+    ],
+)
+def test_sentinels_and_impossible_values_never_become_values(obx: str, status: set[str]) -> None:
+    _, events = decode(mllp_frame(oru("1", (obx,))))
+    (sample,) = samples_of(events)
+    assert sample.value is None and sample.status == status
+    if "invalid" in status:
+        assert "outside the plausible range" in problems_of(events)[0].message
+
+
+@pytest.mark.parametrize(
+    "obx",
+    [
+        "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.1|97|262688||DEMO|||R",
+        "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.1|97|262688||D|||R",
+        "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.1|97|262688||demo-data|||R",
+        "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.1|97|262688|||||T",
+    ],
+)
+def test_demo_and_test_flags_mark_the_value_demo(obx: str) -> None:
+    _, events = decode(mllp_frame(oru("1", (obx,))))
+    (sample,) = samples_of(events)
+    assert (sample.value, sample.status) == (97.0, {"demo"})
+
+
+def test_a_training_processing_id_marks_every_value_demo() -> None:
+    message = oru("1", (SPO2_OBX,)).replace("|P|2.6|", "|T|2.6|")
+    _, events = decode(mllp_frame(message))
+    assert samples_of(events)[0].status == {"demo"}
+
+
+def test_code_disagreeing_with_name_and_obx4_is_resolved_by_majority_and_reported() -> None:
+    obx = (
+        "OBX|1|NM|150031^MDC_PRESS_CUFF_SYS^MDC|1.2.1.150301|118|266016|||||R",
+        "OBX|2|NM|150302^MDC_PRESS_CUFF_DIA^MDC|1.2.1.150302|76|266016|||||R",
+    )
+    _, events = decode(mllp_frame(oru("1", obx)))
+    assert [(s.kind, s.value) for s in samples_of(events)] == [
+        (VitalKind.NIBP_SYSTOLIC, 118.0),
+        (VitalKind.NIBP_DIASTOLIC, 76.0),
+    ]
+    [problem] = problems_of(events)
+    assert "disagree" in problem.message and "MDC_PRESS_CUFF_SYS" in problem.message
+    assert acks_of(events)[0].segment("MSA")[1][0] == "AA"
+
+
+def test_a_second_spo2_channel_is_its_own_channel() -> None:
+    obx = (
+        "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.150456|97|262688|||||R",
+        "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.2.150456|91|262688|||||R",
+    )
+    _, events = decode(mllp_frame(oru("1", obx)) + mllp_frame(oru("2", obx[::-1])))
+    got = [(s.value, s.channel) for s in samples_of(events)]
+    # A new channel counts from its second message (a damaged OBX-4 must not make a source).
+    assert got == [(97.0, ""), (91.0, "1.3.2"), (97.0, "")]
+    assert "new channel '1.3.2.150456'" in problems_of(events)[0].message
+
+
+def test_philips_pleth_pulse_rate_is_decoded() -> None:
+    obx = "OBX|1|NM|0002-4822^NOM_PLETH_PULS_RATE^MDIL|1.3.1|72|0004-0aa0^bpm^MDIL|||||F"
+    _, events = decode(mllp_frame(oru("1", (obx,))))
+    [sample] = samples_of(events)
+    assert (sample.kind, sample.value) == (VitalKind.PULSE_RATE, 72.0)
+
+
+def test_samples_of_a_message_without_any_time_take_the_receive_time() -> None:
+    message = segments(
+        "MSH|^~\\&|GW|FAC|KATMONITOR|ROOM|||ORU^R01^ORU_R01|9|P|2.6",
+        "OBR|1|||182777000^monitoring of patient^SCT",
+        SPO2_OBX,
+    )
+    _, events = decode(mllp_frame(message))
+    [sample] = samples_of(events)
+    assert sample.device_time is None  # the link gives it the arrival time
+
+
+def test_emulator_in_demo_mode_marks_every_value_demo() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START)
+    emulator.state.demo = True
+    data = emulator.advance(START + 1)
+    assert b"||DEMO|" in data
+    samples = samples_of(Hl7Decoder().feed(data))
+    assert samples and all(s.status == {"demo"} and s.value is not None for s in samples)
+
+
+def test_emulator_sending_minus_100_for_no_value_gives_no_values() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START, no_value="-100")
+    emulator.state.sensor_off = True
+    data = emulator.advance(START + 1)
+    assert b"|-100|" in data
+    oximeter = [s for s in samples_of(Hl7Decoder().feed(data)) if s.kind == K.SPO2]
+    assert oximeter and all(s.value is None and s.status == {"no_value"} for s in oximeter)
+
+
+def test_emulator_second_spo2_channel_is_decoded_as_its_own_channel() -> None:
+    emulator = Hl7Emulator(VitalsModel("normal"), START, second_spo2_offset=-3.0)
+    spo2 = [
+        s for s in samples_of(Hl7Decoder().feed(emulator.advance(START + 2))) if s.kind == K.SPO2
+    ]
+    first = [s.value for s in spo2 if s.channel == ""]
+    second = [s.value for s in spo2 if s.channel == "1.3.2"]
+    assert (len(first), len(second)) == (3, 2)  # the new channel counts from its second message
+    first = first[1:]
+    assert all(b == a - 3.0 for a, b in zip(first, second, strict=True))

@@ -80,9 +80,9 @@ def test_radical5_short_line_has_no_time_and_reports_silenced_alarm() -> None:
 
 def test_radical7_line_with_pvi_and_reordered_missing_fields() -> None:
     decoder = MasimoDecoder()
-    line = b"01/02/24 03:04:05 PVI=12 BPM=071 SN=1 EXC=000800 SPO2=099% ALARM=0000\r\n"
+    line = b"01/02/24 03:04:05 PVI=012 BPM=071 SN=1 PI=--.--% EXC=000800 SPO2=099% ALARM=0000\r\n"
     got = samples(decoder.feed(line))
-    assert set(got) == {VitalKind.SPO2, VitalKind.PULSE_RATE}  # no PI field: no PI sample
+    assert got[VitalKind.PERFUSION_INDEX].value is None
     assert got[VitalKind.SPO2].value == 99
     assert got[VitalKind.PULSE_RATE].value == 71
     assert got[VitalKind.SPO2].device_time == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
@@ -95,7 +95,7 @@ def test_dash_filled_fields_have_no_value() -> None:
     got = samples(events)
     for kind in (VitalKind.SPO2, VitalKind.PULSE_RATE, VitalKind.PERFUSION_INDEX):
         assert got[kind].value is None
-        assert got[kind].status == frozenset({"no_value"})
+        assert got[kind].status == frozenset({"no_value", "sensor_off"})
     assert statuses(events)[0].conditions == {"sensor_off"}
     assert decoder.counters.good == 1
 
@@ -130,15 +130,11 @@ def test_exc_and_alarm_bits_map_to_conditions_and_changes_are_reported() -> None
     assert [s.conditions for s in feed(0, 0x800)] == [frozenset()]
 
 
-def test_line_without_exc_keeps_the_last_exc_conditions() -> None:
-    decoder = MasimoDecoder()
-    decoder.feed(b"SPO2=098% EXC=000020\r\n")
-    assert statuses(decoder.feed(b"SPO2=097%\r\n")) == []
-
-
 def test_bare_lf_and_bare_cr_line_ends_are_accepted() -> None:
     decoder = MasimoDecoder()
-    events = decoder.feed(b"SPO2=091%\nSPO2=092%\rSPO2=093%\r\n\r\n")
+    line = "SPO2=09{}% BPM=--- PI=--.--% ALARM=20 EXC=800"
+    events = decoder.feed(f"{line.format(1)}\n{line.format(2)}\r{line.format(3)}\r\n\r\n".encode())
+    events = [e for e in events if isinstance(e, DecodedSample) and e.kind is VitalKind.SPO2]
     assert [e.value for e in events if isinstance(e, DecodedSample)] == [91, 92, 93]
     assert decoder.counters.good == 3 and decoder.counters.bad == 0
 
@@ -148,8 +144,8 @@ def test_unparseable_lines_are_problems_at_their_offset() -> None:
     bad_lines = [
         b"hello world\r\n",  # no KEY=value fields
         b"SPO2=09\xff% BPM=070\r\n",  # non-ASCII
-        b"SPO2=0x8% BPM=070\r\n",  # garbled number: the whole line is distrusted
-        b"SPO2=098% EXC=0008G0\r\n",  # garbled hex
+        b"SPO2=0x8% BPM=070 PI=01.00% ALARM=0000 EXC=000800\r\n",  # garbled number
+        b"SPO2=098% BPM=070 PI=01.00% ALARM=0000 EXC=0008G0\r\n",  # garbled hex
     ]
     stream = RAD8 + b"".join(bad_lines) + RAD8
     events = decoder.feed(stream)
@@ -182,8 +178,8 @@ Y2069 = int(datetime(2069, 1, 1, tzinfo=UTC).timestamp())
 
 @given(
     st.integers(Y2000, Y2069 - 1),
-    st.one_of(st.none(), st.integers(0, 100)),
-    st.one_of(st.none(), st.integers(0, 300)),
+    st.one_of(st.none(), st.integers(1, 100)),  # the Rad-8's measurement ranges
+    st.one_of(st.none(), st.integers(25, 240)),
     st.one_of(st.none(), st.integers(2, 2000).map(lambda v: v / 100)),
     st.integers(0, 0xFFFF),
     st.integers(0, 0xFFFFFF),
@@ -198,8 +194,9 @@ def test_encoder_round_trip(
     }
     events = MasimoDecoder().feed(format_ascii1_line(float(t), values, alarm=alarm, exc=exc))
     got = samples(events)
+    sensor_on = not exc & 0x10A3  # no sensor, defective, off, unrecognised, no cable
     for kind, value in values.items():
-        assert got[kind].value == value
+        assert got[kind].value == (value if sensor_on else None)
         assert got[kind].device_time == t
     assert ("sensor_off" in statuses(events)[0].conditions) == bool(exc & 0x20)
     assert ("low_battery" in statuses(events)[0].conditions) == bool(alarm & 0x40)
@@ -265,5 +262,57 @@ def test_emulator_sensor_off_sends_dashes_and_the_sensor_off_bit() -> None:
     emulator.state.sensor_off = True
     events = decoder.feed(emulator.advance(start + 1))
     assert statuses(events)[0].conditions == {"sensor_off"}
-    assert all(s.value is None and s.status == {"no_value"} for s in samples(events).values())
+    assert all(
+        s.value is None and s.status == {"no_value", "sensor_off"} for s in samples(events).values()
+    )
     assert len(samples(events)) == 3
+
+
+# Damaged copies of the Rad-8 line: with no checksum, only the line's shape can reveal them.
+DAMAGED = [
+    RAD8.replace(b"SPO2=098%", b"SPO2=08%"),  # a lost byte
+    RAD8.replace(b"BPM=097", b"BPM=0973"),  # a byte too many
+    RAD8.replace(b"SPO2=098%", b"SPO2=098 "),  # bit flip % -> space (0x25 -> 0x20 + 0x05)
+    RAD8.replace(b"PI=03.60%", b"PI=03.6%"),  # lost digit
+    RAD8.replace(b"SN=", b"SM="),  # unknown key
+    RAD8.replace(b"02/22/16", b"02/32/16"),  # impossible date
+    RAD8.replace(b"ALARM=0000", b"ALARM=00"),  # widths of two different models
+    RAD8.replace(b" EXC=000800", b""),  # required field lost
+    RAD8.replace(b"SPO2=098% ", b"SPO2=098% SPO2=098% "),  # repeated key
+]
+
+
+def test_damaged_lines_are_problems_never_values() -> None:
+    decoder = MasimoDecoder()
+    for line in DAMAGED:
+        events = decoder.feed(line)
+        assert [e for e in events if isinstance(e, DecodedSample)] == [], line
+        assert len(problems(events)) == 1, line
+    assert decoder.counters.bad == len(DAMAGED) and decoder.counters.good == 0
+
+
+def test_impossible_number_makes_the_whole_line_invalid() -> None:
+    decoder = MasimoDecoder()
+    events = decoder.feed(RAD8.replace(b"BPM=097", b"BPM=873"))
+    assert "pulse_rate 873 outside the plausible range 25-240" in problems(events)[0].message
+    assert all(s.value is None and "invalid" in s.status for s in samples(events).values())
+    events = decoder.feed(RAD8.replace(b"SPO2=098%", b"SPO2=000%"))  # Masimo: SpO2 1-100 %
+    assert samples(events)[VitalKind.SPO2].status == {"invalid"}
+
+
+def test_sensor_off_and_pulse_search_are_statuses_of_the_lines_values() -> None:
+    decoder = MasimoDecoder()
+    off = samples(decoder.feed(RAD8.replace(b"EXC=000800", b"EXC=000820")))
+    assert all(s.value is None and s.status == {"no_value", "sensor_off"} for s in off.values())
+    searching = samples(decoder.feed(RAD8.replace(b"EXC=000800", b"EXC=000808")))
+    assert searching[VitalKind.SPO2].value == 98
+    assert searching[VitalKind.SPO2].status == {"pulse_search"}
+
+
+def test_radical7_full_line_with_pvi_and_sphb_decodes() -> None:
+    line = (
+        b"12/06/13 14:53:17 SN=0000063012 SPO2=097% BPM=061 PI=02.10% SPCO=--.-% SPMET=01.2% "
+        b"SPHB=13.4 DESAT=-- PIDELTA=+-- PVI=014 ALARM=0000 EXC=000800\r\n"
+    )
+    got = samples(MasimoDecoder().feed(line))
+    assert (got[VitalKind.SPO2].value, got[VitalKind.PULSE_RATE].value) == (97, 61)

@@ -159,7 +159,7 @@ def test_published_df2_capture_starting_mid_packet() -> None:
 
 readings = st.builds(
     NoninReading,
-    hr=st.one_of(st.none(), st.integers(0, 510)),
+    hr=st.one_of(st.none(), st.integers(18, 321)),  # the documented range (9560: 18-321 bpm)
     spo2=st.one_of(st.none(), st.integers(0, 100)),
     sensor_alarm=st.booleans(),
     out_of_track=st.booleans(),
@@ -316,8 +316,9 @@ def test_dropped_byte_loses_only_that_packet(fmt: str) -> None:
 @given(garbage=st.binary(max_size=300))
 def test_valid_packets_after_garbage_decode(fmt: str, garbage: bytes) -> None:
     data = three_packets(fmt)
-    events = NoninDecoder(fmt).feed(garbage + data + data)
-    # Garbage may swallow at most the first packet (e.g. when it ends like a frame prefix).
+    events = NoninDecoder(fmt).feed(garbage + data + data + data)
+    # Garbage may swallow at most the first packet (e.g. when it ends like a frame prefix);
+    # DF8 trusts values again from the third good frame after it.
     spo2 = values(events, VitalKind.SPO2)
     assert spo2[-5:] == [97, 96, 98, 97, 96]
 
@@ -469,3 +470,79 @@ def test_emulator_naks_unknown_formats_and_other_commands() -> None:
     no_etx = NoninEmulator(VitalsModel("normal"), START, "df2")
     assert no_etx.receive(bytes.fromhex("027002020704"), START) == bytes([NAK])
     assert no_etx.protocol == "nonin-df2"
+
+
+# -- strict decoding: reserved bits, documented ranges, DF8 runs ------------------------------
+
+
+def test_df8_frames_with_reserved_bits_set_are_skipped_not_decoded() -> None:
+    good = bytes((0x80, 72, 97, 0x00))
+    for bad in (
+        bytes((0xC0, 72, 97, 0x00)),  # STATUS1 bit 6 is reserved
+        bytes((0x80, 72, 97, 0x40)),  # STATUS2 bits 6-7 are reserved
+    ):
+        events = NoninDecoder("df8").feed(bad)
+        assert values(events, VitalKind.SPO2) == []
+        events = NoninDecoder("df8").feed(bad + good * 3)
+        assert values(events, VitalKind.SPO2) == [97], bad.hex()  # only the third good frame
+        assert problems(events)
+
+
+def test_df8_out_of_range_values_are_problems_and_restart_the_trust_run() -> None:
+    frame = encode_df8_frame(NoninReading(72, 97))
+    too_slow = bytes((0x80, 5, 97, 0x00))  # HR 5: below the Nonin's 18 bpm
+    decoder = NoninDecoder("df8")
+    events = decoder.feed(frame + too_slow + frame + frame + frame)
+    assert "pulse_rate 5 outside the plausible range 18-321" in problems(events)[0].message
+    # The first frame (start of stream) and the third after the bad one give values.
+    assert values(events, VitalKind.PULSE_RATE) == [72, 72]
+    assert decoder.counters.bad == 1 and decoder.counters.good == 4
+
+
+def test_df8_random_bytes_give_no_values() -> None:
+    noise = np.random.default_rng(7).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    decoder = NoninDecoder("df8")
+    events = decoder.feed(b"\x00" + noise)  # a bad byte first: nothing is trusted yet
+    assert values(events, VitalKind.SPO2) == [] and values(events, VitalKind.PULSE_RATE) == []
+
+
+def test_df2_hr_out_of_range_or_with_reserved_bits_is_a_problem_not_a_value() -> None:
+    def packet(hr_msb: int, hr_lsb: int) -> bytes:
+        out = bytearray()
+        for slot in range(25):
+            value = {0: hr_msb, 1: hr_lsb, 2: 97}.get(slot, 0)
+            body = (0x01, 0x80 | (1 if slot == 0 else 0), 50, value)
+            out += bytes((*body, checksum(body)))
+        return bytes(out)
+
+    for msb, lsb, why in (
+        (0x00, 10, "18-321"),
+        (0x04, 72, "reserved bits"),
+        (0x02, 0x7F, "18-321"),
+    ):
+        events = NoninDecoder("df2").feed(packet(msb, lsb))
+        assert why in problems(events)[0].message
+        assert values(events, VitalKind.PULSE_RATE) in ([None], [])
+        assert values(events, VitalKind.SPO2) == [97]  # the checked SpO2 frame still counts
+
+
+def test_df8_jump_waits_for_the_next_frame_to_confirm_it() -> None:
+    def frame(hr: int, spo2: int) -> bytes:
+        return encode_df8_frame(NoninReading(hr, spo2))
+
+    # 97 -> 33 is SpO2 with bit 6 flipped: held back, and the next frame shows it was noise.
+    events = NoninDecoder("df8").feed(frame(72, 97) + frame(72, 33) + frame(72, 97))
+    assert values(events, VitalKind.SPO2) == [97, 97]
+    # A real change is confirmed by the frame after it and sent one second late.
+    events = NoninDecoder("df8").feed(frame(72, 97) + frame(110, 97) + frame(111, 97))
+    assert values(events, VitalKind.PULSE_RATE) == [72, 111]
+
+
+def test_df8_trust_comes_back_only_with_frames_that_agree() -> None:
+    def frame(hr: int, spo2: int) -> bytes:
+        return encode_df8_frame(NoninReading(hr, spo2))
+
+    after_bad_byte = b"\x00" + frame(72, 97) + frame(140, 60) + frame(72, 97) + frame(73, 97)
+    decoder = NoninDecoder("df8")
+    assert values(decoder.feed(after_bad_byte), VitalKind.PULSE_RATE) == []
+    assert values(decoder.feed(frame(73, 98)), VitalKind.PULSE_RATE) == [73]

@@ -62,3 +62,37 @@ def test_a_high_rate_of_corrupted_frames_is_a_condition_until_it_clears() -> Non
     decoder.counters.good += 400
     converter.handle([], decoder, 2.0)
     assert "checksum_errors" not in sink.statuses[-1].conditions
+
+
+def test_a_reading_sent_measuring_then_final_reaches_the_record_twice() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("mon", sink)
+    decoder = GeDriDecoder()
+    measuring = DecodedSample(
+        VitalKind.NIBP_SYSTOLIC, 131.0, frozenset({"measuring"}), device_time=5000.0
+    )
+    final = DecodedSample(VitalKind.NIBP_SYSTOLIC, 131.0, device_time=5000.0)
+    for now, reading in ((5001.0, measuring), (5003.0, final), (5008.0, final)):
+        converter.handle([reading], decoder, now)
+    assert [s.status for s in sink.samples] == [frozenset({"measuring"}), frozenset()]
+
+
+def test_demo_data_is_a_device_condition_while_it_lasts() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("gw", sink)
+    decoder = GeDriDecoder()
+    demo = DecodedSample(VitalKind.SPO2, 97.0, frozenset({"demo"}))
+    converter.handle([demo, demo], decoder, 10.0)
+    converter.handle([DecodedSample(VitalKind.SPO2, 96.0)], decoder, 11.0)
+    assert [s.conditions for s in sink.statuses] == [{"demo_data"}, frozenset()]
+
+
+def test_a_second_channel_is_recorded_as_its_own_source() -> None:
+    sink = CollectingSink()
+    converter = EventConverter("gw", sink)
+    converter.handle(
+        [DecodedSample(VitalKind.SPO2, 97.0), DecodedSample(VitalKind.SPO2, 91.0, channel="1.3.2")],
+        GeDriDecoder(),
+        10.0,
+    )
+    assert [(s.source, s.value) for s in sink.samples] == [("gw", 97.0), ("gw/1.3.2", 91.0)]
