@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from katmonitor.base.errors import ConfigurationError
-from katmonitor.cli.common import EXIT_OK, open_database
+from katmonitor.cli.common import EXIT_OK, open_database, session_id
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.alarms.model import AlarmEvent
@@ -55,13 +56,17 @@ def cmd_alarms_replay(args: argparse.Namespace) -> int:
 
     summary = ReplaySummary()
     source: str = args.source
-    if source.isdigit() and not Path(source).exists():
+    if source.strip().isdigit() and not Path(source).exists():
         from katmonitor.storage.store import SessionStore
 
+        try:
+            stored_id = session_id(source)
+        except argparse.ArgumentTypeError as error:
+            raise ConfigurationError(str(error)) from None
         database = open_database(args.db)
         try:
             store = SessionStore(database)
-            _emit_alarm_events(replay_stored_session(store, int(source), args.profile, summary))
+            _emit_alarm_events(replay_stored_session(store, stored_id, args.profile, summary))
         finally:
             database.close()
     else:
@@ -91,7 +96,7 @@ def cmd_alarms_check_profile(args: argparse.Namespace) -> int:
     from katmonitor.alarms.profile import load_profile
 
     profile = load_profile(args.profile)
-    print(f"profile {profile.name} ({profile.path}): OK")
+    print(f"profile {printable(profile.name)} ({printable(str(profile.path))}): OK")
     print(
         f"  latching {profile.latching}, audio pause {profile.audio_pause_s:g} s, "
         f"reminder {profile.reminder_s:g} s"
