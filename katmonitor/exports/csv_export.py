@@ -20,7 +20,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VITALS, VitalKind, spec_of
@@ -191,7 +191,7 @@ def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
     return [r[2] for r in rows]
 
 
-def _write_header(handle: TextIO, session: Session, part: str, other: str, pleth: str) -> None:
+def _write_header(handle: IO[str], session: Session, part: str, other: str, pleth: str) -> None:
     units = ", ".join(f"{k.value}={s.unit}" for k, s in VITALS.items())
     lines = [
         f"KAT Monitor session export ({part})",
