@@ -34,6 +34,7 @@ from katmonitor.cli import (
 )
 from katmonitor.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USER_ERROR, db_option
 from katmonitor.config import data_dir
+from katmonitor.text import printable
 
 log = logging.getLogger("katmonitor")
 
@@ -68,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except KatMonitorError as error:
-        print(f"katmonitor: error: {error.message}", file=sys.stderr)
+        # Messages may quote what was typed or read (a client id, a file's text): escaped.
+        print(f"katmonitor: error: {printable(error.message)}", file=sys.stderr)
         if error.hint:
-            print(error.hint, file=sys.stderr)
+            print("\n".join(printable(line) for line in error.hint.split("\n")), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

@@ -241,3 +241,10 @@ def test_record_refuses_a_device_that_cannot_exist_before_any_session(
     assert_refused(result, *phrases)
     assert result.stdout == ""
     assert not (tmp_path / "katmonitor.sqlite3").exists()  # no database, so no session
+
+
+def test_error_messages_quoting_what_was_typed_are_escaped(tmp_path: Path) -> None:
+    name = str(tmp_path / "clinic\x1b[2J\u202e.toml")
+    result = katmonitor("alarms", "check-profile", name)
+    assert_refused(result, "does not exist", "clinic\\x1b[2J\\u202e.toml")
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
