@@ -73,15 +73,21 @@ def cmd_alarms_replay(args: argparse.Namespace) -> int:
         if args.profile == ROUTE_PROFILE:
             raise ConfigurationError("--profile route needs a stored session id")
         engine = AlarmEngine(load_profile(args.profile))
-        if source == "-":
-            _emit_alarm_events(replay(engine, read_json_lines(sys.stdin, "stdin"), summary))
-        else:
-            try:
-                handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
-            except OSError as error:
-                raise ConfigurationError(f"cannot read {source}: {error.strerror}") from None
-            with handle:
-                _emit_alarm_events(replay(engine, read_json_lines(handle, source), summary))
+        try:
+            if source == "-":
+                _emit_alarm_events(replay(engine, read_json_lines(sys.stdin, "stdin"), summary))
+            else:
+                try:
+                    handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+                except OSError as error:
+                    raise ConfigurationError(f"cannot read {source}: {error.strerror}") from None
+                with handle:
+                    _emit_alarm_events(replay(engine, read_json_lines(handle, source), summary))
+        except UnicodeDecodeError as error:
+            raise ConfigurationError(
+                f"{source} is not a text file (not UTF-8 at byte {error.start} of a line)",
+                "give JSON lines as `katmonitor sessions show ID --samples` prints them",
+            ) from None
     sys.stdout.write(json.dumps(summary.to_json_dict()) + "\n")
     return EXIT_OK
 

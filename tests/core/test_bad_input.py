@@ -248,3 +248,9 @@ def test_error_messages_quoting_what_was_typed_are_escaped(tmp_path: Path) -> No
     result = katmonitor("alarms", "check-profile", name)
     assert_refused(result, "does not exist", "clinic\\x1b[2J\\u202e.toml")
     assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+
+
+def test_alarm_replay_of_a_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(b'{"kind": "hr"}\n\xff\xfe\x00\x89binary')
+    assert_refused(katmonitor("alarms", "replay", str(path)), str(path), "not a text file")
