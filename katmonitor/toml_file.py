@@ -16,6 +16,8 @@ from typing import Any
 
 from katmonitor.base.errors import ConfigurationError
 
+MAX_BYTES = 1024 * 1024  # a profile or care plan is a few KiB; this is something else
+
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 
@@ -68,11 +70,19 @@ class TomlFile:
 def read_toml(path: Path, what: str) -> TomlFile:
     """The file's TOML; ConfigurationError ("<what> FILE ...") when it cannot be read as such."""
     try:
-        raw = path.read_bytes()
+        if path.exists() and not path.is_file():  # a directory, /dev/zero, a pipe
+            raise ConfigurationError(f"{what} {path} is not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigurationError(f"{what} {path} does not exist") from None
     except OSError as error:
         raise ConfigurationError(f"cannot read {what} {path}: {error.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigurationError(
+            f"{what} {path} is larger than {MAX_BYTES // 1024} KiB: not a configuration file",
+            "give the TOML file itself",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

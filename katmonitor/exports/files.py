@@ -21,10 +21,15 @@ WRITE_HINT = "choose a writable location with enough free space for --out"
 
 
 def refuse_existing(paths: Iterable[Path], *, overwrite: bool) -> None:
-    """ConfigurationError when one of ``paths`` exists and ``overwrite`` was not asked for."""
-    if overwrite:
-        return
+    """ConfigurationError when one of ``paths`` exists and ``overwrite`` was not asked for, or
+    is something other than a regular file (a device, a directory) that would be replaced."""
     for path in paths:
+        if overwrite:
+            if path.exists() and not path.is_file():  # never replace a device or a directory
+                raise ConfigurationError(
+                    f"{path} is not a regular file; it was left unchanged", "give a file name"
+                )
+            continue
         if path.exists() or path.is_symlink():
             raise ConfigurationError(
                 f"{path} already exists; it was left unchanged",

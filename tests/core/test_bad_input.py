@@ -254,3 +254,14 @@ def test_alarm_replay_of_a_binary_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "samples.jsonl"
     path.write_bytes(b'{"kind": "hr"}\n\xff\xfe\x00\x89binary')
     assert_refused(katmonitor("alarms", "replay", str(path)), str(path), "not a text file")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_file_given_as_a_care_plan_is_refused_without_reading_it() -> None:
+    assert_refused(katmonitor("care-plan", "/dev/zero"), "/dev/zero is not a regular file")
+
+
+def test_an_oversized_care_plan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text("# padding\n" * 200_000)
+    assert_refused(katmonitor("care-plan", str(path)), "larger than 1024 KiB")

@@ -161,3 +161,16 @@ def test_write_bytes_atomically_writes_whole_and_refuses_to_overwrite(tmp_path: 
     write_bytes_atomically(target, b"[]", overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["bundle.json"]
     assert target.read_bytes() == b"[]"
+
+
+def test_force_never_replaces_something_other_than_a_file(
+    dosed: DosedSession, out_dir: Path
+) -> None:
+    target = out_dir / "report.pdf"
+    target.mkdir()
+    (target / "inside").write_text("kept")
+    assert_refused(export(dosed, "pdf", target, "--force"), "is a directory")
+    assert (target / "inside").read_text() == "kept"
+    with pytest.raises(ConfigurationError, match="not a regular file"):
+        write_bytes_atomically(target, b"x", overwrite=True)
+    assert sorted(p.name for p in out_dir.iterdir()) == ["report.pdf"]
