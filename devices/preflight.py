@@ -1,13 +1,15 @@
-"""Before a recording starts: does each device's serial port exist, does its TCP host resolve?
+"""Before a recording starts: does each device's serial port exist, does its TCP host resolve
+to an address of this computer, does the directory of its capture file exist?
 
 A device that cannot exist at all (a mistyped port, a host name no resolver knows) would give
 an empty session: ``katmonitor record`` asks :func:`check_devices_reachable` first and refuses
 with one clear message. A port that exists but is busy or silent is the link loop's business
-(it reports and reconnects); this check does not open anything.
+(it reports and reconnects); this check opens no device and takes no port.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from collections.abc import Sequence
@@ -22,6 +24,9 @@ def check_devices_reachable(specs: Sequence[str]) -> None:
     """ConfigurationError for the first spec whose serial port or TCP host does not exist."""
     for text in specs:
         spec = parse_spec(text)
+        capture = spec.options.get("capture")
+        if capture:
+            _check_capture_directory(spec.text, Path(capture).expanduser())
         info = PROTOCOLS.get(spec.kind)
         if info is None or not spec.address:
             continue  # simulators, replays and malformed specs: open_device judges those
@@ -47,11 +52,36 @@ def _check_serial_port(spec: str, port: str) -> None:
         )
 
 
+def _check_capture_directory(spec: str, path: Path) -> None:
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot capture to {path}: the directory {path.parent} does not exist "
+            f"(device {spec!r})",
+            "create it first, or choose another --capture FILE",
+        )
+
+
 def _check_host(spec: str, host: str) -> None:
+    """The address an HL7 listener binds to: a name that resolves to an address of this
+    computer (binding port 0 tries that without taking the real port)."""
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    hint = "give this workstation's IP address or a name it can resolve, e.g. hl7:0.0.0.0:2575"
     try:
-        socket.getaddrinfo(host.strip("[]"), None)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            name, 0, type=socket.SOCK_STREAM
+        )[0]
     except (OSError, UnicodeError):
         raise ConfigurationError(
-            f"host {host!r} cannot be resolved (device {spec!r})",
-            "give this workstation's IP address or a name it can resolve, e.g. hl7:0.0.0.0:2575",
+            f"host {host!r} cannot be resolved (device {spec!r})", hint
         ) from None
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as error:
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise ConfigurationError(
+                f"host {host!r} is not an address of this computer (device {spec!r}), so "
+                "nothing can be received on it",
+                hint,
+            ) from None
+        # Anything else (permissions, a busy port) is the listener's to report and retry.

@@ -265,3 +265,30 @@ def test_an_oversized_care_plan_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "huge.toml"
     path.write_text("# padding\n" * 200_000)
     assert_refused(katmonitor("care-plan", str(path)), "larger than 1024 KiB")
+
+
+@pytest.mark.parametrize(
+    ("spec", "phrase"),
+    [
+        ("hl7:[::1:2575", "cannot be resolved"),
+        ("hl7:192.0.2.77:2575", "not an address of this computer"),  # TEST-NET-1
+    ],
+)
+def test_record_refuses_an_hl7_address_it_cannot_listen_on(
+    sqlite_url: str, tmp_path: Path, spec: str, phrase: str
+) -> None:
+    result = katmonitor("record", "--device", spec, "--duration", "1", "--db", sqlite_url)
+    assert_refused(result, phrase)
+    assert not (tmp_path / "katmonitor.sqlite3").exists()
+
+
+def test_record_refuses_a_capture_file_in_a_missing_directory(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    capture = tmp_path / "nodir" / "raw.bin"
+    result = katmonitor(
+        "record", "--device", "sim:normal", "--capture", str(capture), "--duration", "1",
+        "--db", sqlite_url,
+    )
+    assert_refused(result, f"the directory {capture.parent} does not exist")
+    assert not capture.parent.exists() and not (tmp_path / "katmonitor.sqlite3").exists()
