@@ -68,7 +68,8 @@ def write_csv(
     session = store.get_session(session_id)
     events_out = events_path(out)
     refuse_existing([out, events_out], overwrite=overwrite)  # both or neither
-    # Both files are written before either is put in place: a failure leaves neither.
+    # Both files are written before either is put in place: a failure while writing leaves
+    # neither (only a failure between the two final renames could leave the events file alone).
     with (
         atomic_file(out, overwrite=overwrite, newline="") as samples,
         atomic_file(events_out, overwrite=overwrite, newline="") as events,
