@@ -8,7 +8,6 @@ file and the key. Numbers that are local policy live here, never in code.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from katmonitor.alarms.profile import deep_merge
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.session import Route
+from katmonitor.toml_file import TomlFile, read_toml
 
 DEFAULT_CARE_PLAN = Path(str(resources.files("katmonitor") / "care_plans" / "default.toml"))
 CADSS_FORMS = ("cadss6", "cadss23")
@@ -90,15 +90,58 @@ def load_care_plan(path: str | Path | None = None) -> CarePlan:
     return _build(data, source)
 
 
+# The keys a care plan may hold (docs/workflow.md); anything else is refused, naming its line,
+# so that a misspelt key never leaves the shipped value silently in force.
+TOP_KEYS = frozenset({"name", "timing", "gate", "assessments", "eligibility", "routes"})
+TABLE_KEYS = {
+    "timing": frozenset({"due_lead_min", "overdue_after_min", "escalate_after_min"}),
+    "gate": frozenset({"systolic_max", "diastolic_max", "heart_rate_max", "max_reading_age_min"}),
+    "assessments": frozenset({"cadss_form"}),
+}
+ELIGIBILITY_KEYS = frozenset({"id", "question", "acceptable", "rems"})
+ROUTE_KEYS = frozenset(
+    {
+        "observation_minimum_min",
+        "bp_recheck_min",
+        "nibp_cycle_min",
+        "assessment_every_min",
+        "spray_device_mg",
+        "spray_rest_min",
+    }
+)
+
+
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"care plan {path} does not exist") from None
-    except OSError as error:
-        raise ConfigurationError(f"cannot read care plan {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"{path}: not valid TOML: {error}") from None
+    file = read_toml(path, "care plan")
+    _refuse_unknown_keys(file)
+    return dict(file.data)
+
+
+def _refuse_unknown_keys(file: TomlFile) -> None:
+    def check(table: Any, allowed: frozenset[str], where: str) -> None:
+        if not isinstance(table, dict):
+            return  # a wrong type is reported by _build, with the value's meaning
+        for key in sorted(set(table) - allowed):
+            dotted = f"{where}.{key}" if where else key
+            raise ConfigurationError(
+                f"{file.where(dotted)}: {dotted}: unknown key "
+                f"(known: {', '.join(sorted(allowed))})",
+                "check its spelling; the care plan's keys are listed in docs/workflow.md",
+            )
+
+    data = file.data
+    check(data, TOP_KEYS, "")
+    for name, allowed in TABLE_KEYS.items():
+        check(data.get(name), allowed, name)
+    items = data.get("eligibility")
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            check(item, ELIGIBILITY_KEYS, f"eligibility[{index}]")
+    routes = data.get("routes")
+    check(routes, frozenset(route.value for route in Route), "routes")
+    if isinstance(routes, dict):
+        for name, table in routes.items():
+            check(table, ROUTE_KEYS, f"routes.{name}")
 
 
 class _Reader:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from platformdirs import user_config_dir, user_data_dir
 
+from katmonitor.base.errors import ConfigurationError
+
 APP_NAME = "katmonitor"
 DEFAULT_DEVICE = "sim:normal"
 DB_ENV = "KATMONITOR_DB"
@@ -39,9 +41,29 @@ def default_database_url() -> str:
 
 
 def resolve_database_url(cli_value: str | None = None) -> str:
-    if cli_value:
-        return cli_value
-    return os.environ.get(DB_ENV) or default_database_url()
+    """``--db``, else ``$KATMONITOR_DB``, else the default file. An empty value is refused: it
+    is what ``--db "$VAR"`` gives when the variable is unset, never a database."""
+    if cli_value is not None:
+        return _not_empty(cli_value, "--db")
+    from_env = os.environ.get(DB_ENV)
+    if from_env is not None:
+        return _not_empty(from_env, f"${DB_ENV}")
+    return default_database_url()
+
+
+def uses_default_database(cli_value: str | None) -> bool:
+    """True when neither ``--db`` nor ``$KATMONITOR_DB`` chooses the database."""
+    return cli_value is None and os.environ.get(DB_ENV) is None
+
+
+def _not_empty(url: str, where: str) -> str:
+    if not url.strip():
+        raise ConfigurationError(
+            f"the database URL given by {where} is empty",
+            "was it set from a variable that is not set? Give a URL such as "
+            "sqlite:///path/to/katmonitor.sqlite3, or leave it out for the default database",
+        )
+    return url
 
 
 def workstation_name() -> str:

@@ -9,7 +9,6 @@ The format is documented in docs/alarms.md.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -20,6 +19,7 @@ from katmonitor.alarms.model import Priority
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.vitals import NUMERIC_KINDS, VitalKind
 from katmonitor.session import Route
+from katmonitor.toml_file import TomlFile, read_toml
 
 PROFILE_DIR = Path(str(resources.files("katmonitor.alarms") / "profiles"))
 
@@ -125,8 +125,9 @@ def shipped_profiles() -> list[str]:
 def load_profile(name_or_path: str | Path) -> AlarmProfile:
     """A shipped profile by name (``default``, ``iv-ketamine``) or a TOML file by path."""
     path = _locate(str(name_or_path), None)
-    data = _merged(path, [])
-    return _build(data, path)
+    files: list[TomlFile] = []
+    data = _merged(path, [], files)
+    return _build(data, path, files)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -151,22 +152,21 @@ def _names_hint() -> str:
     return f"shipped profiles: {', '.join(shipped_profiles())}; or give the path of a .toml file"
 
 
-def _merged(path: Path, chain: list[Path]) -> dict[str, Any]:
+def _merged(path: Path, chain: list[Path], files: list[TomlFile]) -> dict[str, Any]:
+    """The profile at ``path`` merged over the ones it extends; ``files`` gets each file read,
+    the extending one first (errors point at the file that sets a key)."""
     if path.resolve() in chain:
         names = " -> ".join(str(p) for p in [*chain, path.resolve()])
         raise ConfigurationError(f"{path}: 'extends' makes a loop: {names}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigurationError(f"cannot read alarm profile {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"{path}: not valid TOML: {error}") from None
+    file = read_toml(path, "alarm profile")
+    files.append(file)
+    data = dict(file.data)
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str):
         raise ConfigurationError(f"{path}: extends: must be a profile name or file path")
-    base = _merged(_locate(parent, path), [*chain, path.resolve()])
+    base = _merged(_locate(parent, path), [*chain, path.resolve()], files)
     data.setdefault("name", path.stem)
     return deep_merge(base, data)
 
@@ -206,15 +206,37 @@ LIMIT_KEYS = {"limit", "priority", "high_priority_limit", "baseline_offset"}
 TREND_KEYS = {"rise", "window_s", "priority"}
 
 
+# Bounds a value must lie within (docs/alarms.md, "Bounds"): wide enough for any clinic's
+# choice, narrow enough that a typing mistake cannot switch an alarm off in effect (a 1e9 s
+# delay never sounds, a NaN hysteresis never ends).
+DELAY_S = (0.0, 60.0)
+HYSTERESIS = (0.0, 20.0)
+ESCALATE_AFTER_S = (1.0, 3600.0)
+AUDIO_PAUSE_S = (1.0, 300.0)
+REMINDER_S = (1.0, 900.0)
+TREND_RISE = (0.001, 200.0)
+TREND_WINDOW_S = (1.0, 3600.0)
+BASELINE_OFFSET = (0.0, 100.0)
+LIMIT = (-1000.0, 1000.0)
+"""Any limit (none of the vitals reaches 1000 in its unit); finite."""
+
+
 class _Reader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, files: list[TomlFile]) -> None:
         self.path = path
+        self.files = files
 
     def fail(self, key: str, problem: str) -> ConfigurationError:
         return ConfigurationError(
-            f"alarm profile {self.path}: {key}: {problem}",
+            f"alarm profile {self._where(key)}: {key}: {problem}",
             "see docs/alarms.md for the profile format",
         )
+
+    def _where(self, key: str) -> str:
+        for file in self.files:
+            if key and file.line_of(key) is not None:
+                return file.where(key)
+        return str(self.path)
 
     def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -227,11 +249,12 @@ class _Reader:
             )
         return value
 
-    def number(self, value: Any, key: str, *, minimum: float | None = 0.0) -> float:
+    def number(self, value: Any, key: str, bounds: tuple[float, float] = LIMIT) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, not {value!r}")
-        if minimum is not None and value < minimum:
-            raise self.fail(key, f"must be {minimum:g} or more, not {value!r}")
+        low, high = bounds
+        if not low <= value <= high:  # also refuses nan and inf
+            raise self.fail(key, f"must be a number from {low:g} to {high:g}, not {value!r}")
         return float(value)
 
     def priority(self, value: Any, key: str) -> Priority:
@@ -243,14 +266,14 @@ class _Reader:
     def bounds(self, value: Any, key: str) -> tuple[float, float]:
         if not isinstance(value, list) or len(value) != 2:
             raise self.fail(key, "must be [lowest, highest]")
-        low, high = (self.number(v, key, minimum=None) for v in value)
+        low, high = (self.number(v, key) for v in value)
         if low > high:
             raise self.fail(key, f"lowest {low:g} is above highest {high:g}")
         return low, high
 
 
-def _build(data: dict[str, Any], path: Path) -> AlarmProfile:
-    r = _Reader(path)
+def _build(data: dict[str, Any], path: Path, files: list[TomlFile]) -> AlarmProfile:
+    r = _Reader(path, files)
     r.table(data, "", TOP_KEYS)
     try:
         latching = Latching(data.get("latching", "high"))
@@ -270,8 +293,8 @@ def _build(data: dict[str, Any], path: Path) -> AlarmProfile:
         description=str(data.get("description", "")),
         parameters=parameters,
         latching=latching,
-        audio_pause_s=r.number(data.get("audio_pause_s", 120.0), "audio_pause_s", minimum=1.0),
-        reminder_s=r.number(data.get("reminder_s", 180.0), "reminder_s", minimum=1.0),
+        audio_pause_s=r.number(data.get("audio_pause_s", 120.0), "audio_pause_s", AUDIO_PAUSE_S),
+        reminder_s=r.number(data.get("reminder_s", 180.0), "reminder_s", REMINDER_S),
         technical=technical,
         path=path,
     )
@@ -302,8 +325,8 @@ def _parameter(r: _Reader, kind: VitalKind, table: Any) -> ParameterRule:
             if needed not in t:
                 raise r.fail(f"{key}.trend.{needed}", "missing")
         trend = TrendRule(
-            rise=r.number(t["rise"], f"{key}.trend.rise", minimum=0.001),
-            window_s=r.number(t["window_s"], f"{key}.trend.window_s", minimum=1.0),
+            rise=r.number(t["rise"], f"{key}.trend.rise", TREND_RISE),
+            window_s=r.number(t["window_s"], f"{key}.trend.window_s", TREND_WINDOW_S),
             priority=r.priority(t.get("priority", "medium"), f"{key}.trend.priority"),
         )
     escalate = table.get("escalate_after_s")
@@ -314,10 +337,12 @@ def _parameter(r: _Reader, kind: VitalKind, table: Any) -> ParameterRule:
         kind=kind,
         low=low,
         high=high,
-        delay_s=r.number(table.get("delay_s", 0.0), f"{key}.delay_s"),
-        hysteresis=r.number(table.get("hysteresis", 0.0), f"{key}.hysteresis"),
+        delay_s=r.number(table.get("delay_s", 0.0), f"{key}.delay_s", DELAY_S),
+        hysteresis=r.number(table.get("hysteresis", 0.0), f"{key}.hysteresis", HYSTERESIS),
         escalate_after_s=(
-            None if escalate is None else r.number(escalate, f"{key}.escalate_after_s", minimum=1)
+            None
+            if escalate is None
+            else r.number(escalate, f"{key}.escalate_after_s", ESCALATE_AFTER_S)
         ),
         may_switch_off=may_off,
         adjust_low=adjust_low,
@@ -332,9 +357,9 @@ def _limit(r: _Reader, table: Any, key: str, side: str) -> LimitRule | None:
     table = r.table(table, key, LIMIT_KEYS)
     if "limit" not in table:
         raise r.fail(f"{key}.limit", "missing")
-    limit = r.number(table["limit"], f"{key}.limit", minimum=None)
+    limit = r.number(table["limit"], f"{key}.limit")
     hp = table.get("high_priority_limit")
-    hp_value = None if hp is None else r.number(hp, f"{key}.high_priority_limit", minimum=None)
+    hp_value = None if hp is None else r.number(hp, f"{key}.high_priority_limit")
     if hp_value is not None and (hp_value < limit if side == "high" else hp_value > limit):
         beyond = "above" if side == "high" else "below"
         raise r.fail(
@@ -346,6 +371,8 @@ def _limit(r: _Reader, table: Any, key: str, side: str) -> LimitRule | None:
         priority=r.priority(table.get("priority", "medium"), f"{key}.priority"),
         high_priority_limit=hp_value,
         baseline_offset=(
-            None if offset is None else r.number(offset, f"{key}.baseline_offset", minimum=0)
+            None
+            if offset is None
+            else r.number(offset, f"{key}.baseline_offset", BASELINE_OFFSET)
         ),
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from katmonitor.base.errors import ConfigurationError
-from katmonitor.cli.common import EXIT_OK, open_database
+from katmonitor.cli.common import EXIT_OK, open_database, session_id
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.alarms.model import AlarmEvent
@@ -55,28 +56,38 @@ def cmd_alarms_replay(args: argparse.Namespace) -> int:
 
     summary = ReplaySummary()
     source: str = args.source
-    if source.isdigit() and not Path(source).exists():
+    if source.strip().isdigit() and not Path(source).exists():
         from katmonitor.storage.store import SessionStore
 
+        try:
+            stored_id = session_id(source)
+        except argparse.ArgumentTypeError as error:
+            raise ConfigurationError(str(error)) from None
         database = open_database(args.db)
         try:
             store = SessionStore(database)
-            _emit_alarm_events(replay_stored_session(store, int(source), args.profile, summary))
+            _emit_alarm_events(replay_stored_session(store, stored_id, args.profile, summary))
         finally:
             database.close()
     else:
         if args.profile == ROUTE_PROFILE:
             raise ConfigurationError("--profile route needs a stored session id")
         engine = AlarmEngine(load_profile(args.profile))
-        if source == "-":
-            _emit_alarm_events(replay(engine, read_json_lines(sys.stdin, "stdin"), summary))
-        else:
-            try:
-                handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
-            except OSError as error:
-                raise ConfigurationError(f"cannot read {source}: {error.strerror}") from None
-            with handle:
-                _emit_alarm_events(replay(engine, read_json_lines(handle, source), summary))
+        try:
+            if source == "-":
+                _emit_alarm_events(replay(engine, read_json_lines(sys.stdin, "stdin"), summary))
+            else:
+                try:
+                    handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+                except OSError as error:
+                    raise ConfigurationError(f"cannot read {source}: {error.strerror}") from None
+                with handle:
+                    _emit_alarm_events(replay(engine, read_json_lines(handle, source), summary))
+        except UnicodeDecodeError as error:
+            raise ConfigurationError(
+                f"{source} is not a text file (not UTF-8 at byte {error.start} of a line)",
+                "give JSON lines as `katmonitor sessions show ID --samples` prints them",
+            ) from None
     sys.stdout.write(json.dumps(summary.to_json_dict()) + "\n")
     return EXIT_OK
 
@@ -91,7 +102,7 @@ def cmd_alarms_check_profile(args: argparse.Namespace) -> int:
     from katmonitor.alarms.profile import load_profile
 
     profile = load_profile(args.profile)
-    print(f"profile {profile.name} ({profile.path}): OK")
+    print(f"profile {printable(profile.name)} ({printable(str(profile.path))}): OK")
     print(
         f"  latching {profile.latching}, audio pause {profile.audio_pause_s:g} s, "
         f"reminder {profile.reminder_s:g} s"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from katmonitor.cli.common import EXIT_OK
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -24,7 +25,7 @@ def cmd_care_plan(args: argparse.Namespace) -> int:
     from katmonitor.care_plan import load_care_plan
 
     plan = load_care_plan(args.file)
-    print(f"Care plan {plan.name!r} ({plan.source})")
+    print(f"Care plan {printable(plan.name)!r} ({printable(plan.source)})")
     print(f"  pre-dose gate: {plan.gate.describe()}; NIBP at most "
           f"{plan.gate.max_reading_age_s / 60:g} min old")
     print(f"  prompts: due {plan.due_lead_s / 60:g} min early, overdue after "
@@ -32,8 +33,9 @@ def cmd_care_plan(args: argparse.Namespace) -> int:
     print(f"  dissociation scale: {plan.cadss_form}")
     print("  eligibility (a different answer blocks the dose until a reason is recorded):")
     for item in plan.eligibility:
-        rems = f"  [REMS: {item.rems}]" if item.rems else ""
-        print(f"    {item.id:<26} {item.question} -> {'yes' if item.acceptable else 'no'}{rems}")
+        rems = f"  [REMS: {printable(item.rems)}]" if item.rems else ""
+        answer = "yes" if item.acceptable else "no"
+        print(f"    {printable(item.id):<26} {printable(item.question)} -> {answer}{rems}")
     print("  schedule per route (minutes after the first dose):")
     for route, r in plan.routes.items():
         parts = [f"observe >= {r.observation_minimum_s / 60:g}"]

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from katmonitor.base.errors import ConfigurationError, KatMonitorError
-from katmonitor.config import resolve_database_url
+from katmonitor.config import resolve_database_url, uses_default_database
 from katmonitor.session import Route, parse_route
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.storage.database import Database
@@ -36,9 +37,10 @@ back by the next start on that database), or lost when even the journal could no
 
 def print_error(error: KatMonitorError) -> None:
     """How every command shows an error: one line, then the hint."""
-    print(f"katmonitor: error: {error.message}", file=sys.stderr)
+    # Messages may quote what was typed or read (a client id, a file's text): escaped.
+    print(f"katmonitor: error: {printable(error.message)}", file=sys.stderr)
     if error.hint:
-        print(error.hint, file=sys.stderr)
+        print("\n".join(printable(line) for line in error.hint.split("\n")), file=sys.stderr)
 
 
 def db_option() -> argparse.ArgumentParser:
@@ -53,9 +55,17 @@ def db_option() -> argparse.ArgumentParser:
 
 
 def open_database(cli_url: str | None, *, upgrade: bool = True) -> Database:
+    """The database of ``--db``/``$KATMONITOR_DB``/the default. Refused: an empty or in-memory
+    URL (each command is a new process: what it wrote would be gone) and a SQLite file in a
+    directory that does not exist (only the default data directory is created)."""
     from katmonitor.storage.database import open_database as open_db
 
-    return open_db(resolve_database_url(cli_url), upgrade=upgrade)
+    return open_db(
+        resolve_database_url(cli_url),
+        upgrade=upgrade,
+        allow_in_memory=False,
+        create_directory=uses_default_database(cli_url),
+    )
 
 
 def open_workstation(
@@ -139,6 +149,21 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
+
+
+MAX_SESSION_ID = 2**63 - 1  # the database's BIGINT; larger ids cannot exist
+
+
+def session_id(text: str) -> int:
+    """A session id argument: a whole number from 1 to 2**63 - 1."""
+    cleaned = text.strip()
+    if not cleaned.isascii() or not cleaned.isdigit():
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not a session id (a number)")
+    if len(cleaned) > 19 or not 1 <= int(cleaned) <= MAX_SESSION_ID:
+        raise argparse.ArgumentTypeError(
+            f"{cleaned} is not a session id (ids run from 1 to {MAX_SESSION_ID})"
+        )
+    return int(cleaned)
 
 
 def non_negative_float(text: str) -> float:

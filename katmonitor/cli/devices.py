@@ -15,6 +15,7 @@ from devices.protocols import PROTOCOLS
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.cli.common import EXIT_OK, non_negative_float, on_termination, positive_float
 from katmonitor.config import DEFAULT_DEVICE
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -110,7 +111,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     ports = sorted(list_ports.comports(), key=lambda p: p.device)
     print("Serial ports:" if ports else "Serial ports: none found")
     for port in ports:
-        print(f"  {port.device}  {port.description}")
+        print(f"  {printable(port.device)}  {printable(port.description)}")
     return EXIT_OK
 
 
@@ -122,7 +123,7 @@ def cmd_devices_show(args: argparse.Namespace) -> int:
     if not settings.devices:
         print(f"Devices: none saved; `run` uses {DEFAULT_DEVICE} (simulated, training)")
     for spec in settings.devices:
-        print(f"  {spec}")
+        print(f"  {printable(spec)}")
     return EXIT_OK
 
 

@@ -1,4 +1,5 @@
-"""``katmonitor export ID --format NAME --out PATH``: the formats are katmonitor/exports/."""
+"""``katmonitor export ID --format NAME --out PATH [--force]``: the formats are
+katmonitor/exports/; an existing file is replaced only with ``--force``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from katmonitor.cli.common import EXIT_OK, open_database
+from katmonitor.cli.common import EXIT_OK, open_database, session_id
 from katmonitor.exports import FORMATS, ExportOptions, check_writable, export_format
+from katmonitor.exports.files import refuse_existing
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -20,10 +22,13 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         help="export a recorded session (" + ", ".join(sorted(FORMATS)) + ")",
         description="Formats: " + "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()),
     )
-    export.add_argument("session_id", type=int, metavar="ID")
+    export.add_argument("session_id", type=session_id, metavar="ID")
     # Not argparse `choices`: an unknown format gets the same one-message error as the rest.
     export.add_argument("--format", required=True, metavar="FORMAT", dest="export_format")
     export.add_argument("--out", required=True, type=Path, metavar="PATH")
+    export.add_argument(
+        "--force", action="store_true", help="replace the output file(s) if they exist already"
+    )
     csv_options = export.add_argument_group("csv")
     csv_options.add_argument(
         "--pleth",
@@ -56,7 +61,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt = export_format(args.export_format)
     out: Path = args.out.expanduser()
     check_writable(out)
-    options = ExportOptions(pleth=args.pleth, numerics=args.numerics, care_plan=args.care_plan)
+    refuse_existing([out], overwrite=args.force)  # before the database is opened
+    options = ExportOptions(
+        pleth=args.pleth, numerics=args.numerics, care_plan=args.care_plan, overwrite=args.force
+    )
     database = open_database(args.db)
     try:
         store = SessionStore(database)

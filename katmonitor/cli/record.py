@@ -73,7 +73,11 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    workstation = open_workstation(args.db, with_capture(args.device, args.capture))
+    from devices.preflight import check_devices_reachable
+
+    specs = with_capture(args.device, args.capture)
+    check_devices_reachable(specs)  # a port or host that does not exist: no empty session
+    workstation = open_workstation(args.db, specs)
     stop = threading.Event()
     restore = on_termination(lambda: stop.set())
     failure: KatMonitorError | None = None

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
-from katmonitor.cli.common import EXIT_OK, local_time, open_database
+from katmonitor.cli.common import EXIT_OK, local_time, open_database, session_id
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -24,7 +25,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(handler=cmd_sessions_list)
     show = session_commands.add_parser("show", parents=[db], help="show one session")
-    show.add_argument("session_id", type=int, metavar="ID")
+    show.add_argument("session_id", type=session_id, metavar="ID")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.add_argument(
         "--samples", action="store_true", help="print every sample as one JSON object per line"
@@ -43,7 +44,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         "was killed, the power failed). The reason and the time of the last stored data are "
         "recorded in the session's audit chain; the session can then be signed.",
     )
-    close.add_argument("session_id", type=int, metavar="ID")
+    close.add_argument("session_id", type=session_id, metavar="ID")
     close.add_argument("--reason", required=True, help='why it was not ended, e.g. "power lost"')
     close.set_defaults(handler=cmd_sessions_close)
 
@@ -69,8 +70,9 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     for s in sessions:
         ended = local_time(s.ended_at) if s.ended_at else "-"
         mode = "training" if s.training else "clinical"
+        client = printable(s.client_id)
         print(
-            f"{s.id:>5}  {s.client_id:<16.16} {local_time(s.started_at):<19}  {ended:<19}  "
+            f"{s.id:>5}  {client:<16.16} {local_time(s.started_at):<19}  {ended:<19}  "
             f"{s.status.value:<11} {mode}"
         )
     return EXIT_OK
@@ -149,24 +151,32 @@ def _block_summary_json(block: WaveformBlock) -> dict[str, object]:
 def _print_summary(summary: dict[str, Any]) -> None:
     print(f"Session {summary['id']}  ({'TRAINING' if summary['training'] else 'clinical'})")
     for key in ("client", "medicine", "route", "status", "started_at", "ended_at", "workstation"):
-        print(f"  {key:<12} {summary[key] if summary[key] is not None else '-'}")
-    print(f"  {'devices':<12} {', '.join(summary['devices'])}")
+        print(f"  {key:<12} {_shown(summary[key])}")
+    print(f"  {'devices':<12} {printable(', '.join(summary['devices']))}")
     print("  samples:")
     for kind, count in sorted(summary["sample_counts"].items()):
         print(f"    {kind:<16} {count}")
     print(f"  dose events: {len(summary['dose_events'])}")
     for d in summary["dose_events"]:
         print(
-            f"    {d['time']}  {d['dose_mg']:g} mg x{d['unit_count']}  lot {d['lot'] or '-'}"
-            f"  by {d['given_by']}"
+            f"    {d['time']}  {d['dose_mg']:g} mg x{d['unit_count']}  lot {_shown(d['lot'])}"
+            f"  by {_shown(d['given_by'])}"
         )
     print(f"  observations: {len(summary['observations'])}")
     for o in summary["observations"]:
-        print(f"    {o['time']}  {o['author']}: {o['summary']}")
+        print(f"    {o['time']}  {_shown(o['author'])}: {_shown(o['summary'])}")
     print(f"  workflow steps: {len(summary['workflow_events'])}")
     for e in summary["workflow_events"]:
-        print(f"    {e['time']}  {e['kind']:<15} by {e['user']}")
+        print(f"    {e['time']}  {e['kind']:<15} by {_shown(e['user'])}")
     if "addenda" in summary:
         print(f"  addenda: {len(summary['addenda'])}")
         for a in summary["addenda"]:
-            print(f"    {a['time']}  {a['kind']} by {a['printed_name']} ({a['role']}): {a['text']}")
+            print(
+                f"    {a['time']}  {a['kind']} by {_shown(a['printed_name'])} ({a['role']}): "
+                f"{_shown(a['text'])}"
+            )
+
+
+def _shown(value: object) -> str:
+    """A stored value as one safe line: '-' for none, control characters escaped."""
+    return "-" if value is None or value == "" else printable(str(value))

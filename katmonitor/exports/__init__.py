@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from katmonitor.base.errors import ConfigurationError
 
@@ -35,6 +35,8 @@ class ExportOptions:
     """fhir: continuous numerics as per-minute medians, or every value."""
     care_plan: Path | None = None
     """pdf, rems: the clinic's care plan TOML; None: the shipped plan."""
+    overwrite: bool = False
+    """Replace files that exist already (``--force``); without it such a file is refused."""
 
 
 DEFAULT_OPTIONS = ExportOptions()
@@ -121,14 +123,3 @@ def check_writable(out: Path) -> None:
         raise ConfigurationError(
             f"cannot write {out}: the directory {parent} does not exist", "create it first"
         )
-
-
-def open_for_writing(path: Path, **kwargs: Any) -> Any:
-    """``path.open("w")`` with OSError turned into a user-facing error."""
-    try:
-        return path.open("w", **kwargs)
-    except OSError as error:
-        raise ConfigurationError(
-            f"cannot write {path}: {error.strerror or error}",
-            "choose a writable location for --out",
-        ) from None

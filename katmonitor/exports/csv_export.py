@@ -20,11 +20,12 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VITALS, VitalKind, spec_of
-from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions, open_for_writing
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
+from katmonitor.exports.files import atomic_file, refuse_existing
 from katmonitor.session import Session
 from katmonitor.storage.store import SessionStore
 
@@ -50,25 +51,35 @@ def events_path(out: Path) -> Path:
 def write_csv_export(
     store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
-    return write_csv(store, session_id, out, pleth=options.pleth)
+    return write_csv(store, session_id, out, pleth=options.pleth, overwrite=options.overwrite)
 
 
 def write_csv(
-    store: SessionStore, session_id: int, out: Path, *, pleth: str = "points"
+    store: SessionStore,
+    session_id: int,
+    out: Path,
+    *,
+    pleth: str = "points",
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write both files; returns their paths (samples first)."""
     if pleth not in ("points", "blocks"):
         raise ValueError(f"pleth must be 'points' or 'blocks', not {pleth!r}")
     session = store.get_session(session_id)
     events_out = events_path(out)
-    with open_for_writing(out, encoding="utf-8", newline="") as handle:
-        _write_header(handle, session, "samples", events_out.name, pleth)
-        writer = csv.writer(handle)
+    refuse_existing([out, events_out], overwrite=overwrite)  # both or neither
+    # Both files are written before either is put in place: a failure while writing leaves
+    # neither (only a failure between the two final renames could leave the events file alone).
+    with (
+        atomic_file(out, overwrite=overwrite, newline="") as samples,
+        atomic_file(events_out, overwrite=overwrite, newline="") as events,
+    ):
+        _write_header(samples, session, "samples", events_out.name, pleth)
+        writer = csv.writer(samples)
         writer.writerow(SAMPLE_COLUMNS)
         writer.writerows(sample_rows(store.iter_samples(session_id), pleth=pleth))
-    with open_for_writing(events_out, encoding="utf-8", newline="") as handle:
-        _write_header(handle, session, "events", out.name, pleth)
-        writer = csv.writer(handle)
+        _write_header(events, session, "events", out.name, pleth)
+        writer = csv.writer(events)
         writer.writerow(EVENT_COLUMNS)
         writer.writerows(event_rows(store, session_id))
     return [out, events_out]
@@ -181,7 +192,7 @@ def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
     return [r[2] for r in rows]
 
 
-def _write_header(handle: TextIO, session: Session, part: str, other: str, pleth: str) -> None:
+def _write_header(handle: IO[str], session: Session, part: str, other: str, pleth: str) -> None:
     units = ", ".join(f"{k.value}={s.unit}" for k, s in VITALS.items())
     lines = [
         f"KAT Monitor session export ({part})",

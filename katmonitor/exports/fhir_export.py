@@ -38,7 +38,8 @@ from typing import Any
 from katmonitor.base.errors import KatMonitorError
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
-from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions, open_for_writing
+from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
+from katmonitor.exports.files import atomic_file
 from katmonitor.exports.report_data import Signature, signature_status
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.store import SessionStore
@@ -85,7 +86,7 @@ def write_fhir_export(
     store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
     bundle = build_bundle(store, session_id, numerics=options.numerics)
-    with open_for_writing(out, encoding="utf-8") as handle:
+    with atomic_file(out, overwrite=options.overwrite) as handle:
         json.dump(bundle, handle, indent=1, ensure_ascii=False)
         handle.write("\n")
     return [out]

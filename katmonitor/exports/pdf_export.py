@@ -33,7 +33,6 @@ from fpdf.enums import XPos, YPos
 
 from katmonitor.alarms.model import ACKNOWLEDGE, END, ONSET, AlarmEvent, Priority
 from katmonitor.assessments import RESPIRATORY_LABELS
-from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.vitals import VitalKind
 from katmonitor.discharge import (
     DISSOCIATION_RESOLVED,
@@ -44,6 +43,7 @@ from katmonitor.discharge import (
     VITALS_WITHIN_LIMITS,
 )
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
+from katmonitor.exports.files import write_bytes_atomically
 from katmonitor.exports.report_data import (
     ReportData,
     Series,
@@ -108,22 +108,11 @@ def write_pdf_export(
     store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
     report = load_report(store, session_id, care_plan=options.care_plan)
-    return [write_pdf(report, out)]
+    return [write_pdf(report, out, overwrite=options.overwrite)]
 
 
-def write_pdf(report: ReportData, out: Path) -> Path:
-    write_bytes(out, render(report))
-    return out
-
-
-def write_bytes(out: Path, data: bytes) -> None:
-    try:
-        out.write_bytes(data)
-    except OSError as error:
-        raise ConfigurationError(
-            f"cannot write {out}: {error.strerror or error}",
-            "choose a writable location for --out",
-        ) from None
+def write_pdf(report: ReportData, out: Path, *, overwrite: bool = False) -> Path:
+    return write_bytes_atomically(out, render(report), overwrite=overwrite)
 
 
 def render(report: ReportData) -> bytes:

@@ -24,7 +24,8 @@ from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.base.samples import iso_utc, parse_iso_utc
 from katmonitor.base.vitals import VitalKind
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
-from katmonitor.exports.pdf_export import INK, RED, ReportPdf, clean, write_bytes
+from katmonitor.exports.files import write_bytes_atomically
+from katmonitor.exports.pdf_export import INK, RED, ReportPdf, clean
 from katmonitor.exports.report_data import (
     NibpReading,
     ReportData,
@@ -92,9 +93,10 @@ def write_rems_export(
     report = load_report(store, session_id, care_plan=options.care_plan)
     fields = build_rems(report)
     if kind == "json":
-        write_bytes(out, (json.dumps(fields, indent=1, ensure_ascii=False) + "\n").encode())
+        text = json.dumps(fields, indent=1, ensure_ascii=False) + "\n"
+        write_bytes_atomically(out, text.encode(), overwrite=options.overwrite)
     else:
-        write_bytes(out, render_pdf(report, fields))
+        write_bytes_atomically(out, render_pdf(report, fields), overwrite=options.overwrite)
     return [out]
 
 

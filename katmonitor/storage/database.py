@@ -76,20 +76,35 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def open_database(url: str, *, upgrade: bool = True) -> Database:
+def open_database(
+    url: str,
+    *,
+    upgrade: bool = True,
+    allow_in_memory: bool = True,
+    create_directory: bool = True,
+) -> Database:
     """Open (and create, for SQLite) the database at ``url`` and bring its schema to head.
 
     Raises DatabaseError for a malformed URL, an unreachable server, an unwritable location, or
-    a schema written by a newer KAT Monitor (such a database is never modified).
+    a schema written by a newer KAT Monitor (such a database is never modified). With
+    ``allow_in_memory`` False an in-memory SQLite URL (``sqlite://``, ``sqlite:///``) is refused:
+    what a process records there is gone when it exits. With ``create_directory`` False a
+    SQLite file's directory must exist already (a mistyped path is refused, not created).
     """
     parsed = _parse_url(url)
     shown = parsed.render_as_string(hide_password=True)
+    if not allow_in_memory and is_in_memory(parsed):
+        raise DatabaseError(
+            f"{shown} is an in-memory database: everything in it is lost when katmonitor exits",
+            "give a database file, e.g. sqlite:///path/to/katmonitor.sqlite3 (three slashes, "
+            "then the path), or a PostgreSQL URL",
+        )
     path = sqlite_path(parsed)
     if path is not None:
-        _prepare_sqlite_location(path)
+        _prepare_sqlite_location(path, create_directory)
     try:
         engine = make_engine(parsed)
-    except (ArgumentError, NoSuchModuleError):
+    except (ArgumentError, NoSuchModuleError, ValueError):
         raise DatabaseError(f"cannot understand database URL {shown!r}", URL_HINT) from None
     except ImportError as exc:
         raise DatabaseError(
@@ -224,6 +239,14 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def is_in_memory(url: URL) -> bool:
+    """A SQLite database that lives only as long as the process that opened it."""
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in database
+    )
+
+
 def _stored_revision(conn: Connection) -> str | None:
     """The single revision in alembic_version, read with plain SQL (no Alembic import)."""
     if not inspect(conn).has_table("alembic_version"):
@@ -258,7 +281,7 @@ def _refuse_unknown_revision(conn: Connection, shown: str) -> None:
 def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a malformed port or IPv6 host
         raise DatabaseError(
             f"cannot understand database URL {_mask_password(url)!r}", URL_HINT
         ) from None
@@ -271,12 +294,17 @@ def _mask_password(text: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
 
 
-def _prepare_sqlite_location(path: Path) -> None:
-    """Create the directory of a SQLite file and check that we may write there."""
-    if path.is_dir():
-        raise DatabaseError(f"cannot use {path} as the database: it is a directory", LOCATION_HINT)
+def _prepare_sqlite_location(path: Path, create_directory: bool) -> None:
+    """Create (if asked) the directory of a SQLite file and check that we may write there."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise DatabaseError(
+                f"cannot use {path} as the database: it is a directory", LOCATION_HINT
+            )
+        if create_directory:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise _missing_directory(path)
     except OSError as exc:
         raise _unwritable(path, _os_reason(exc, path)) from None
     # WAL needs the directory writable (for the -wal and -shm files) as well as the file.
@@ -290,11 +318,24 @@ def _unwritable(path: Path, reason: str) -> DatabaseError:
     return DatabaseError(f"cannot write the database at {path}: {reason}", LOCATION_HINT)
 
 
+def _missing_directory(path: Path) -> DatabaseError:
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return _unwritable(path, f"{parent} is not a directory")
+    return DatabaseError(
+        f"cannot create the database at {path}: the directory {path.parent} does not exist",
+        "check the path for a typing mistake; to use a new directory, create it first "
+        f"(mkdir -p {path.parent})",
+    )
+
+
 def _os_reason(exc: OSError, path: Path) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     if exc.errno == errno.EROFS:
         return "read-only file system"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the file name is too long"
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         for parent in reversed(path.parents):
             if parent.exists() and not parent.is_dir():

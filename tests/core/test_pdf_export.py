@@ -250,6 +250,7 @@ def test_cli_export_pdf_end_to_end(dosed: DosedSession, tmp_path: Path) -> None:
     assert f"cannot write {missing}: the directory {missing.parent} does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr and not missing.parent.exists()
 
-    unknown = katmonitor("export", "999", "--format", "pdf", "--out", str(out), "--db",
-                         dosed.url)
+    unknown = katmonitor("export", "999", "--format", "pdf", "--out", str(tmp_path / "x.pdf"),
+                         "--db", dosed.url)
     assert unknown.returncode == 2 and "no session 999" in unknown.stderr
+    assert not (tmp_path / "x.pdf").exists()
