@@ -17,6 +17,7 @@ from katmonitor.cli.common import (
     open_database,
     read_password,
 )
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -72,9 +73,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(entry.to_json_dict()))
         else:
-            detail = f"  {entry.detail}" if entry.detail else ""
-            line = (f"{local_time(entry.time)}  {entry.user or '-':<16} {entry.action:<24} "
-                    f"{entry.target or '-':<16} {entry.outcome:<8}{detail}")
+            # A failed sign-in logs the name as typed: escaped like all untrusted text.
+            detail = f"  {printable(entry.detail)}" if entry.detail else ""
+            line = (f"{local_time(entry.time)}  {printable(entry.user) or '-':<16} "
+                    f"{entry.action:<24} {printable(entry.target) or '-':<16} "
+                    f"{entry.outcome:<8}{detail}")
             print(line.rstrip())
     if problems:
         print("the access log's chain is broken: it was changed outside KAT Monitor",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from katmonitor.base.errors import AuthenticationError
 from katmonitor.base.samples import iso_utc
 from katmonitor.cli.common import EXIT_OK, add_password_stdin, open_database, read_password
+from katmonitor.text import printable
 
 if TYPE_CHECKING:
     from katmonitor.accounts import AccountStore, User
@@ -98,7 +99,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
                                  admin=admin, admin_password=admin_password)
     finally:
         database.close()
-    print(f"added {user.role.value} {user.name} ({user.full_name})")
+    print(f"added {user.role.value} {printable(user.name)} ({printable(user.full_name)})")
     return EXIT_OK
 
 
@@ -130,7 +131,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     now = time.time()
     for u, r in zip(users, rows, strict=True):
         status = "disabled" if u.disabled else "locked" if u.locked_at(now) else "active"
-        print(f"{r['name']:<20} {r['role']:<14} {status:<9} {r['full_name']}")
+        print(f"{printable(r['name']):<20} {r['role']:<14} {status:<9} "
+              f"{printable(r['full_name'])}")
     return EXIT_OK
 
 
@@ -138,7 +140,7 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     admin, password = _admin_password(args, "disable an account")
     _with_accounts(args, lambda a: a.disable_user(args.name, admin=admin,
                                                   admin_password=password))
-    print(f"disabled {args.name}")
+    print(f"disabled {printable(args.name)}")
     return EXIT_OK
 
 
@@ -146,7 +148,7 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     admin, password = _admin_password(args, "enable an account")
     _with_accounts(args, lambda a: a.enable_user(args.name, admin=admin,
                                                  admin_password=password))
-    print(f"enabled {args.name}")
+    print(f"enabled {printable(args.name)}")
     return EXIT_OK
 
 
@@ -157,7 +159,7 @@ def cmd_users_set_role(args: argparse.Namespace) -> int:
     admin, password = _admin_password(args, "change a role")
     user = _with_accounts(args, lambda a: a.set_role(args.name, role, admin=admin,
                                                      admin_password=password))
-    print(f"{user.name} is now a {user.role.value}")
+    print(f"{printable(user.name)} is now a {user.role.value}")
     return EXIT_OK
 
 
@@ -165,7 +167,7 @@ def cmd_users_unlock(args: argparse.Namespace) -> int:
     admin, password = _admin_password(args, "unlock an account")
     _with_accounts(args, lambda a: a.unlock_user(args.name, admin=admin,
                                                  admin_password=password))
-    print(f"unlocked {args.name}")
+    print(f"unlocked {printable(args.name)}")
     return EXIT_OK
 
 
@@ -178,7 +180,7 @@ def cmd_users_reset_password(args: argparse.Namespace) -> int:
     check_password_policy(password)
     _with_accounts(args, lambda a: a.reset_password(args.name, password, admin=admin,
                                                     admin_password=admin_password))
-    print(f"new password and signing key for {args.name}; the old key only verifies")
+    print(f"new password and signing key for {printable(args.name)}; the old key only verifies")
     return EXIT_OK
 
 
