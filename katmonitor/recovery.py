@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
+from katmonitor.records.entries import STATUS_KIND, entry_body
 from katmonitor.session import Session, SessionStatus
 from katmonitor.storage.leases import ActiveSession, LeaseRepository
 from katmonitor.storage.store import SessionStore
@@ -160,3 +161,57 @@ def close_interrupted_session(
     return store.set_status(
         session_id, SessionStatus.ENDED, ended_at, closed_after_interruption=reason
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingGap:
+    """A stretch of a session with no recording: from its last data before an interruption
+    to its reopening (``end`` None: it was never reopened)."""
+
+    start: float
+    end: float | None
+    why: str
+    """Why it stopped: the recorder gone (found at a later start), or the app closed."""
+    closed_reason: str = ""
+    """The reason given when the interrupted session was closed instead of reopened."""
+
+    def to_json_dict(self) -> dict[str, object]:
+        from katmonitor.base.samples import iso_utc
+
+        return {
+            "start": iso_utc(self.start),
+            "end": iso_utc(self.end) if self.end is not None else None,
+            "why": self.why,
+            "closed_reason": self.closed_reason,
+        }
+
+    def text(self, time_text: Callable[[float], str]) -> str:
+        end = time_text(self.end) if self.end is not None else "the end of the session"
+        closed = f"; closed: {self.closed_reason}" if self.closed_reason else ""
+        return f"not recorded from {time_text(self.start)} to {end} ({self.why}{closed})"
+
+
+def recording_gaps(store: SessionStore, session_id: int) -> list[RecordingGap]:
+    """The session's interruptions, from the status changes in its chain."""
+    with store.reading("read the session's status changes") as tx:
+        changes = [entry_body(r["entry"]) for r in tx.chain.entries(session_id)
+                   if r["kind"] == STATUS_KIND]
+    gaps: list[RecordingGap] = []
+    open_gap: RecordingGap | None = None
+    for change in changes:
+        status = change.get("status")
+        if status == str(SessionStatus.INTERRUPTED) and open_gap is None:
+            last = change.get("last_data_at")
+            start = float(last) if last is not None else float(change["at"])
+            why = str(change.get("recovered") or "the app was closed during the session")
+            open_gap = RecordingGap(start, None, why)
+        elif open_gap is not None and status == str(SessionStatus.ACTIVE):
+            gaps.append(RecordingGap(open_gap.start, float(change["at"]), open_gap.why))
+            open_gap = None
+        elif open_gap is not None and status == str(SessionStatus.ENDED):
+            reason = str(change.get("closed_after_interruption") or "")
+            gaps.append(RecordingGap(open_gap.start, None, open_gap.why, reason))
+            open_gap = None
+    if open_gap is not None:
+        gaps.append(open_gap)
+    return gaps

@@ -1,7 +1,7 @@
 """What one recorded session holds, at a glance: ``katmonitor sessions show`` prints it.
 
 Composed from the store's public reads (no SQL here): the session, its sample counts per kind,
-dose events, observations, device events, addenda and workflow steps.
+dose events, observations, device events, addenda, workflow steps and recording gaps.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from katmonitor.addenda import Addendum, list_addenda
 from katmonitor.base.samples import DeviceStatus
+from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ class SessionSummary:
     device_events: list[DeviceStatus]
     addenda: list[Addendum]
     workflow_events: list[WorkflowEvent]
+    gaps: list[RecordingGap]
+    """Stretches not recorded (the app closed or killed during the session)."""
 
     def to_json_dict(self) -> dict[str, object]:
         """The session's own fields, then each list (``sessions show --json``)."""
@@ -37,6 +40,7 @@ class SessionSummary:
         summary["device_events"] = [s.to_json_dict() for s in self.device_events]
         summary["addenda"] = [a.to_json_dict() for a in self.addenda]
         summary["workflow_events"] = [e.to_json_dict() for e in self.workflow_events]
+        summary["gaps"] = [g.to_json_dict() for g in self.gaps]
         return summary
 
 
@@ -51,4 +55,5 @@ def summarize_session(store: SessionStore, session_id: int) -> SessionSummary:
         device_events=store.device_events(session.id),
         addenda=list_addenda(store, session.id),
         workflow_events=store.workflow_events(session.id),
+        gaps=recording_gaps(store, session.id),
     )

@@ -156,6 +156,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("  samples:")
     for kind, count in sorted(summary["sample_counts"].items()):
         print(f"    {kind:<16} {count}")
+    for gap in summary["gaps"]:
+        end = gap["end"] or "the end"
+        closed = f"; closed: {printable(gap['closed_reason'])}" if gap["closed_reason"] else ""
+        print(f"  not recorded {gap['start']} to {end} ({gap['why']}{closed})")
     print(f"  dose events: {len(summary['dose_events'])}")
     for d in summary["dose_events"]:
         print(

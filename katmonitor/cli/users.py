@@ -131,8 +131,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     now = time.time()
     for u, r in zip(users, rows, strict=True):
         status = "disabled" if u.disabled else "locked" if u.locked_at(now) else "active"
-        print(f"{printable(r['name']):<20} {r['role']:<14} {status:<9} "
-              f"{printable(r['full_name'])}")
+        print(f"{printable(str(r['name'])):<20} {r['role']:<14} {status:<9} "
+              f"{printable(str(r['full_name']))}")
     return EXIT_OK
 
 

@@ -367,6 +367,7 @@ def _summary(pdf: ReportPdf, r: ReportData) -> None:
             ("First dose", local_text(anchor) if anchor is not None else "no dose recorded"),
             ("Care plan", care_plan or "not recorded"),
             ("Signature", _signature_line(r)),
+            *(("Recording gap", gap.text(local_text)) for gap in r.gaps),
         ]
     )
 

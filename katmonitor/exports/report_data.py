@@ -29,6 +29,7 @@ from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
 from katmonitor.record_signing import VerificationReport, is_signed, verify_session
+from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -152,6 +153,8 @@ class ReportData:
     exported_at: float
     full_names: dict[str, str] = field(default_factory=dict)
     """Account name -> printed name, for the users named in the record."""
+    gaps: list[RecordingGap] = field(default_factory=list)
+    """Stretches not recorded (the app closed or killed during the session)."""
 
     # -- the record's parts --------------------------------------------------------------------
 
@@ -285,6 +288,7 @@ def load_report(
         plan=load_care_plan(care_plan),
         exported_at=_time.time() if now is None else now,
         full_names=_full_names(store),
+        gaps=recording_gaps(store, session_id),
     )
 
 

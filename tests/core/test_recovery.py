@@ -199,3 +199,26 @@ def test_sigkill_of_record_then_close_and_sign(sqlite_url: str) -> None:
     summary = json.loads(katmonitor(
         "sessions", "show", str(session_id), "--json", "--db", sqlite_url).stdout)
     assert summary["status"] == "ended" and summary["sample_counts"]["hr"] >= 1
+
+
+def test_the_gap_is_on_record_in_the_summary_and_the_report(store: SessionStore) -> None:
+    from katmonitor.exports.report_data import load_report
+    from katmonitor.recovery import recording_gaps
+    from katmonitor.session_summary import summarize_session
+
+    sid = recorded_session(store, minutes=2)
+    RecordingLease(store, host="room-1").hold(sid, T0 + 120)
+    recover_interrupted_sessions(store, T0 + 125, host="room-1", alive=_dead)
+    store.set_status(sid, SessionStatus.ACTIVE)  # reopened
+    (reopened,) = recording_gaps(store, sid)
+    assert reopened.start == pytest.approx(T0 + 119) and reopened.end is not None
+    assert "has ended" in reopened.why
+
+    RecordingLease(store, host="room-1").hold(sid, T0 + 300)
+    recover_interrupted_sessions(store, T0 + 400, host="room-1", alive=_dead)
+    close_interrupted_session(store, sid, "power lost", T0 + 500)
+    gaps = recording_gaps(store, sid)
+    assert len(gaps) == 2 and gaps[1].end is None and gaps[1].closed_reason == "power lost"
+    shown = summarize_session(store, sid).to_json_dict()["gaps"]
+    assert [g["closed_reason"] for g in shown] == ["", "power lost"]  # type: ignore[index]
+    assert load_report(store, sid).gaps == gaps
