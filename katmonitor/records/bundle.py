@@ -180,6 +180,8 @@ def _hex(value: Any, where: str, size: int) -> bytes:
         raise DamagedBundle(f"{where}: not hexadecimal") from None
     if len(raw) != size:
         raise DamagedBundle(f"{where}: {len(raw)} bytes, expected {size}")
+    if raw.hex() != text:  # as written: lowercase, no spaces (every byte of a bundle counts)
+        raise DamagedBundle(f"{where}: not written as KAT Monitor writes hexadecimal")
     return raw
 
 

@@ -87,7 +87,12 @@ class Checkpoint:
             raise ValueError(
                 f"a checkpoint's keys are wrong (missing {missing}, unexpected {extra})"
             )
-        if obj["format"] != CHECKPOINT_FORMAT or obj["version"] != CHECKPOINT_VERSION:
+        version = obj["version"]
+        if (
+            obj["format"] != CHECKPOINT_FORMAT
+            or type(version) is not int
+            or version != CHECKPOINT_VERSION
+        ):
             raise ValueError(
                 f"not a checkpoint of this version ({obj['format']!r}, {obj['version']!r})"
             )
@@ -107,8 +112,8 @@ class Checkpoint:
             signature = bytes.fromhex(obj["signature"])
         except ValueError:
             raise ValueError("a checkpoint's signature is not hexadecimal") from None
-        if len(signature) != 64:
-            raise ValueError("a checkpoint's signature is not 64 bytes")
+        if len(signature) != 64 or signature.hex() != obj["signature"]:
+            raise ValueError("a checkpoint's signature is not 64 bytes in lowercase hexadecimal")
         return cls(
             obj["session_uuid"], count, obj["head"], at, obj["event"], obj["user"], key_id,
             signature,
