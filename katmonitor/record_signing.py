@@ -27,7 +27,7 @@ import hashlib
 import json
 import math
 import time as _time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -502,7 +502,7 @@ def _check_anchors(
     session_uuid: str,
     checkpoints: Sequence[Checkpoint],
     hashes: Sequence[str],
-    keys: dict[int, bytes],
+    keys: Mapping[int, Sequence[bytes]],
     where: str,
 ) -> None:
     """The chain against its checkpoints kept outside the database."""
@@ -536,6 +536,7 @@ def verify_session(
         trusted = TrustedKeys.of_rows(tx.keys.history())
     report.entry_count = len(check.stored)
     report.notes = check.notes
+    where = f"in {log.path}"
     if sig is None:
         report.problems.append("the session has no signature")
         report.problems += check.problems
@@ -546,7 +547,8 @@ def verify_session(
             )
             for problem in found.problems:
                 report.fail(problem)
-            _check_anchors(report, uuid, found.checkpoints, check.hashes, keys, str(log.path))
+            anchor_keys = {i: [k] for i, k in keys.items()}
+            _check_anchors(report, uuid, found.checkpoints, check.hashes, anchor_keys, where)
         return report
     report.status = "verified"
     if len(sig_rows) > 1:
@@ -558,7 +560,8 @@ def verify_session(
     _check_addenda(report, check.stored, sig, keys, trusted)
     for problem in found.problems:
         report.fail(problem)
-    _check_anchors(report, uuid, found.checkpoints, check.hashes, keys, str(log.path))
+    anchor_keys = {i: [k] for i, k in keys.items()}
+    _check_anchors(report, uuid, found.checkpoints, check.hashes, anchor_keys, where)
     return report
 
 
@@ -688,8 +691,10 @@ def _check_bundle(
         for problem in found.problems:
             report.fail(problem)
         where += f" or in {checkpoints.path}"
-    keys = dict(bundle.addendum_keys)
+    keys: dict[int, list[bytes]] = {i: [k] for i, k in bundle.addendum_keys.items()}
     if bundle.public_key is not None:
-        keys[sig["key_id"]] = bundle.public_key
+        keys.setdefault(sig["key_id"], []).append(bundle.public_key)
+    for known in trusted.keys:  # the clinic's own, for its checkpoint file's lines
+        keys.setdefault(known.key_id, []).append(known.public_key)
     if bundle.version >= 5 or anchors:
         _check_anchors(report, sig["session_uuid"], anchors, hashes, keys, where)

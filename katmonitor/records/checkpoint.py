@@ -130,10 +130,11 @@ def check_checkpoints(
     checkpoints: Sequence[Checkpoint],
     session_uuid: str,
     hashes: Sequence[str],
-    keys: Mapping[int, bytes],
+    keys: Mapping[int, Sequence[bytes]],
 ) -> list[str]:
     """The chain (each entry's recomputed hash, in order) against the session's checkpoints,
-    each checked with the public key of its key id in ``keys``: a checkpoint that is not
+    each checked with a public key of its key id in ``keys`` (a bundle's and the clinic's may
+    both be known): a checkpoint that is not
     validly signed, a chain shorter than a checkpoint (its newest entries were removed), or an
     entry at a checkpoint's count with another hash (the chain was rewritten after it)."""
     problems: list[str] = []
@@ -141,13 +142,11 @@ def check_checkpoints(
         if cp.session_uuid != session_uuid:
             problems.append(f"{cp.describe()} belongs to another session ({cp.session_uuid})")
             continue
-        key = keys.get(cp.key_id)
-        if key is None:
+        candidates = keys.get(cp.key_id, ())
+        if not candidates:
             problems.append(f"{cp.describe()}: its public key {cp.key_id} is missing")
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(key).verify(cp.signature, cp.payload())
-        except (InvalidSignature, ValueError):
+        if not any(_signed_by(cp, key) for key in candidates):
             problems.append(f"{cp.describe()}: its signature is invalid")
             continue
         if cp.entry_count > len(hashes):
@@ -162,3 +161,13 @@ def check_checkpoints(
                 "entries of the record were removed or replaced"
             )
     return problems
+
+
+def _signed_by(checkpoint: Checkpoint, public_key: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            checkpoint.signature, checkpoint.payload()
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
