@@ -382,6 +382,7 @@ def _check_signature(
     hashes: Sequence[str],
     entries: Sequence[dict[str, Any]],
     trusted: TrustedKeys,
+    distrust: Callable[[str], None],
 ) -> None:
     count = sig["entry_count"]
     if count > len(entries):
@@ -430,7 +431,7 @@ def _check_signature(
     if intact:
         why = trusted.untrusted_because(public_key, sig["signed_at"], sig["user"])
         if why is not None:
-            report.distrust(
+            distrust(
                 "signature intact but the signer is not trusted by this clinic: key fingerprint "
                 f"{fingerprint} (signed as {sig['printed_name']}, {sig['user']}): {why}"
             )
@@ -456,9 +457,10 @@ def _check_addenda(
     sig: dict[str, Any],
     keys: dict[int, bytes],
     trusted: TrustedKeys,
+    distrust: Callable[[str], None],
 ) -> None:
     """Each addendum's own signature, the signature it amends, its author's role, and that
-    the clinic trusts its author's key."""
+    the clinic trusts its author's key (``distrust`` hears why not)."""
     for row in stored:
         if row["kind"] != ADDENDUM_KIND:
             continue
@@ -477,7 +479,7 @@ def _check_addenda(
                 key, at if math.isfinite(at) else -1.0, str(body.get("user_name"))
             )
             if why is not None:
-                report.distrust(
+                distrust(
                     f"addendum {body.get('id')}: signature intact but its author is not trusted "
                     f"by this clinic: key fingerprint {key_fingerprint(key)} (signed as "
                     f"{body.get('printed_name')}, {body.get('user_name')}): {why}"
@@ -556,8 +558,11 @@ def verify_session(
     for problem in check.problems:
         report.fail(problem)
     _unknown_kinds(report, check.stored)
-    _check_signature(report, sig, keys.get(sig["key_id"]), check.hashes, check.stored, trusted)
-    _check_addenda(report, check.stored, sig, keys, trusted)
+    # The database is its own trust source: a key it says was not the signer's, or not valid
+    # then, means its rows disagree with each other (invalid, not merely untrusted).
+    public_key = keys.get(sig["key_id"])
+    _check_signature(report, sig, public_key, check.hashes, check.stored, trusted, report.fail)
+    _check_addenda(report, check.stored, sig, keys, trusted, report.fail)
     for problem in found.problems:
         report.fail(problem)
     anchor_keys = {i: [k] for i, k in keys.items()}
@@ -678,8 +683,8 @@ def _check_bundle(
         report.fail(problem)
     _unknown_kinds(report, entries)
     hashes = recomputed_hashes(entries)
-    _check_signature(report, sig, bundle.public_key, hashes, entries, trusted)
-    _check_addenda(report, entries, sig, bundle.addendum_keys, trusted)
+    _check_signature(report, sig, bundle.public_key, hashes, entries, trusted, report.distrust)
+    _check_addenda(report, entries, sig, bundle.addendum_keys, trusted, report.distrust)
     anchors = list(bundle.checkpoints)
     where = "in the bundle"
     if checkpoints is not None:

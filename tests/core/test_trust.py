@@ -35,7 +35,6 @@ from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
 from katmonitor.trusted_keys import (
-    TrustedKey,
     export_trusted_keys,
     key_fingerprint,
     load_trusted_keys,
@@ -210,7 +209,6 @@ def test_a_damaged_keys_file_is_a_clear_error(store: SessionStore, tmp_path: Pat
             load_trusted_keys(keys_file)
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_trusted_keys(tmp_path / "missing.json")
-    assert isinstance(TrustedKey, type)
 
 
 def test_removing_the_newest_addendum_with_its_chain_rows_is_detected(
@@ -332,3 +330,15 @@ def test_cli_export_keys_and_verify_with_trusted_keys(
     assert damaged.returncode == 2 and "is damaged" in damaged.stderr
     helped = katmonitor("verify", "--help")
     assert "4 every signature is intact" in helped.stdout
+
+
+def test_a_key_the_database_says_was_retired_before_signing_is_refused(
+    store: SessionStore,
+) -> None:
+    sid = recorded_session(store)
+    sign_session(store, sid, "nina", PASSWORD)
+    with store.database.engine.begin() as conn:
+        conn.execute(text("UPDATE user_keys SET retired_at = created_at"))
+    report = verify_session(store, sid)
+    assert report.status == "invalid"
+    assert "the signer is not trusted by this clinic" in "\n".join(report.problems)
