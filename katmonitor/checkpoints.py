@@ -66,7 +66,6 @@ class Found:
 
     checkpoints: list[Checkpoint] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    file_exists: bool = False
 
 
 class CheckpointLog:
@@ -99,7 +98,6 @@ class CheckpointLog:
         found = Found()
         try:
             with self.path.open("rb") as f:
-                found.file_exists = True
                 needle = session_uuid.encode()
                 for number, line in enumerate(f, start=1):
                     if needle not in line:
