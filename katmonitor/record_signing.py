@@ -543,10 +543,11 @@ def verify_session(
         report.problems.append("the session has no signature")
         report.problems += check.problems
         if found.checkpoints or found.problems:
-            report.fail(
-                "the database holds no signature, but the checkpoint file outside it shows "
-                "that this record was signed or amended"
-            )
+            if found.checkpoints:
+                report.fail(
+                    "the database holds no signature, but the checkpoint file outside it shows "
+                    "that this record was signed or amended"
+                )
             for problem in found.problems:
                 report.fail(problem)
             anchor_keys = {i: [k] for i, k in keys.items()}
