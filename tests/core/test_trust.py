@@ -342,3 +342,21 @@ def test_a_key_the_database_says_was_retired_before_signing_is_refused(
     report = verify_session(store, sid)
     assert report.status == "invalid"
     assert "the signer is not trusted by this clinic" in "\n".join(report.problems)
+
+
+def test_a_version_4_bundle_still_verifies_and_says_it_has_no_checkpoints(
+    store: SessionStore, bundle: Path, tmp_path: Path
+) -> None:
+    older = json.loads(bundle.read_bytes())
+    older["version"] = 4
+    del older["checkpoints"]
+    path = tmp_path / "v4.json"
+    path.write_text(json.dumps(older))
+    report = verify_bundle(path, trusted_keys_of(store))
+    assert report.ok, report.problems
+    assert any("carries no checkpoints" in n for n in report.notes)
+    older["checkpoints"] = []  # a version 4 bundle has no such key
+    path.write_text(json.dumps(older))
+    assert "unexpected 'checkpoints'" in "\n".join(
+        verify_bundle(path, trusted_keys_of(store)).problems
+    )
