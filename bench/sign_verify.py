@@ -8,7 +8,10 @@ The sessions are recorded through the real write path (bench.recording: numerics
 5 min), dosed and ended; the databases are cached between runs. Each sign run works on a fresh
 copy of the cached, unsigned database (copying is not timed) and times ``sign_session`` (one
 argon2id included). Verify times ``verify_session`` on the signed copy; verify --file times
-``verify_bundle`` on the bundle ``export_bundle`` wrote. The last lines say how the cost grows
+``verify_bundle`` on the bundle ``export_bundle`` wrote, with the clinic's keys read from the
+file ``export_trusted_keys`` wrote (as ``verify --file --trusted-keys`` does). Signing includes
+writing and fsyncing the checkpoint of the chain head (to a temporary checkpoint directory);
+verifying includes reading the checkpoints back. The last lines say how the cost grows
 with the session's length (linear: 8 h costs twice 4 h).
 """
 
@@ -21,8 +24,10 @@ from pathlib import Path
 from bench import harness
 from bench.harness import Figure, Options
 from bench.recording import NURSE, PASSWORD, CachedSession, Plan, cached_session
+from katmonitor.checkpoints import CheckpointLog
 from katmonitor.record_signing import export_bundle, sign_session, verify_bundle, verify_session
 from katmonitor.storage import SessionStore, open_database
+from katmonitor.trusted_keys import export_trusted_keys, load_trusted_keys
 
 GOAL_MS_PER_HOUR = 50.0  # 200 ms for 4 h, 400 ms for 8 h
 
@@ -35,7 +40,9 @@ def sign_runs(session: CachedSession, runs: int, tmp: Path) -> list[float]:
         try:
             store = SessionStore(database)
             started = time.perf_counter()
-            sign_session(store, copy.session_id, NURSE, PASSWORD)
+            sign_session(
+                store, copy.session_id, NURSE, PASSWORD, checkpoints=CheckpointLog(tmp / "cp")
+            )
             times.append((time.perf_counter() - started) * 1000.0)
         finally:
             database.close()
@@ -50,21 +57,25 @@ def verify_runs(session: CachedSession, runs: int, tmp: Path) -> tuple[list[floa
     database = open_database(copy.url)
     try:
         store = SessionStore(database)
-        sign_session(store, copy.session_id, NURSE, PASSWORD)
+        checkpoints = CheckpointLog(tmp / "cp")
+        sign_session(store, copy.session_id, NURSE, PASSWORD, checkpoints=checkpoints)
         verify_ms = []
         for _ in range(runs):
             started = time.perf_counter()
-            report = verify_session(store, copy.session_id)
+            report = verify_session(store, copy.session_id, checkpoints)
             verify_ms.append((time.perf_counter() - started) * 1000.0)
             if not report.ok:
                 raise RuntimeError(f"verify failed: {report.problems}")
-        bundle = export_bundle(store, copy.session_id, tmp / "bundle.json")
+        bundle = export_bundle(
+            store, copy.session_id, tmp / "bundle.json", checkpoints=checkpoints
+        )
+        keys_file, _, _ = export_trusted_keys(database, tmp / "clinic-keys.json")
     finally:
         database.close()
     file_ms = []
     for _ in range(runs):
         started = time.perf_counter()
-        report = verify_bundle(bundle)
+        report = verify_bundle(bundle, load_trusted_keys(keys_file))
         file_ms.append((time.perf_counter() - started) * 1000.0)
         if not report.ok:
             raise RuntimeError(f"verify --file failed: {report.problems}")

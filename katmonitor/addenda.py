@@ -20,13 +20,15 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from katmonitor.accounts import AccountStore
+from katmonitor.access_log import AccessLog, Action, Outcome
+from katmonitor.accounts import AccountStore, SigningKey
 from katmonitor.base.errors import ConfigurationError, PermissionDeniedError, SessionStateError
-from katmonitor.base.samples import iso_utc
+from katmonitor.checkpoints import CheckpointLog, make_checkpoint
 from katmonitor.records.addendum import MAY_ADD, Addendum, AddendumKind, parse_kind
-from katmonitor.records.entries import canonical, entry_body
+from katmonitor.records.checkpoint import ADDENDUM_EVENT
+from katmonitor.records.entries import canonical, entry_body, time_text
 from katmonitor.storage.store import SessionStore
-from katmonitor.users import Role
+from katmonitor.users import Role, User
 
 __all__ = [
     "MAY_ADD",
@@ -65,20 +67,67 @@ def signed_payload(session_uuid: str, fields: dict[str, Any]) -> bytes:
 
 
 def add_addendum(
-    store: SessionStore, session_id: int, user: str, password: str, kind: str, text: str
+    store: SessionStore,
+    session_id: int,
+    user: str,
+    password: str,
+    kind: str,
+    text: str,
+    *,
+    checkpoints: CheckpointLog | None = None,
 ) -> Addendum:
     """Sign and add a correction or note to a signed session; returns it.
 
-    Raises ConfigurationError (kind, empty text), AuthenticationError (password, disabled
-    user), PermissionDeniedError (role), NotFoundError (no session) or SessionStateError (not
-    signed yet: add an observation instead)."""
+    A signed checkpoint of the chain head with the addendum is appended to the checkpoint file
+    (``checkpoints``, default :class:`CheckpointLog`), which must be writable; the addendum (or
+    its refusal) is entered in the access log.
+
+    Raises ConfigurationError (kind, empty text, checkpoint file), AuthenticationError
+    (password, disabled user), PermissionDeniedError (role), NotFoundError (no session) or
+    SessionStateError (not signed yet: add an observation instead)."""
     what = parse_kind(kind)
     text = text.strip()
     if not text:
         raise ConfigurationError("an addendum needs some text")
     if len(text) > MAX_TEXT:
         raise ConfigurationError(f"an addendum holds at most {MAX_TEXT} characters")
-    author, key = AccountStore(store.database).key_unlocker(user)(password)
+    log = AccessLog(store.database)
+    target = f"session {session_id}"
+    with (checkpoints or CheckpointLog()).open_for_append() as writer:
+        # A failed unlock counts towards lockout and is logged as an addendum attempt.
+        author, key = AccountStore(store.database).key_unlocker(user, Action.ADDENDUM)(password)
+        try:
+            added, uuid, (count, head) = _add(store, session_id, author, key, what, text)
+        except (PermissionDeniedError, SessionStateError) as refused:
+            log.record(user, Action.ADDENDUM, target, Outcome.REFUSED, refused.message)
+            raise
+        # Written once the addendum is committed (the checkpoint counts its chain entry): a
+        # failure here is reported, the addendum stays.
+        try:
+            writer.write(
+                make_checkpoint(
+                    key.private_key, key.key_id, author.name, ADDENDUM_EVENT, uuid, count, head
+                )
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(
+                f"addendum {added.id} was added to session {session_id}, but {error.message}",
+                "the record still verifies; its newest entry is not anchored outside the "
+                "database",
+            ) from None
+    log.record(user, Action.ADDENDUM, target, detail=f"addendum {added.id} ({what.value})")
+    return added
+
+
+def _add(
+    store: SessionStore,
+    session_id: int,
+    author: User,
+    key: SigningKey,
+    what: AddendumKind,
+    text: str,
+) -> tuple[Addendum, str, tuple[int, str]]:
+    """Store and chain the addendum; returns it, the session's uuid and the chain head."""
     if author.role not in MAY_ADD[what]:
         allowed = ", ".join(sorted(r.value for r in MAY_ADD[what]))
         raise PermissionDeniedError(
@@ -106,7 +155,8 @@ def add_addendum(
             "key_id": key.key_id,
         }
         values["signature"] = key.private_key.sign(signed_payload(session.uuid, values))
-        return tx.addenda.add(values)
+        added = tx.addenda.add(values)
+        return added, session.uuid, tx.chain.head(session_id)
 
 
 def list_addenda(store: SessionStore, session_id: int) -> list[Addendum]:
@@ -170,6 +220,6 @@ def addendum_summary(body: dict[str, Any]) -> dict[str, Any]:
         "user": body.get("user_name"),
         "printed_name": body.get("printed_name"),
         "role": body.get("role"),
-        "time": iso_utc(created) if isinstance(created, int | float) else None,
+        "time": time_text(created) if isinstance(created, int | float) else None,
         "key_fingerprint": None,
     }

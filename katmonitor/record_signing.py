@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time as _time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from katmonitor.access_log import AccessLog, Action, Outcome
 from katmonitor.accounts import AccountStore, Role
 from katmonitor.addenda import addendum_summary, check_addendum_entry
 from katmonitor.base.errors import (
@@ -42,7 +44,15 @@ from katmonitor.base.errors import (
     PermissionDeniedError,
     SessionStateError,
 )
-from katmonitor.base.samples import iso_utc
+from katmonitor.checkpoints import CheckpointLog, CheckpointWriter, make_checkpoint
+from katmonitor.records.bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    Bundle,
+    DamagedBundle,
+    parse_bundle,
+)
+from katmonitor.records.checkpoint import SIGNATURE_EVENT, Checkpoint, check_checkpoints
 from katmonitor.records.columns import Recorded
 from katmonitor.records.entries import (
     ADDENDUM_KIND,
@@ -54,6 +64,7 @@ from katmonitor.records.entries import (
     describe,
     entry_body,
     row_entry,
+    time_text,
 )
 from katmonitor.records.verification import (
     check_event_rows,
@@ -65,11 +76,22 @@ from katmonitor.records.verification import (
 from katmonitor.session import SessionStatus
 from katmonitor.storage.store import SessionStore
 from katmonitor.storage.transaction import Transaction
+from katmonitor.trusted_keys import TrustedKeys, key_fingerprint, local_actor
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "DEFAULT_MEANING",
+    "VerificationReport",
+    "export_bundle",
+    "is_signed",
+    "key_fingerprint",
+    "sign_session",
+    "verify_bundle",
+    "verify_session",
+]
 
 DEFAULT_MEANING = "Monitored and reviewed"
-BUNDLE_FORMAT = "katmonitor-signed-record"
-# 3: the recorded data as base64 columns; 4: record format 4's chain, addenda and their keys.
-BUNDLE_VERSION = 4
 # The record format the signature covers. 2: per-minute digests over packed columns, built at
 # signing; 3: digests also cover row ids, text columns as per-row stream hashes; 4: the chain is
 # appended as the session happens (entries in the order written, status changes as entries,
@@ -84,13 +106,18 @@ _RECORD_KINDS = {SESSION_KIND, STATUS_KIND, "samples", SEALED_AT_SIGNING, *EVENT
 
 @dataclass
 class VerificationReport:
+    """What verify found. ``status``: verified; unsigned; invalid (the record, its chain or a
+    signature does not hold, or a bundle is damaged); untrusted (everything holds, but a
+    signer's key is not one the clinic trusts, or was not valid when it signed)."""
+
     session: str
-    status: str = "unsigned"  # verified | unsigned | invalid
+    status: str = "unsigned"  # verified | unsigned | invalid | untrusted
     problems: list[str] = field(default_factory=list)
     signer: dict[str, Any] | None = None
     entry_count: int = 0
     notes: list[str] = field(default_factory=list)
     addenda: list[dict[str, Any]] = field(default_factory=list)
+    untrusted: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,9 +127,22 @@ class VerificationReport:
         self.status = "invalid"
         self.problems.append(problem)
 
+    def distrust(self, reason: str) -> None:
+        """A signature that is intact but whose key the clinic does not trust."""
+        if self.status in ("verified", "unsigned"):
+            self.status = "untrusted"
+        self.untrusted.append(reason)
+
     def lines(self) -> list[str]:
         if self.status == "unsigned":
             return [f"{self.session}: UNSIGNED", *self.problems, *self.notes]
+        if self.status == "untrusted":
+            return [
+                f"{self.session}: NOT TRUSTED ({len(self.untrusted)} signature(s) by keys this "
+                "clinic does not trust)",
+                *(f"  - {r}" for r in self.untrusted),
+                *self.notes,
+            ]
         if self.ok:
             s = self.signer or {}
             return [
@@ -114,7 +154,7 @@ class VerificationReport:
                 *(_addendum_line(a) for a in self.addenda),
             ]
         return [f"{self.session}: INVALID ({len(self.problems)} problem(s))"] + [
-            f"  - {p}" for p in self.problems
+            f"  - {p}" for p in self.problems + self.untrusted
         ]
 
 
@@ -192,10 +232,6 @@ def signed_payload(sig: dict[str, Any], record_format: int = RECORD_FORMAT) -> b
     )
 
 
-def key_fingerprint(public_key: bytes) -> str:
-    return hashlib.sha256(public_key).hexdigest()[:16]
-
-
 # -- signing ----------------------------------------------------------------------------------
 
 
@@ -207,9 +243,13 @@ def sign_session(
     meaning: str = DEFAULT_MEANING,
     *,
     seal_unchained: bool = False,
+    checkpoints: CheckpointLog | None = None,
 ) -> dict[str, Any]:
     """Check the record against its chain and sign the chain head; returns the signature's
-    facts.
+    facts. A signed checkpoint of the chain head is appended to the checkpoint file
+    (``checkpoints``, default :class:`CheckpointLog`) before the signature is stored; a file
+    that cannot be written stops signing. The signature (or its refusal) is entered in the
+    access log.
 
     The key is unlocked (one argon2id derivation, which releases the GIL) in another thread
     while this one reads and checks the record; an authentication failure is still what the
@@ -219,16 +259,29 @@ def sign_session(
     meaning = meaning.strip()
     if not meaning:
         raise ConfigurationError("the signature needs a meaning")
-    unlock = AccountStore(store.database).key_unlocker(user)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katmonitor-unlock") as pool:
-        unlocking = pool.submit(unlock, password)
-        try:
-            return _sign(store, session_id, meaning, unlocking.result, seal_unchained)
-        except BaseException:
-            failure = unlocking.exception()
-            if failure is not None:
-                raise failure from None
-            raise
+    log = AccessLog(store.database)
+    target = f"session {session_id}"
+    with (checkpoints or CheckpointLog()).open_for_append() as writer:
+        # Lockout and logging of failed unlocks are the accounts' (key_unlocker's) business.
+        unlock = AccountStore(store.database).key_unlocker(user)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katmonitor-unlock") as pool:
+            unlocking = pool.submit(unlock, password)
+            try:
+                sig = _sign(store, session_id, meaning, unlocking.result, seal_unchained, writer)
+            except (PermissionDeniedError, SessionStateError) as refused:
+                failure = unlocking.exception()
+                if failure is not None:
+                    raise failure from None
+                log.record(user, Action.SIGN, target, Outcome.REFUSED, refused.message)
+                raise
+            except BaseException:
+                failure = unlocking.exception()
+                if failure is not None:
+                    raise failure from None
+                raise
+    detail = f"key {sig['key_id']}, {sig['entry_count']} entries"
+    log.record(user, Action.SIGN, target, detail=detail)
+    return sig
 
 
 def _sign(
@@ -237,6 +290,7 @@ def _sign(
     meaning: str,
     unlocked: Callable[[], Any],
     seal_unchained: bool,
+    checkpoints: CheckpointWriter,
 ) -> dict[str, Any]:
     with store.writing("sign the session", session_id) as tx:
         session = tx.session(session_id)
@@ -291,6 +345,15 @@ def _sign(
         }
         signature = key.private_key.sign(signed_payload(sig))
         tx.signatures.add(session_id, signer.id, sig, signature)
+        # Written before the transaction commits: no signature is stored without its
+        # checkpoint. (Should the commit still fail, the checkpoint names a chain head that is
+        # stored anyway: signing appends no entry.)
+        checkpoints.write(
+            make_checkpoint(
+                key.private_key, key.key_id, signer.name, SIGNATURE_EVENT, session.uuid,
+                sig["entry_count"], sig["chain_head"],
+            )
+        )
     return {**sig, "signature": signature.hex()}
 
 
@@ -318,6 +381,8 @@ def _check_signature(
     public_key: bytes | None,
     hashes: Sequence[str],
     entries: Sequence[dict[str, Any]],
+    trusted: TrustedKeys,
+    distrust: Callable[[str], None],
 ) -> None:
     count = sig["entry_count"]
     if count > len(entries):
@@ -338,10 +403,13 @@ def _check_signature(
     if public_key is None:
         report.fail(f"signature: public key {sig['key_id']} is missing")
         return
-    verifier = Ed25519PublicKey.from_public_bytes(public_key)
     try:
-        verifier.verify(sig["signature"], signed_payload(sig))
-    except (InvalidSignature, ValueError):
+        verifier = Ed25519PublicKey.from_public_bytes(public_key)
+    except ValueError:
+        report.fail(f"signature: public key {sig['key_id']} is not an Ed25519 key")
+        return
+    intact = _verifies(verifier, sig, RECORD_FORMAT)
+    if not intact:
         older = [f for f in OLDER_RECORD_FORMATS if _verifies(verifier, sig, f)]
         report.fail(
             f"signed with record format {older[0]}, which this version of KAT Monitor does "
@@ -350,15 +418,23 @@ def _check_signature(
             else "signature invalid: the signature, its signer, meaning or time, or the signed "
             "record digest was changed"
         )
+    fingerprint = key_fingerprint(public_key)
     report.signer = {
         "user": sig["user"],
         "printed_name": sig["printed_name"],
         "role": sig["role"],
         "meaning": sig["meaning"],
-        "signed_at_utc": iso_utc(sig["signed_at"]),
+        "signed_at_utc": time_text(sig["signed_at"]),
         "key_id": sig["key_id"],
-        "key_fingerprint": key_fingerprint(public_key),
+        "key_fingerprint": fingerprint,
     }
+    if intact:
+        why = trusted.untrusted_because(public_key, sig["signed_at"], sig["user"])
+        if why is not None:
+            distrust(
+                "signature intact but the signer is not trusted by this clinic: key fingerprint "
+                f"{fingerprint} (signed as {sig['printed_name']}, {sig['user']}): {why}"
+            )
 
 
 def _verifies(verifier: Ed25519PublicKey, sig: dict[str, Any], record_format: int) -> bool:
@@ -380,26 +456,40 @@ def _check_addenda(
     stored: Sequence[dict[str, Any]],
     sig: dict[str, Any],
     keys: dict[int, bytes],
+    trusted: TrustedKeys,
+    distrust: Callable[[str], None],
 ) -> None:
-    """Each addendum's own signature, the signature it amends and its author's role."""
+    """Each addendum's own signature, the signature it amends, its author's role, and that
+    the clinic trusts its author's key (``distrust`` hears why not)."""
     for row in stored:
         if row["kind"] != ADDENDUM_KIND:
             continue
         body = entry_body(row["entry"])
-        for problem in check_addendum_entry(
-            row["seq"], body, sig["session_uuid"], sig, keys.get(_int(body.get("key_id")))
-        ):
+        key = keys.get(_int(body.get("key_id")))
+        problems = check_addendum_entry(row["seq"], body, sig["session_uuid"], sig, key)
+        for problem in problems:
             report.fail(problem)
         summary = addendum_summary(body)
-        key = keys.get(_int(body.get("key_id")))
         summary["key_fingerprint"] = key_fingerprint(key) if key is not None else None
         report.addenda.append(summary)
+        if key is not None and not problems:
+            created: Any = body.get("created_at")
+            at = float(created) if type(created) in (int, float) else -1.0
+            why = trusted.untrusted_because(
+                key, at if math.isfinite(at) else -1.0, str(body.get("user_name"))
+            )
+            if why is not None:
+                distrust(
+                    f"addendum {body.get('id')}: signature intact but its author is not trusted "
+                    f"by this clinic: key fingerprint {key_fingerprint(key)} (signed as "
+                    f"{body.get('printed_name')}, {body.get('user_name')}): {why}"
+                )
 
 
 def _int(value: Any) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return -1
 
 
@@ -409,19 +499,59 @@ def _addendum_key_ids(stored: Sequence[dict[str, Any]]) -> set[int]:
     }
 
 
-def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
+def _check_anchors(
+    report: VerificationReport,
+    session_uuid: str,
+    checkpoints: Sequence[Checkpoint],
+    hashes: Sequence[str],
+    keys: Mapping[int, Sequence[bytes]],
+    where: str,
+) -> None:
+    """The chain against its checkpoints kept outside the database."""
+    for problem in check_checkpoints(checkpoints, session_uuid, hashes, keys):
+        report.fail(problem)
+    if not checkpoints:
+        report.notes.append(
+            f"no checkpoint of this record's chain head was found ({where}): a removal of its "
+            "newest entries could not be checked"
+        )
+
+
+def verify_session(
+    store: SessionStore, session_id: int, checkpoints: CheckpointLog | None = None
+) -> VerificationReport:
+    """Recompute the record from the stored rows; check the signature and the addenda (with
+    the database's keys, each valid when it signed) and the chain against the checkpoints in
+    the checkpoint file (``checkpoints``, default :class:`CheckpointLog`)."""
     report = VerificationReport(f"session {session_id}")
+    log = checkpoints or CheckpointLog()
     with store.reading("verify the session") as tx:
         check = check_record(tx, session_id)
+        uuid = tx.session(session_id).uuid
         sig_rows = tx.signatures.of_session(session_id)
         sig = sig_rows[0] if sig_rows else None
-        public_key = tx.keys.public_key(sig["key_id"]) if sig is not None else None
-        keys = tx.keys.public_keys(_addendum_key_ids(check.stored))
+        found = log.of_session(uuid)
+        key_ids = _addendum_key_ids(check.stored) | {c.key_id for c in found.checkpoints}
+        if sig is not None:
+            key_ids.add(sig["key_id"])
+        keys = tx.keys.public_keys(key_ids)
+        trusted = TrustedKeys.of_rows(tx.keys.history())
     report.entry_count = len(check.stored)
     report.notes = check.notes
+    where = f"in {log.path}"
     if sig is None:
         report.problems.append("the session has no signature")
         report.problems += check.problems
+        if found.checkpoints or found.problems:
+            if found.checkpoints:
+                report.fail(
+                    "the database holds no signature, but the checkpoint file outside it shows "
+                    "that this record was signed or amended"
+                )
+            for problem in found.problems:
+                report.fail(problem)
+            anchor_keys = {i: [k] for i, k in keys.items()}
+            _check_anchors(report, uuid, found.checkpoints, check.hashes, anchor_keys, where)
         return report
     report.status = "verified"
     if len(sig_rows) > 1:
@@ -429,8 +559,15 @@ def verify_session(store: SessionStore, session_id: int) -> VerificationReport:
     for problem in check.problems:
         report.fail(problem)
     _unknown_kinds(report, check.stored)
-    _check_signature(report, sig, public_key, check.hashes, check.stored)
-    _check_addenda(report, check.stored, sig, keys)
+    # The database is its own trust source: a key it says was not the signer's, or not valid
+    # then, means its rows disagree with each other (invalid, not merely untrusted).
+    public_key = keys.get(sig["key_id"])
+    _check_signature(report, sig, public_key, check.hashes, check.stored, trusted, report.fail)
+    _check_addenda(report, check.stored, sig, keys, trusted, report.fail)
+    for problem in found.problems:
+        report.fail(problem)
+    anchor_keys = {i: [k] for i, k in keys.items()}
+    _check_anchors(report, uuid, found.checkpoints, check.hashes, anchor_keys, where)
     return report
 
 
@@ -442,9 +579,18 @@ def is_signed(store: SessionStore, session_id: int) -> bool:
 # -- bundles ----------------------------------------------------------------------------------
 
 
-def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
-    """Write the signed record, its recorded data, the signature and the public key as one JSON
-    file."""
+def export_bundle(
+    store: SessionStore,
+    session_id: int,
+    path: Path,
+    *,
+    actor: str | None = None,
+    checkpoints: CheckpointLog | None = None,
+) -> Path:
+    """Write the signed record, its recorded data, the signature, the public keys and the
+    record's checkpoints (from ``checkpoints``, default :class:`CheckpointLog`) as one JSON
+    file. The export is entered in the access log as ``actor``'s (default: the operating
+    system user)."""
     with store.reading("export the signed record") as tx:
         signatures = tx.signatures.of_session(session_id)
         if not signatures:
@@ -458,6 +604,7 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
         stored = tx.chain.entries(session_id)
         keys = tx.keys.public_keys(_addendum_key_ids(stored))
         samples, blocks = tx.chain.recorded(session_id)
+    found = (checkpoints or CheckpointLog()).of_session(sig["session_uuid"])
     bundle = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
@@ -470,70 +617,90 @@ def export_bundle(store: SessionStore, session_id: int, path: Path) -> Path:
         "signature": {**sig, "signature": sig["signature"].hex()},
         "public_key": public_key.hex() if public_key is not None else None,
         "addendum_keys": {str(k): v.hex() for k, v in sorted(keys.items())},
+        "checkpoints": [c.to_json() for c in found.checkpoints],
     }
     path = Path(path)
     try:
         path.write_text(json.dumps(bundle, separators=(",", ":")) + "\n", encoding="utf-8")
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror}") from None
+    AccessLog(store.database).record(
+        actor or local_actor(), Action.EXPORT, f"session {session_id}", detail=f"bundle {path}"
+    )
     return path
 
 
-def verify_bundle(path: Path) -> VerificationReport:
-    """Check a bundle file on its own: chain, samples digests, record digest, signature."""
+# What a bug in a check on a damaged bundle could still raise: reported, never a traceback.
+_CHECK_FAILURES = (
+    KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError,
+)
+
+
+def verify_bundle(
+    path: Path, trusted: TrustedKeys, checkpoints: CheckpointLog | None = None
+) -> VerificationReport:
+    """Check a bundle file on its own: chain, samples digests, record digest, signature,
+    addenda, the chain against its checkpoints (the bundle's, and those of the checkpoint file
+    ``checkpoints`` when given), and that each signer's key is one of ``trusted``, valid when
+    it signed. A damaged file is reported as such ("bundle is damaged: ..."), never raised."""
     report = VerificationReport(str(path), status="verified")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as error:
         raise ConfigurationError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        report.fail(f"bundle is not UTF-8 text (byte {error.start})")
+        report.fail(f"bundle is damaged: not UTF-8 text (byte {error.start})")
         return report
     try:
-        bundle = json.loads(text)
-        if bundle.get("format") != BUNDLE_FORMAT:
-            report.fail(f"not a KAT Monitor signed-record bundle (format {bundle.get('format')!r})")
-            return report
-        if bundle.get("version") != BUNDLE_VERSION:
-            report.fail(
-                f"bundle version {bundle.get('version')!r} is not {BUNDLE_VERSION}: "
-                "export it again with this version of KAT Monitor"
-            )
-            return report
-        entries = [
-            {
-                "seq": int(e["seq"]),
-                "kind": str(e["kind"]),
-                "row_id": e["row_id"],
-                "entry": str(e["entry"]),
-                "prev_hash": str(e["prev_hash"]),
-                "hash": str(e["hash"]),
-            }
-            for e in bundle["entries"]
-        ]
-        sig = dict(bundle["signature"])
-        sig["signature"] = bytes.fromhex(sig["signature"])
-        public_key = bytes.fromhex(bundle["public_key"]) if bundle["public_key"] else None
-        keys = {int(k): bytes.fromhex(v) for k, v in bundle["addendum_keys"].items()}
-        samples = Recorded.from_json(bundle["recorded"]["samples"])
-        blocks = Recorded.from_json(bundle["recorded"]["waveform_blocks"])
-        if (samples.table, blocks.table) != ("samples", "waveform_blocks"):
-            raise ValueError("recorded tables are mixed up")
-    except json.JSONDecodeError as error:
-        report.fail(
-            f"bundle is damaged: not valid JSON at line {error.lineno} column {error.colno}"
-        )
+        bundle = parse_bundle(text)
+    except DamagedBundle as error:
+        report.fail(f"bundle is damaged: {error}")
         return report
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        report.fail(f"bundle is damaged: {type(error).__name__}: {error}")
-        return report
-    report.session = f"{path} (session {bundle.get('session_id')})"
+    report.session = f"{path} (session {bundle.session_id})"
+    try:
+        _check_bundle(report, bundle, trusted, checkpoints)
+    except _CHECK_FAILURES as error:  # a safety net: parse_bundle should have caught it
+        report.fail(f"bundle is damaged: it could not be checked ({type(error).__name__})")
+    return report
+
+
+def _check_bundle(
+    report: VerificationReport,
+    bundle: Bundle,
+    trusted: TrustedKeys,
+    checkpoints: CheckpointLog | None,
+) -> None:
+    entries, sig = bundle.entries, bundle.signature
     report.entry_count = len(entries)
+    if bundle.version < BUNDLE_VERSION:
+        report.notes.append(
+            f"bundle version {bundle.version} carries no checkpoints of the chain head"
+        )
     _, problems = check_links(entries)
-    problems += check_recorded(entries, samples, blocks)
+    problems += check_recorded(entries, bundle.samples, bundle.blocks)
     for problem in problems:
         report.fail(problem)
     _unknown_kinds(report, entries)
-    _check_signature(report, sig, public_key, recomputed_hashes(entries), entries)
-    _check_addenda(report, entries, sig, keys)
-    return report
+    hashes = recomputed_hashes(entries)
+    _check_signature(report, sig, bundle.public_key, hashes, entries, trusted, report.distrust)
+    _check_addenda(report, entries, sig, bundle.addendum_keys, trusted, report.distrust)
+    anchors = list(bundle.checkpoints)
+    where = "in the bundle"
+    if checkpoints is not None:
+        found = checkpoints.of_session(sig["session_uuid"])
+        held = {json.dumps(c.to_json(), sort_keys=True) for c in anchors}
+        anchors += [
+            c for c in found.checkpoints if json.dumps(c.to_json(), sort_keys=True) not in held
+        ]
+        for problem in found.problems:
+            report.fail(problem)
+        where += f" or in {checkpoints.path}"
+    keys: dict[int, list[bytes]] = {i: [k] for i, k in bundle.addendum_keys.items()}
+    if bundle.public_key is not None:
+        keys.setdefault(sig["key_id"], []).append(bundle.public_key)
+    for known in trusted.keys:  # the clinic's own, for its checkpoint file's lines
+        keys.setdefault(known.key_id, []).append(known.public_key)
+    if bundle.version >= 5 or anchors:
+        _check_anchors(report, sig["session_uuid"], anchors, hashes, keys, where)

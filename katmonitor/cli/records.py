@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,27 @@ from katmonitor.cli.common import (
     open_database,
     read_password,
 )
+from katmonitor.config import DB_ENV, default_database_url
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
+    from katmonitor.trusted_keys import TrustedKeys
+
+# Everything verifies, but a signer's key is not one the clinic trusts (or was not valid when
+# it signed): distinct from EXIT_NOT_VERIFIED (unsigned, invalid or damaged).
+EXIT_NOT_TRUSTED = 4
+
+VERIFY_EPILOG = """\
+exit status: 0 verified; 3 unsigned, invalid or a damaged bundle; 4 every signature is intact
+but a signer's key is not trusted by this clinic (not in the database or the trusted-keys
+file, or not valid when it signed); 2 a usage error (a file that cannot be read, a damaged
+trusted-keys file).
+
+A bundle's signers are trusted only when their exact public keys are in the database given by
+--db (or $KATMONITOR_DB, or this workstation's own database) or in --trusted-keys FILE (from
+`katmonitor users export-keys`). The chain is also compared with the checkpoints of its head
+kept outside the database ($KATMONITOR_CHECKPOINT_DIR, default checkpoints/ in the data
+directory)."""
 
 
 def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
@@ -55,10 +74,19 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         "verify",
         parents=[db],
         help="check a signed session or bundle; exit 0 only when everything verifies",
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = verify.add_mutually_exclusive_group(required=True)
     which.add_argument("session_id", type=int, metavar="ID", nargs="?")
     which.add_argument("--file", type=Path, metavar="BUNDLE", help="a bundle from export")
+    verify.add_argument(
+        "--trusted-keys",
+        type=Path,
+        metavar="FILE",
+        help="with --file: trust the keys of this file (from users export-keys) instead of a "
+        "database's",
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(handler=cmd_verify)
 
@@ -110,12 +138,41 @@ def cmd_addendum(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _trusted_keys(args: argparse.Namespace) -> TrustedKeys:
+    """The keys a bundle's signers must have: the trusted-keys file's, or the database's."""
+    from katmonitor.storage.store import SessionStore
+    from katmonitor.trusted_keys import load_trusted_keys, trusted_keys_of
+
+    if args.trusted_keys is not None:
+        if args.db:
+            raise ConfigurationError("give either --db or --trusted-keys, not both")
+        return load_trusted_keys(args.trusted_keys)
+    if not args.db and not os.environ.get(DB_ENV):
+        default = default_database_url().removeprefix("sqlite:///")
+        if not Path(default).exists():
+            raise ConfigurationError(
+                "verify --file needs the keys this clinic trusts",
+                "give the clinic's database (--db URL) or its keys file (--trusted-keys FILE, "
+                "from katmonitor users export-keys)",
+            )
+    database = open_database(args.db)
+    try:
+        return trusted_keys_of(SessionStore(database), f"the database {database.display_url}")
+    finally:
+        database.close()
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
+    from katmonitor.checkpoints import CheckpointLog
     from katmonitor.record_signing import verify_bundle, verify_session
 
     if args.file is not None:
-        report = verify_bundle(args.file)
+        report = verify_bundle(args.file, _trusted_keys(args), CheckpointLog())
     else:
+        if args.trusted_keys is not None:
+            raise ConfigurationError(
+                "--trusted-keys is for bundles (--file); verify ID uses the database's keys"
+            )
         from katmonitor.storage.store import SessionStore
 
         database = open_database(args.db)
@@ -134,6 +191,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "entries": report.entry_count,
                     "notes": report.notes,
                     "addenda": report.addenda,
+                    "untrusted": report.untrusted,
                 },
                 indent=2,
             )
@@ -141,4 +199,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         for line in report.lines():
             print(line)
-    return EXIT_OK if report.ok else EXIT_NOT_VERIFIED
+    if report.ok:
+        return EXIT_OK
+    return EXIT_NOT_TRUSTED if report.status == "untrusted" else EXIT_NOT_VERIFIED

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from katmonitor.base.errors import AuthenticationError
 from katmonitor.base.samples import iso_utc
 from katmonitor.cli.common import EXIT_OK, add_password_stdin, open_database, read_password
+from katmonitor.cli.keys import add_export_keys_command
 from katmonitor.text import printable
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 
 def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
     users = commands.add_parser(
-        "users", help="user accounts: add, list, disable, enable, reset password, role, unlock"
+        "users",
+        help="user accounts: add, list, disable, enable, reset password, role, unlock, "
+        "export-keys"
     )
     actions = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     add = _change(actions, db, "add", "add a user (the first one: an administrator, no --as)",
@@ -47,6 +50,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
                           help="nurse, therapist, administrator or trainee")
     _change(actions, db, "unlock", "unlock an account locked by wrong passwords",
             cmd_users_unlock)
+    add_export_keys_command(actions)
 
 
 def _change(

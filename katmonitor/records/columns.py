@@ -21,6 +21,8 @@ from katmonitor.records.entries import canonical
 SAMPLES_TABLE = "samples"
 BLOCKS_TABLE = "waveform_blocks"
 TEXT_COLUMNS = ("source", "kind", "status")
+# The most rows a bundle's table may claim (a day of 10 Hz numerics is under 10 million).
+MAX_ROWS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +100,13 @@ class Numbers:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any], n: int) -> Numbers:
+    def from_json(cls, obj: Any, n: int) -> Numbers:
+        """From :meth:`to_json`'s object; ValueError naming what is wrong with it."""
+        obj = _object(obj, "numbers", ("values", "mask", "odd"))
         return cls(
             _array(obj["values"], "<f8", n),
             _array(obj["mask"], np.uint8, n),
-            {int(i): str(r) for i, r in obj["odd"]},
+            _odd(obj["odd"], n),
         )
 
 
@@ -163,33 +167,50 @@ class Recorded:
         return obj
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Recorded:
-        n = int(obj["rows"])
+    def from_json(cls, obj: Any) -> Recorded:
+        """From :meth:`to_json`'s object, checked at every level (a bundle may be damaged):
+        ValueError naming what is wrong. A table with no rows (a session without pleth) is as
+        valid as any other."""
+        keys = ("table", "rows", "ids", "numbers", "streams", "codes")
+        obj = _object(obj, "recorded table", keys, optional=("data",))
         table = obj["table"]
-        if table not in LAYOUTS:
-            raise ValueError(f"unknown table {table!r}")
+        if not isinstance(table, str) or table not in LAYOUTS:
+            raise ValueError(f"unknown recorded table {table!r}")
         layout = LAYOUTS[table]
-        if list(obj["numbers"]) != list(layout.numbers):
-            raise ValueError(f"{table}: expected columns {', '.join(layout.numbers)}")
-        streams = [list(s) for s in obj["streams"]]
+        n = obj["rows"]
+        if type(n) is not int or not 0 <= n <= MAX_ROWS:
+            raise ValueError(f"{table}: the row count {n!r} is not a count")
+        numbers = _object(obj["numbers"], f"{table} numbers", layout.numbers)
+        streams = obj["streams"]
+        if not isinstance(streams, list) or not all(
+            isinstance(s, list)
+            and len(s) == len(TEXT_COLUMNS)
+            and all(_is_stream_value(v) for v in s)
+            for s in streams
+        ):
+            raise ValueError(f"{table}: streams are not lists of source, kind and status")
         codes = _array(obj["codes"], "<i4", n)
         if n and (codes.min() < 0 or codes.max() >= len(streams)):
             raise ValueError(f"{table}: stream code out of range")
         data = None
         data_odd: dict[int, str] = {}
+        if layout.data != ("data" in obj):
+            state = "missing" if layout.data else "unexpected"
+            raise ValueError(f"{table}: the waveform data is {state}")
         if layout.data:
-            lengths = _array(obj["data"]["lengths"], "<i8", n)
-            blob = base64.b64decode(obj["data"]["bytes"], validate=True)
+            held = _object(obj["data"], f"{table} data", ("lengths", "bytes", "odd"))
+            lengths = _array(held["lengths"], "<i8", n)
+            blob = _b64decode(held["bytes"])
             if n and (lengths.min() < 0 or int(lengths.sum()) != len(blob)):
                 raise ValueError(f"{table}: data lengths do not match the bytes")
             ends = np.cumsum(lengths).tolist()
-            starts = [0, *ends[:-1]]
+            starts = [0, *ends[:-1]] if n else []
             data = [blob[a:b] for a, b in zip(starts, ends, strict=True)]
-            data_odd = {int(i): str(r) for i, r in obj["data"]["odd"]}
+            data_odd = _odd(held["odd"], n)
         return cls(
             table,
             _array(obj["ids"], "<i8", n),
-            {name: Numbers.from_json(obj["numbers"][name], n) for name in layout.numbers},
+            {name: Numbers.from_json(numbers[name], n) for name in layout.numbers},
             streams,
             codes,
             data,
@@ -201,9 +222,68 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
 
 
-def _array(text: str, dtype: Any, n: int) -> np.ndarray:
-    raw = base64.b64decode(text, validate=True)
-    array = np.frombuffer(raw, dtype=dtype)
-    if len(array) != n:
-        raise ValueError(f"column has {len(array)} values, expected {n}")
-    return array.copy()
+def _b64decode(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError(f"expected base64 text, found {type(text).__name__}")
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error
+        raise ValueError("not valid base64") from None
+
+
+def _array(text: Any, dtype: Any, n: int) -> np.ndarray:
+    raw = _b64decode(text)
+    size = np.dtype(dtype).itemsize
+    if len(raw) != n * size:
+        raise ValueError(f"column has {len(raw)} bytes, expected {n} values of {size} bytes")
+    return np.frombuffer(raw, dtype=dtype).copy()
+
+
+def _object(
+    obj: Any, what: str, keys: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``obj`` if it is a JSON object with exactly ``keys`` (and any of ``optional``)."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} is not an object")
+    missing = [k for k in keys if k not in obj]
+    extra = sorted(str(k) for k in obj if k not in keys and k not in optional)
+    if missing or extra:
+        raise ValueError(
+            f"{what}: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"unexpected {', '.join(extra)}"] if extra else [])
+            )
+        )
+    return obj
+
+
+def _odd(obj: Any, n: int) -> dict[int, str]:
+    """The [row, type and repr] list of values not of their column's type."""
+    if not isinstance(obj, list) or not all(
+        isinstance(p, list) and len(p) == 2 and type(p[0]) is int and 0 <= p[0] < n
+        and isinstance(p[1], str)
+        for p in obj
+    ):
+        raise ValueError("the list of odd values is not [row, text] pairs of this table's rows")
+    return {int(i): r for i, r in obj}
+
+
+def _is_stream_value(value: Any) -> bool:
+    """A text column's value as :func:`text_value` gives it."""
+    if isinstance(value, str):
+        return _encodable(value)
+    return (
+        isinstance(value, dict) and len(value) == 1
+        and next(iter(value)) in ("bytes", "repr")
+        and isinstance(next(iter(value.values())), str)
+        and _encodable(next(iter(value.values())))
+    )
+
+
+def _encodable(text: str) -> bool:
+    """Text that UTF-8 can encode (JSON may hold a lone surrogate, which it cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

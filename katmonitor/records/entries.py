@@ -74,9 +74,18 @@ def status_entry(
     )
 
 
+def time_text(epoch_s: Any) -> str:
+    """ISO-8601 UTC of a time read from a record, or the value itself when it is not a time
+    (a damaged record names what it holds rather than failing)."""
+    try:
+        return iso_utc(epoch_s)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return repr(epoch_s)
+
+
 def describe(kind: str, key: int) -> str:
     if kind == SAMPLES_KIND:
-        return f"samples of minute {key} ({iso_utc(key * SAMPLE_INTERVAL_S)})"
+        return f"samples of minute {key} ({time_text(key * SAMPLE_INTERVAL_S)})"
     if kind == SESSION_KIND:
         return f"the session row {key}"
     if kind == STATUS_KIND:

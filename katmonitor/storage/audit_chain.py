@@ -279,6 +279,16 @@ class AuditChain:
     def append(self, session_id: int, entries: Sequence[Entry]) -> None:
         append(self._conn, session_id, entries)
 
+    def head(self, session_id: int) -> tuple[int, str]:
+        """How many entries the chain has and the hash of the last (GENESIS when empty)."""
+        tail = self._conn.execute(
+            select(AUDIT.c.seq, AUDIT.c.hash)
+            .where(AUDIT.c.session_id == session_id)
+            .order_by(AUDIT.c.seq.desc())
+            .limit(1)
+        ).first()
+        return (int(tail[0]) + 1, str(tail[1])) if tail is not None else (0, GENESIS)
+
     def seal(self, session_id: int, *, final: bool, compact: bool = True) -> int | None:
         return seal(self._conn, session_id, final=final, compact=compact)
 

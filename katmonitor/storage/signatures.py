@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from katmonitor.storage import mappers
-from katmonitor.storage.models import SESSIONS, SIGNATURES, USER_KEYS
+from katmonitor.storage.models import SESSIONS, SIGNATURES, USER_KEYS, USERS
 
 
 class SignatureRepository:
@@ -70,3 +70,33 @@ class KeyRepository:
             select(USER_KEYS.c.id, USER_KEYS.c.public_key).where(USER_KEYS.c.id.in_(ids))
         )
         return {int(r[0]): bytes(r[1]) for r in rows}
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every public key the database holds, oldest first, with whose it is and when it was
+        valid: key_id, public_key, user, printed_name, role, created_at, retired_at (None while
+        in use)."""
+        query = (
+            select(
+                USER_KEYS.c.id,
+                USER_KEYS.c.public_key,
+                USER_KEYS.c.created_at,
+                USER_KEYS.c.retired_at,
+                USERS.c.name,
+                USERS.c.full_name,
+                USERS.c.role,
+            )
+            .join(USERS, USERS.c.id == USER_KEYS.c.user_id)
+            .order_by(USER_KEYS.c.id)
+        )
+        return [
+            {
+                "key_id": int(r.id),
+                "public_key": bytes(r.public_key),
+                "user": r.name,
+                "printed_name": r.full_name,
+                "role": r.role,
+                "created_at": float(r.created_at),
+                "retired_at": float(r.retired_at) if r.retired_at is not None else None,
+            }
+            for r in self._conn.execute(query)
+        ]

@@ -33,6 +33,7 @@ from katmonitor.records import entries as chain_entries
 from katmonitor.storage import audit_chain
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
+from katmonitor.trusted_keys import trusted_keys_of
 
 PASSWORD = "correct horse"
 
@@ -175,7 +176,7 @@ def test_tampered_addenda_are_named(store: SessionStore, signed: int, tmp_path: 
 def test_bundles_carry_addenda(store: SessionStore, signed: int, tmp_path: Path) -> None:
     add_addendum(store, signed, "nina", PASSWORD, "correction", "The lot was LOT124.")
     path = export_bundle(store, signed, tmp_path / "record.json")
-    report = verify_bundle(path)
+    report = verify_bundle(path, trusted_keys_of(store))
     assert report.ok, report.problems
     assert [a["text"] for a in report.addenda] == ["The lot was LOT124."]
     bundle = json.loads(path.read_text())
@@ -184,11 +185,11 @@ def test_bundles_carry_addenda(store: SessionStore, signed: int, tmp_path: Path)
     entry = entries[-1]["entry"].replace("LOT124", "LOT125")
     entries[-1].update(entry=entry, hash=chain_entries.chain_hash(prev, entry.encode()))
     path.write_text(json.dumps(bundle))
-    problems = "\n".join(verify_bundle(path).problems)
+    problems = "\n".join(verify_bundle(path, trusted_keys_of(store)).problems)
     assert "addendum 1 (correction by nina): signature invalid" in problems
     del bundle["addendum_keys"]
     path.write_text(json.dumps(bundle))
-    assert "bundle is damaged" in "\n".join(verify_bundle(path).problems)
+    assert "bundle is damaged" in "\n".join(verify_bundle(path, trusted_keys_of(store)).problems)
 
 
 def test_cli_addendum(sqlite_url: str) -> None:

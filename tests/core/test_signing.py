@@ -36,6 +36,7 @@ from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import recorded_columns as columns
 from katmonitor.storage.database import Database, open_database
 from katmonitor.storage.store import SessionStore
+from katmonitor.trusted_keys import trusted_keys_of
 
 PASSWORD = "correct horse"
 
@@ -203,12 +204,12 @@ def test_bundle_round_trip_and_tampered_bytes(
     store: SessionStore, signed: int, tmp_path: Path
 ) -> None:
     path = export_bundle(store, signed, tmp_path / "record.json")
-    assert verify_bundle(path).ok
+    assert verify_bundle(path, trusted_keys_of(store)).ok
     original = path.read_bytes()
 
     def problems(data: bytes) -> str:
         path.write_bytes(data)
-        report = verify_bundle(path)
+        report = verify_bundle(path, trusted_keys_of(store))
         assert not report.ok
         return "\n".join(report.problems)
 
