@@ -586,11 +586,12 @@ def export_bundle(
     *,
     actor: str | None = None,
     checkpoints: CheckpointLog | None = None,
+    write: Callable[[Path, bytes], object] | None = None,
 ) -> Path:
     """Write the signed record, its recorded data, the signature, the public keys and the
     record's checkpoints (from ``checkpoints``, default :class:`CheckpointLog`) as one JSON
-    file. The export is entered in the access log as ``actor``'s (default: the operating
-    system user)."""
+    file, with ``write(path, data)`` (the exports pass their all-or-nothing writer). The export
+    is entered in the access log as ``actor``'s (default: the operating system user)."""
     with store.reading("export the signed record") as tx:
         signatures = tx.signatures.of_session(session_id)
         if not signatures:
@@ -620,8 +621,9 @@ def export_bundle(
         "checkpoints": [c.to_json() for c in found.checkpoints],
     }
     path = Path(path)
+    data = (json.dumps(bundle, separators=(",", ":")) + "\n").encode("utf-8")
     try:
-        path.write_text(json.dumps(bundle, separators=(",", ":")) + "\n", encoding="utf-8")
+        (write or Path.write_bytes)(path, data)
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror}") from None
     AccessLog(store.database).record(

@@ -30,7 +30,10 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER_ERROR = 2
 EXIT_NOT_VERIFIED = 3
-EXIT_DATA_NOT_STORED = 4
+EXIT_NOT_TRUSTED = 4
+"""``verify --file``: the signatures are intact, but a signer's key is not one the clinic
+trusts."""
+EXIT_DATA_NOT_STORED = 5
 """``record`` ended with data the database did not take: kept in the local journal (written
 back by the next start on that database), or lost when even the journal could not take it."""
 

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from katmonitor.base.errors import ConfigurationError
 from katmonitor.base.samples import iso_utc
 from katmonitor.cli.common import (
+    EXIT_NOT_TRUSTED,
     EXIT_NOT_VERIFIED,
     EXIT_OK,
     add_password_stdin,
     open_database,
     read_password,
+    session_id,
 )
 from katmonitor.config import DB_ENV, default_database_url
 
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
 
 # Everything verifies, but a signer's key is not one the clinic trusts (or was not valid when
 # it signed): distinct from EXIT_NOT_VERIFIED (unsigned, invalid or damaged).
-EXIT_NOT_TRUSTED = 4
 
 VERIFY_EPILOG = """\
 exit status: 0 verified; 3 unsigned, invalid or a damaged bundle; 4 every signature is intact
@@ -46,7 +47,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         parents=[db],
         help="sign an ended session (nurses only); it becomes read-only",
     )
-    sign.add_argument("session_id", type=int, metavar="ID")
+    sign.add_argument("session_id", type=session_id, metavar="ID")
     sign.add_argument("--user", required=True, metavar="NAME")
     sign.add_argument("--meaning", default="Monitored and reviewed")
     sign.add_argument(
@@ -63,7 +64,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         parents=[db],
         help="add a signed correction (nurses) or note to a signed session",
     )
-    addendum.add_argument("session_id", type=int, metavar="ID")
+    addendum.add_argument("session_id", type=session_id, metavar="ID")
     addendum.add_argument("--user", required=True, metavar="NAME")
     addendum.add_argument("--kind", required=True, choices=("note", "correction"))
     addendum.add_argument("--text", required=True, help="what to add (quote it)")
@@ -78,7 +79,7 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = verify.add_mutually_exclusive_group(required=True)
-    which.add_argument("session_id", type=int, metavar="ID", nargs="?")
+    which.add_argument("session_id", type=session_id, metavar="ID", nargs="?")
     which.add_argument("--file", type=Path, metavar="BUNDLE", help="a bundle from export")
     verify.add_argument(
         "--trusted-keys",

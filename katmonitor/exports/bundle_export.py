@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
+from katmonitor.exports.files import write_bytes_atomically
 from katmonitor.record_signing import export_bundle
 
 if TYPE_CHECKING:
@@ -15,4 +16,7 @@ if TYPE_CHECKING:
 def write_bundle_export(
     store: SessionStore, session_id: int, out: Path, options: ExportOptions = DEFAULT_OPTIONS
 ) -> list[Path]:
-    return [export_bundle(store, session_id, out)]
+    def write(path: Path, data: bytes) -> None:
+        write_bytes_atomically(path, data, overwrite=options.overwrite)
+
+    return [export_bundle(store, session_id, out, write=write)]

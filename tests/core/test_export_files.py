@@ -174,3 +174,30 @@ def test_force_never_replaces_something_other_than_a_file(
     with pytest.raises(ConfigurationError, match="not a regular file"):
         write_bytes_atomically(target, b"x", overwrite=True)
     assert sorted(p.name for p in out_dir.iterdir()) == ["report.pdf"]
+
+
+def test_a_bundle_export_on_a_full_disk_leaves_no_partial_file(
+    tmp_path: Path, out_dir: Path, full_disk: None
+) -> None:
+    from account_helpers import add_account
+    from signing_helpers import recorded_session
+
+    from katmonitor.accounts import AccountStore
+    from katmonitor.checkpoints import CheckpointLog
+    from katmonitor.record_signing import sign_session
+    from katmonitor.storage.database import open_database
+    from katmonitor.storage.store import SessionStore
+
+    url = f"sqlite:///{tmp_path / 'signed.sqlite3'}"
+    database = open_database(url)
+    store = SessionStore(database)
+    sid = recorded_session(store, minutes=1)
+    add_account(AccountStore(database), "nina", "nurse", "correct horse")
+    sign_session(store, sid, "nina", "correct horse",
+                 checkpoints=CheckpointLog(tmp_path / "checkpoints"))
+    database.close()
+
+    result = katmonitor("export", str(sid), "--format", "bundle", "--out",
+                        str(out_dir / "s.katbundle"), "--db", url)
+    assert_refused(result, "no space left on device")
+    assert contents(out_dir) == {}

@@ -25,7 +25,7 @@ from katmonitor.storage.leases import LeaseRepository
 from katmonitor.storage.store import SessionStore
 
 KILL_CYCLES = 12 if LONG else 2
-EXIT_DATA_NOT_STORED = 4
+EXIT_DATA_NOT_STORED = 5
 PLETH_HZ = 100.0
 RECORD = ("record", "--device", "sim:normal", "--client", "FAULT")
 
@@ -177,7 +177,7 @@ def test_a_full_disk_keeps_what_fits_and_the_rest_comes_back(
     check_output(errors)
     report.injected("disk full")
     report.cycles += 1
-    # Which write hits the full disk first varies: recorded data (kept in the journal, exit 4)
+    # Which write hits the full disk first varies: recorded data (kept in the journal, exit 5)
     # or ending the session (exit 2; the data is all in). Either way the nurse is told.
     assert status in (EXIT_DATA_NOT_STORED, 2), errors
     assert "disk I/O error" in errors or "full" in errors
