@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+from account_helpers import add_account
 from bundle_damage import (
     check_verdict,
     flipped,
@@ -42,7 +43,7 @@ def genuine(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, TrustedKey
     mp.setenv("KATMONITOR_DATA_DIR", str(tmp / "data"))
     database = open_database(url)
     try:
-        AccountStore(database).add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+        add_account(AccountStore(database), "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
         store = SessionStore(database)
         sid = recorded_session(store, minutes=2)
         sign_session(store, sid, "nina", PASSWORD)

@@ -32,10 +32,11 @@ def test_the_summary_holds_what_the_session_recorded(dosed: DosedSession) -> Non
     assert summary.addenda == []
 
     data = summary.to_json_dict()
-    assert list(data)[-7:] == [
+    assert list(data)[-8:] == [
         "workstation", "sample_counts", "dose_events", "observations", "device_events",
-        "addenda", "workflow_events",
+        "addenda", "workflow_events", "gaps",
     ]
+    assert data["gaps"] == []  # recorded without interruption
     assert data["dose_events"][0]["time"] == iso_utc(dosed.first_dose_at)  # type: ignore[index]
     json.dumps(data)  # JSON-ready as it is
 

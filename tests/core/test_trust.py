@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from account_helpers import AS_ADMIN, add_account
 from cli_runner import katmonitor
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signing_helpers import T0, recorded_session
@@ -46,8 +47,8 @@ PASSWORD = "correct horse"
 
 def _clinic(url: str) -> Database:
     database = open_database(url)
-    AccountStore(database).add_user("nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
-    AccountStore(database).add_user("theo", "therapist", PASSWORD)
+    add_account(AccountStore(database), "nina", "nurse", PASSWORD, full_name="Nina Nurse RN")
+    add_account(AccountStore(database), "theo", "therapist", PASSWORD)
     return database
 
 
@@ -118,7 +119,7 @@ def test_a_genuine_bundle_verifies_with_the_database_and_the_keys_file(
 ) -> None:
     assert verify_bundle(bundle, trusted_keys_of(store)).ok
     keys_file, digest, count = export_trusted_keys(store.database, tmp_path / "clinic-keys.json")
-    assert count == 2 and len(digest) == 64
+    assert count == 3 and len(digest) == 64  # nina, theo and the test administrator
     report = verify_bundle(bundle, load_trusted_keys(keys_file), CheckpointLog())
     assert report.ok, report.problems
 
@@ -174,17 +175,17 @@ def test_a_bundle_from_another_installation_is_not_trusted(
 
 
 def test_keys_keep_their_history(store: SessionStore, bundle: Path, tmp_path: Path) -> None:
-    AccountStore(store.database).reset_password("nina", "battery staple")
+    AccountStore(store.database).reset_password("nina", "battery staple", **AS_ADMIN)
     keys_file, _, count = export_trusted_keys(store.database, tmp_path / "keys.json")
     listed = json.loads(keys_file.read_text())["keys"]
     nina = [k for k in listed if k["user"] == "nina"]
-    assert count == 3 and len(nina) == 2
+    assert count == 4 and len(nina) == 2
     assert nina[0]["valid_until"] is not None and nina[1]["valid_until"] is None
     assert {"printed_name", "role", "key_id", "fingerprint", "valid_from_utc"} <= set(nina[0])
     # Signed before the reset: the retired key still vouches for it.
     assert verify_bundle(bundle, load_trusted_keys(keys_file)).ok
-    retired = load_trusted_keys(keys_file).keys[0]
-    assert retired.valid_until is not None
+    (retired,) = [k for k in load_trusted_keys(keys_file).keys
+                  if k.user == "nina" and k.valid_until is not None]
     late = retired.valid_until + 60
     why = load_trusted_keys(keys_file).untrusted_because(retired.public_key, late, "nina")
     assert why is not None and "valid from" in why
