@@ -28,6 +28,7 @@ from katmonitor.cli import (
     export,
     record,
     records,
+    review,
     run,
     sessions,
     users,
@@ -38,7 +39,8 @@ from katmonitor.config import data_dir
 log = logging.getLogger("katmonitor")
 
 # In the order `katmonitor --help` lists them.
-COMMAND_GROUPS = (run, care_plan, record, sessions, db, devices, alarms, export, users, records)
+COMMAND_GROUPS = (run, care_plan, record, sessions, db, devices, alarms, export, users, records,
+                  review)
 
 
 def build_parser() -> argparse.ArgumentParser:
