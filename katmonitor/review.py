@@ -41,17 +41,13 @@ from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
 from katmonitor.record_signing import VerificationReport, verify_session
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent, WorkflowKind
+from katmonitor.storage.review_queries import numerics_columns
 from katmonitor.storage.series import TimeSeries
 
 if TYPE_CHECKING:
     from katmonitor.storage.store import SessionStore
 
-LINE_KINDS: tuple[VitalKind, ...] = (
-    VitalKind.HR,
-    VitalKind.PULSE_RATE,
-    VitalKind.SPO2,
-    VitalKind.PERFUSION_INDEX,
-)
+LINE_KINDS: tuple[VitalKind, ...] = (VitalKind.HR, VitalKind.PULSE_RATE, VitalKind.SPO2)
 """Continuous numerics, drawn as lines."""
 NUMERIC_KINDS: tuple[VitalKind, ...] = (*LINE_KINDS, *NIBP_KINDS)
 SUMMARY_KINDS: tuple[VitalKind, ...] = (
@@ -290,7 +286,7 @@ def load_review(store: SessionStore, session_id: int, *, care_plan: CarePlan | N
     """Read a session for review (NotFoundError for a missing one)."""
     session = store.get_session(session_id)
     doses = store.doses(session_id)
-    numerics = store.numerics(session_id, NUMERIC_KINDS)
+    numerics = numerics_columns(store.database, session_id, NUMERIC_KINDS)
     nibp = pair_nibp(store.readings(session_id, NIBP_KINDS))
     alarm_events = store.alarm_events(session_id)
     workflow = store.workflow_events(session_id)

@@ -41,6 +41,8 @@ PLETH_SETTLE_MS = 60
 LINE_GAP_S = 30.0
 CURSOR_STEP_PX = 4
 MIN_SPAN_S = 5.0
+MARKER_REACH = 1e4
+"""Event lines run from -MARKER_REACH to +MARKER_REACH: beyond every row's y range."""
 PRIORITY_COLOURS = {
     Priority.HIGH: theme.ALARM_HIGH,
     Priority.MEDIUM: theme.ALARM_MEDIUM,
@@ -296,17 +298,21 @@ class ReviewTimeline(QWidget):
                 symbol="d", size=10, pen=None,
                 brush=[pg.mkBrush(theme.MARKER_OBSERVATION if n.addendum_id is None
                                   else theme.WORKFLOW_OK) for n in review.notes]))
-        for event in review.events:
-            if event.category not in (Category.DOSE, Category.WORKFLOW):
+        # Doses (solid) and workflow steps (dotted) as vertical lines through every row: one
+        # item per kind and row (segments of a curve), not one per event.
+        for category, colour, style in (
+            (Category.DOSE, theme.MARKER_DOSE, Qt.PenStyle.SolidLine),
+            (Category.WORKFLOW, theme.MARKER_SESSION, Qt.PenStyle.DotLine),
+        ):
+            xs = np.repeat([self.x_of(e.time) for e in review.events
+                            if e.category is category], 2)
+            if not xs.size:
                 continue
-            dose = event.category is Category.DOSE
-            colour = theme.MARKER_DOSE if dose else theme.MARKER_SESSION
-            style = Qt.PenStyle.SolidLine if dose else Qt.PenStyle.DotLine
+            ys = np.tile([-MARKER_REACH, MARKER_REACH], xs.size // 2)
             for name in ROWS:
-                line = pg.InfiniteLine(self.x_of(event.time), angle=90,
-                                       pen=pg.mkPen(colour, width=1, style=style))
-                line.setToolTip(event.label)
-                add(self.plots[name], line, ignoreBounds=True)
+                add(self.plots[name], pg.PlotCurveItem(
+                    xs, ys, connect="pairs", pen=pg.mkPen(colour, width=1, style=style)),
+                    ignoreBounds=True)
 
     # -- pleth ---------------------------------------------------------------------------------
 

@@ -1,24 +1,28 @@
-"""The session browser's one query: every session with the figures its row shows.
+"""The review's reads that the store has no form of: the session browser's list, and a
+session's numerics straight from the driver into numpy.
 
-One statement for the whole list: each session with its peak systolic, lowest SpO2, doses
-(count, total mg, who gave the first), physiological alarm onsets per priority, technical
-alarm onsets, and whether it is signed. Each figure is a correlated subquery that the
+The browser's list is one statement: each session with its peak systolic, lowest SpO2,
+doses (count, total mg, who gave the first), physiological alarm onsets per priority,
+technical alarm onsets, and whether it is signed. Each figure is a correlated subquery that the
 per-session indexes serve (samples by (session, kind, time), events by session), so the list
 costs what the sessions hold, never a scan of every sample in the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+import numpy as np
+from sqlalchemy import and_, bindparam, exists, func, select
 
 from katmonitor.base.vitals import VitalKind
 from katmonitor.session import Session
 from katmonitor.storage import mappers, transaction
 from katmonitor.storage.database import Database
 from katmonitor.storage.models import ALARM_EVENTS, DOSES, SAMPLES, SESSIONS, SIGNATURES
+from katmonitor.storage.series import TimeSeries
 
 PRIORITY_LABELS = ("high", "medium", "low")
 
@@ -111,3 +115,42 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if number == number else None  # NaN: no value
+
+
+_NUMERICS = (
+    select(SAMPLES.c.time, SAMPLES.c.value)
+    .where(SAMPLES.c.session_id == bindparam("sid"), SAMPLES.c.kind == bindparam("kind"),
+           SAMPLES.c.value.is_not(None))
+    .order_by(SAMPLES.c.time, SAMPLES.c.id)
+)
+
+
+def numerics_columns(database: Database, session_id: int, kinds: Iterable[VitalKind]
+                     ) -> dict[VitalKind, TimeSeries]:
+    """The same values as ``SessionStore.numerics`` for a whole session (each kind with a
+    finite value, all sources, time order), read along the (session, kind, time) index with the
+    driver's own cursor: plain tuples into numpy, without a result row object per sample (a
+    4-hour session holds some 15,000 values per kind, and the review reads them all)."""
+    out: dict[VitalKind, TimeSeries] = {}
+    with transaction.reading(database, "read the samples") as conn:
+        compiled = _NUMERICS.compile(dialect=conn.dialect)
+        cursor = conn.connection.cursor()
+        try:
+            for kind in kinds:
+                params = compiled.construct_params({"sid": session_id, "kind": str(kind)})
+                if conn.dialect.positional:
+                    names = compiled.positiontup or ()
+                    cursor.execute(str(compiled), tuple(params[n] for n in names))
+                else:
+                    cursor.execute(str(compiled), params)
+                rows = cursor.fetchall()
+                if not rows:
+                    continue
+                both = np.array(rows, dtype=np.float64).reshape(-1, 2)
+                keep = np.isfinite(both[:, 1])
+                if keep.any():
+                    out[kind] = TimeSeries(np.ascontiguousarray(both[keep, 0]),
+                                           np.ascontiguousarray(both[keep, 1]))
+        finally:
+            cursor.close()
+    return out

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from dosed_session import LOTS, NIBP_AFTER_DOSE, NURSE, DosedSession
+from dosed_session import LOTS, NIBP_AFTER_DOSE, NURSE, DosedSession, record_dosed_session
 from workflow_helpers import NURSE_PASSWORD
 
 from bench.recording import Plan, feed, new_session, quarters
@@ -19,6 +19,7 @@ from katmonitor.record_signing import sign_session
 from katmonitor.recorder import Recorder
 from katmonitor.review import (
     NOTE_AT_PREFIX,
+    NUMERIC_KINDS,
     Category,
     Priority,
     add_note_at,
@@ -27,7 +28,7 @@ from katmonitor.review import (
 )
 from katmonitor.session import SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.storage.review_queries import session_overviews
+from katmonitor.storage.review_queries import numerics_columns, session_overviews
 
 MIN = 60.0
 THERAPIST = "theo"
@@ -205,3 +206,19 @@ def test_the_browser_overview_has_each_sessions_figures(
     assert row.alarms == {"high": 0, "medium": 1, "low": 0}
     assert not row.signed
     assert [o.session.id for o in session_overviews(store.database, training=True)] == [training]
+
+
+def test_the_columnar_read_gives_the_stores_numerics(database_url: str) -> None:
+    """On SQLite and PostgreSQL: the driver's cursor, not the store's, reads the same values."""
+    dosed = record_dosed_session(database_url)
+    database = open_database(database_url)
+    try:
+        store = SessionStore(database)
+        fast = numerics_columns(database, dosed.session_id, NUMERIC_KINDS)
+        expected = store.numerics(dosed.session_id, NUMERIC_KINDS)
+        assert fast.keys() == expected.keys() and VitalKind.HR in fast
+        for kind, series in expected.items():
+            assert np.array_equal(fast[kind].times, series.times)
+            assert np.array_equal(fast[kind].values, series.values)
+    finally:
+        database.close()
