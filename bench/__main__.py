@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.harness import ROOT, Figure, from_json, table
 
 MODULES = ("ingest", "decode", "latency", "alarm_replay", "alarm_latency", "repaint",
-           "startup", "sign_verify", "pdf_export")
+           "startup", "sign_verify", "pdf_export", "review")
 
 
 def run_module(name: str, passthrough: list[str]) -> list[Figure] | None:

@@ -33,10 +33,12 @@ from PySide6.QtWidgets import QApplication
 from bench import harness
 from bench.harness import Figure, Options
 from bench.recording import CachedSession, Plan, cached_session
+from katmonitor.base.vitals import VitalKind
+from katmonitor.exports.vital_export import NUMERIC_TRACKS, track_name, write_vital_export
 from katmonitor.review import load_review
 from katmonitor.session import Route, Session, SessionStatus
 from katmonitor.storage import SessionStore, open_database
-from katmonitor.storage.review_queries import SessionOverview
+from katmonitor.storage.review_queries import SessionOverview, numerics_columns
 from ui.review_timeline import PLETH_MAX_SPAN_S, ReviewTimeline
 from ui.session_browser import SessionBrowser
 from ui.theme import apply_theme
@@ -143,6 +145,37 @@ def browser_keystrokes(runs: int, text: str = "c-1234 nurse 3") -> list[float]:
         browser.deleteLater()
 
 
+def vitaldb_runs(session: CachedSession, runs: int, tmp: Path
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """Side by side, alternating: (ours ms, vitaldb ms, vitaldb parse-only ms). Ours: every
+    numeric and the full 100 Hz pleth from the store into numpy. VitalDB: the same session's
+    .vital file (written by our export, not timed) read with ``VitalFile`` and turned into
+    numpy with ``to_numpy`` at the pleth's 100 Hz (its own way of reading into arrays)."""
+    import vitaldb
+
+    database = open_database(session.url)
+    try:
+        store = SessionStore(database)
+        path = tmp / "session.vital"
+        write_vital_export(store, session.session_id, path)
+        tracks = [track_name(k) for k in (*NUMERIC_TRACKS, VitalKind.PLETH)]
+        ours, theirs, parse = [], [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            numerics_columns(database, session.session_id, NUMERIC_TRACKS)
+            store.waveform(session.session_id, VitalKind.PLETH)
+            ours.append((time.perf_counter() - started) * 1000.0)
+            started = time.perf_counter()
+            vitaldb.VitalFile(str(path)).to_numpy(tracks, 0.01)
+            theirs.append((time.perf_counter() - started) * 1000.0)
+            started = time.perf_counter()
+            vitaldb.VitalFile(str(path))
+            parse.append((time.perf_counter() - started) * 1000.0)
+        return ours, theirs, parse
+    finally:
+        database.close()
+
+
 def collect(options: Options) -> list[Figure]:
     app = QApplication.instance() or QApplication([])
     apply_theme(app)  # type: ignore[arg-type]
@@ -164,6 +197,16 @@ def collect(options: Options) -> list[Figure]:
                 figures.append(Figure("pan/zoom redraw at 1600x900, 4 h", "ms", 16.0,
                                       "at most", pan_zoom_runs(session, options.count(6, 2)),
                                       statistic="p99"))
+                ours, theirs, parse = vitaldb_runs(session, options.count(7, 3), Path(tmp))
+                figures += [
+                    Figure("read 4 h into numpy: our store", "ms", None, "at most", ours,
+                           note="numerics + 100 Hz pleth"),
+                    Figure("read 4 h into numpy: vitaldb .vital + to_numpy", "ms", None,
+                           "at most", theirs),
+                    Figure("read 4 h: vitaldb VitalFile() alone", "ms", None, "at most", parse),
+                    Figure("vitaldb time / our time (same run)", "x", 2.0, "at least",
+                           [t / o for t, o in zip(theirs, ours, strict=True)]),
+                ]
     figures.append(Figure("browser search, per keystroke, 10,000 sessions", "ms", 50.0,
                           "at most", browser_keystrokes(options.count(10, 3)),
                           statistic="p99"))

@@ -97,6 +97,7 @@ class ReviewTimeline(QWidget):
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
+            plot.disableAutoRange()  # fixed y ranges: no data bounds computed on each pan
             plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
             plot.getAxis("left").setWidth(56)
             plot.setLabel("left", ROW_TITLES[name], color=theme.TEXT_DIM)
@@ -114,6 +115,8 @@ class ReviewTimeline(QWidget):
             (LANE_NOTE, "notes")]])
         self.plots["nibp"].setYRange(40, 200, padding=0)
         self.plots["spo2"].setYRange(80, 101, padding=0)
+        self.plots["hr"].setYRange(40, 140, padding=0)
+        self.plots["pleth"].setYRange(0, 1, padding=0)
 
         def curve(colour: str) -> pg.PlotCurveItem:
             return pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="finite")
@@ -174,9 +177,24 @@ class ReviewTimeline(QWidget):
         self.pleth_points = 0
         self._draw_nibp()
         self._draw_events()
+        self._fit_y(review)
         self.cursor_time = review.anchor
         self.show_all()
         self.set_cursor(review.anchor)
+
+    def _fit_y(self, review: SessionReview) -> None:
+        """Each row's y range once per session, from all of its values (a spike included)."""
+        for name, kinds, (low, high) in (
+            ("hr", (VitalKind.HR, VitalKind.PULSE_RATE), (40.0, 140.0)),
+            ("spo2", (VitalKind.SPO2,), (80.0, 101.0)),
+            ("nibp", (VitalKind.NIBP_SYSTOLIC, VitalKind.NIBP_DIASTOLIC), (40.0, 200.0)),
+        ):
+            for kind in kinds:
+                series = review.numerics.get(kind)
+                if series is not None and len(series):
+                    low = min(low, float(series.values.min()) - 5)
+                    high = max(high, float(series.values.max()) + 5)
+            self.plots[name].setYRange(low, high, padding=0)
 
     def set_clock_axis(self, clock: bool) -> None:
         self.axis.clock = clock

@@ -51,6 +51,7 @@ STATUS_LABELS = ("recording", "interrupted", "ended", "signed")
 ANY = "any"
 NO_DATE = QDate(2000, 1, 1)
 ROOT = QModelIndex()
+DISPLAY = 0  # Qt.ItemDataRole.DisplayRole as the plain int Qt passes
 
 
 def status_label(row: SessionOverview) -> str:
@@ -65,6 +66,7 @@ class BrowserRow:
     overview: SessionOverview
     cells: tuple[str, ...]
     day: date
+    route: str
     status: str
     haystack: str
     """Every cell in lower case: what search-as-you-type looks in."""
@@ -82,7 +84,8 @@ class BrowserRow:
             "-" if o.lowest_spo2 is None else f"{o.lowest_spo2:.0f}",
             f"{alarms}+{o.technical_alarms}",
         )
-        return cls(o, cells, started.date(), status_label(o), " ".join(cells).lower())
+        return cls(o, cells, started.date(), s.route.value, status_label(o),
+                   " ".join(cells).lower())
 
 
 class SessionTableModel(QAbstractTableModel):
@@ -101,11 +104,11 @@ class SessionTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
-            return self.rows[index.row()].cells[index.column()]
-        return None
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> object:
+        # Called for every role of every visible cell: the cheapest test first.
+        if role != DISPLAY:
+            return None
+        return self.rows[index.row()].cells[index.column()]
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -134,6 +137,8 @@ class SessionBrowser(QWidget):
         self.database = database
         self.all_rows: list[BrowserRow] = []
         self.error = ""
+        self._filtered_by: tuple[object, ...] | None = None
+        """The search text and filters of the rows shown."""
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search client, nurse, route, status, date…")
@@ -160,7 +165,10 @@ class SessionBrowser(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
+        rows = self.table.verticalHeader()
+        rows.setVisible(False)
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # 10,000 rows: no per-row sizing
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda index: self._open_row(index.row()))
@@ -227,23 +235,30 @@ class SessionBrowser(QWidget):
     # -- filtering -------------------------------------------------------------------------------
 
     def apply_filters(self) -> None:
-        words = self.search.text().lower().split()
+        text = self.search.text().lower()
         start = self._date(self.date_from)
         end = self._date(self.date_to)
         route = self.route.currentText()
         status = self.status.currentText()
-        shown = [
-            r for r in self.all_rows
-            if all(w in r.haystack for w in words)
-            and (start is None or r.day >= start)
-            and (end is None or r.day <= end)
-            and (route == ANY or r.overview.session.route.value == route)
-            and (status == ANY or r.status == status)
-        ]
-        self.model.set_rows(shown)
-        if shown:
+        others = (start, end, route, status, len(self.all_rows))
+        # Typing on narrows what is shown already: look only there (the common keystroke).
+        narrowing = (self._filtered_by is not None and self._filtered_by[1:] == others
+                     and text.startswith(self._filtered_by[0]))
+        rows = self.model.rows if narrowing else self.all_rows
+        for word in text.split():
+            rows = [r for r in rows if word in r.haystack]
+        if start is not None or end is not None:
+            low, high = start or date.min, end or date.max
+            rows = [r for r in rows if low <= r.day <= high]
+        if route != ANY:
+            rows = [r for r in rows if r.route == route]
+        if status != ANY:
+            rows = [r for r in rows if r.status == status]
+        self._filtered_by = (text, *others)
+        self.model.set_rows(rows)
+        if rows:
             self.table.selectRow(0)
-        self.count.setText(f"{len(shown)} of {len(self.all_rows)} sessions")
+        self.count.setText(f"{len(rows)} of {len(self.all_rows)} sessions")
 
     @staticmethod
     def _date(edit: QDateEdit) -> date | None:
