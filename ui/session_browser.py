@@ -137,7 +137,7 @@ class SessionBrowser(QWidget):
         self.database = database
         self.all_rows: list[BrowserRow] = []
         self.error = ""
-        self._filtered_by: tuple[object, ...] | None = None
+        self._filtered_by: tuple[str, tuple[object, ...]] | None = None
         """The search text and filters of the rows shown."""
 
         self.search = QLineEdit()
@@ -242,7 +242,7 @@ class SessionBrowser(QWidget):
         status = self.status.currentText()
         others = (start, end, route, status, len(self.all_rows))
         # Typing on narrows what is shown already: look only there (the common keystroke).
-        narrowing = (self._filtered_by is not None and self._filtered_by[1:] == others
+        narrowing = (self._filtered_by is not None and self._filtered_by[1] == others
                      and text.startswith(self._filtered_by[0]))
         rows = self.model.rows if narrowing else self.all_rows
         for word in text.split():
@@ -254,7 +254,7 @@ class SessionBrowser(QWidget):
             rows = [r for r in rows if r.route == route]
         if status != ANY:
             rows = [r for r in rows if r.status == status]
-        self._filtered_by = (text, *others)
+        self._filtered_by = (text, others)
         self.model.set_rows(rows)
         if rows:
             self.table.selectRow(0)

@@ -27,25 +27,28 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    run_review = _load_review_window()  # no display, no Qt: said before the database opens
+    _require_display()
     database = open_database(args.db)
     try:
         if args.session is not None:
             from katmonitor.storage.store import SessionStore
 
             SessionStore(database).get_session(args.session)  # NotFoundError before a window
-        return run_review(database, args.session)
+        return _load_review_window()(database, args.session)
     finally:
         database.close()
 
 
-def _load_review_window() -> Callable[..., int]:
+def _require_display() -> None:
     display_variables = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in display_variables):
         raise ConfigurationError(
             "there is no display to open the window on",
             "start it from a desktop session; `katmonitor sessions show ID` prints a session",
         )
+
+
+def _load_review_window() -> Callable[..., int]:
     try:
         from ui.review_window import run_review
     except ImportError as error:

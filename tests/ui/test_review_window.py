@@ -137,6 +137,8 @@ def test_browser_filters_and_training_sessions_apart(
     qtbot.keyClicks(browser.search, "c-2")
     assert browser.shown_ids() == [dosed.session_id]
     assert "152" in browser.model.rows[0].cells and "86" in browser.model.rows[0].cells
+    qtbot.keyClick(browser.search, Qt.Key.Key_Backspace)  # "c-": both clinical sessions again
+    assert browser.shown_ids() == [other, dosed.session_id]
     browser.search.clear()
     browser.route.setCurrentText("im")
     assert browser.shown_ids() == [other]
