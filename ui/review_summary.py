@@ -37,8 +37,9 @@ def _value(kind: VitalKind, value: float | None) -> str:
 def _extreme(kind: VitalKind, e: Extreme | None) -> str:
     if e is None:
         return "-"
-    after = "" if e.minutes_after_dose is None else f", {e.minutes_after_dose:+.0f} min"
-    return f"{_value(kind, e.value)} ({_clock(e.time)}{after})"
+    when = (_clock(e.time) if e.minutes_after_dose is None
+            else f"{e.minutes_after_dose:+.0f} min")
+    return f"<b>{_value(kind, e.value)}</b> {when}"
 
 
 def signature_text(report: VerificationReport | None) -> str:
@@ -66,7 +67,8 @@ def summary_html(review: SessionReview, report: VerificationReport | None) -> st
           for d in review.doses),
         "</ul>" if review.doses else "</ul><p>No dose recorded.</p>",
         f"<p>Total {summary.total_mg:g} mg</p>",
-        "<h4>Vitals (after the first dose)</h4>",
+        "<h4>Vitals</h4><p>Peak and lowest after the first dose (minutes after it); "
+        "outside limits: time with a low/high limit alarm on.</p>",
         "<table cellspacing='4'><tr><th align='left'></th><th>baseline</th><th>peak</th>"
         "<th>lowest</th><th>outside limits</th></tr>",
     ]
@@ -104,7 +106,7 @@ def summary_html(review: SessionReview, report: VerificationReport | None) -> st
 class ReviewSummaryPanel(QTextBrowser):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(420)
         self.review: SessionReview | None = None
         self.report: VerificationReport | None = None
 

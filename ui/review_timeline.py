@@ -25,7 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from katmonitor.alarms.model import Priority
 from katmonitor.base.vitals import VitalKind, spec_of
@@ -51,7 +51,7 @@ PRIORITY_COLOURS = {
 LANE_ALARM, LANE_TECHNICAL, LANE_ASSESSMENT, LANE_NOTE = 3.0, 2.0, 1.0, 0.0
 ROWS = ("hr", "spo2", "nibp", "pleth", "events")
 ROW_TITLES = {"hr": "HR / PR bpm", "spo2": "SpO2 %", "nibp": "NIBP mmHg", "pleth": "Pleth",
-              "events": "Alarms · technical · MOAA/S CADSS · notes"}
+              "events": ""}
 
 
 class ReviewAxis(pg.AxisItem):
@@ -99,8 +99,14 @@ class ReviewTimeline(QWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.disableAutoRange()  # fixed y ranges: no data bounds computed on each pan
             plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
-            plot.getAxis("left").setWidth(56)
-            plot.setLabel("left", ROW_TITLES[name], color=theme.TEXT_DIM)
+            left = plot.getAxis("left")
+            left.setWidth(56)
+            # Panning never changes a left axis: paint it from a cached pixmap.
+            left.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            for axis_name in ("left", "bottom"):
+                plot.getAxis(axis_name).enableAutoSIPrefix(False)
+            if ROW_TITLES[name]:
+                plot.setLabel("left", ROW_TITLES[name], color=theme.TEXT_DIM)
             if name != "events":
                 plot.hideAxis("bottom")
             self.plots[name] = plot
@@ -117,6 +123,7 @@ class ReviewTimeline(QWidget):
         self.plots["spo2"].setYRange(80, 101, padding=0)
         self.plots["hr"].setYRange(40, 140, padding=0)
         self.plots["pleth"].setYRange(0, 1, padding=0)
+        self.plots["pleth"].getAxis("left").setStyle(showValues=False)  # no unit: the shape
 
         def curve(colour: str) -> pg.PlotCurveItem:
             return pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="finite")

@@ -67,6 +67,7 @@ class ReviewWindow(QMainWindow):
         self.session_page.addWidget(self.summary)
         self.session_page.setStretchFactor(0, 3)
         self.session_page.setStretchFactor(1, 1)
+        self.session_page.setSizes([1160, 440])
         self.pages = QStackedWidget()
         self.pages.addWidget(self.browser)
         self.pages.addWidget(self.session_page)

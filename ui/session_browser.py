@@ -171,6 +171,8 @@ class SessionBrowser(QWidget):
         rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setDefaultSectionSize(120)
+        self.table.setColumnWidth(0, self.fontMetrics().horizontalAdvance("2026-12-31 23:59") + 16)
         self.table.doubleClicked.connect(lambda index: self._open_row(index.row()))
         self.table.activated_row.connect(self._open_row)
 
