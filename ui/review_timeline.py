@@ -352,12 +352,15 @@ class ReviewTimeline(QWidget):
             return
         request, pixels = self._pleth_request, self._pixels()
         run_in_background(lambda: (request, review.pleth(t0, t1, pixels)),
-                          self._pleth_loaded, lambda _error: self._show_pleth(None))
+                          self._pleth_loaded, self._pleth_failed)
 
     def _pleth_loaded(self, result: tuple[int, TimeSeries]) -> None:
         request, series = result
         if request == self._pleth_request:  # a newer view asked since: ignore this one
             self._show_pleth(series)
+
+    def _pleth_failed(self, _error: Exception) -> None:
+        self._show_pleth(None)  # the timeline stays usable; the pleth row says zoom in
 
     def _show_pleth(self, series: TimeSeries | None) -> None:
         review = self.review
