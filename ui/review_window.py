@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,6 +34,7 @@ from katmonitor.storage.store import SessionStore
 from ui import theme
 from ui.background import run_in_background
 from ui.dialogs import show_error
+from ui.review_exports import ReviewExports
 from ui.review_note_dialog import ReviewNoteDialog
 from ui.review_summary import ReviewSummaryPanel
 from ui.review_timeline import ReviewTimeline
@@ -62,9 +64,15 @@ class ReviewWindow(QMainWindow):
         self.browser = SessionBrowser(database)
         self.timeline = ReviewTimeline()
         self.summary = ReviewSummaryPanel()
+        self.exports = ReviewExports(self.store)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.summary, 1)
+        side_layout.addWidget(self.exports)
         self.session_page = QSplitter(Qt.Orientation.Horizontal)
         self.session_page.addWidget(self.timeline)
-        self.session_page.addWidget(self.summary)
+        self.session_page.addWidget(side)
         self.session_page.setStretchFactor(0, 3)
         self.session_page.setStretchFactor(1, 1)
         self.session_page.setSizes([1160, 440])
@@ -102,6 +110,7 @@ class ReviewWindow(QMainWindow):
 
     def show_browser(self) -> None:
         self.pages.setCurrentWidget(self.browser)
+        self.exports.set_session(None)
         self.note_action.setEnabled(False)
         self.browser.search.setFocus()
         self.browser.reload()
@@ -124,6 +133,7 @@ class ReviewWindow(QMainWindow):
             self.timeline.set_window(*window)
             self.timeline.set_cursor(cursor)
         self.summary.show_review(review, self.report)
+        self.exports.set_session(review.session.id)
         self.pages.setCurrentWidget(self.session_page)
         self.note_action.setEnabled(True)
         self.timeline.setFocus()

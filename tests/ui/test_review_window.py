@@ -184,3 +184,18 @@ def test_the_pleth_is_drawn_when_zoomed_in(qtbot: QtBot, tmp_path: Path,
         assert timeline.pleth_points == len(store.waveform(sid, t0=start + 10, t1=start + 20))
     finally:
         database.close()
+
+
+def test_export_buttons_write_the_session_or_say_why_not(
+    qtbot: QtBot, window: ReviewWindow, dosed: DosedSession, tmp_path: Path
+) -> None:
+    open_session(qtbot, window, dosed.session_id)
+    exports = window.exports
+    out = tmp_path / "session.csv"
+    with qtbot.waitSignal(exports.exported, timeout=10000) as written:
+        exports.export("csv", out)
+    assert out in written.args[0] and "C-200" in out.read_text()
+    assert not exports.progress.isVisible() and exports.buttons["pdf"].isEnabled()
+    with qtbot.waitSignal(exports.failed, timeout=10000) as refused:
+        exports.export("csv", tmp_path / "missing" / "x.csv")
+    assert "does not exist" in refused.args[0] and "Traceback" not in refused.args[0]
