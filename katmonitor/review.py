@@ -11,7 +11,8 @@ read per window, reduced to min/max per pixel column (:meth:`SessionReview.pleth
 Read-only by construction: nothing here writes. A therapist's note is a signed addendum
 (:func:`katmonitor.addenda.add_addendum`, through :func:`add_note_at`); the addendum has no
 field for the moment it is about, so that moment leads its text in a fixed machine-readable
-prefix (:data:`NOTE_AT_PREFIX`, ``[at 2026-01-02T10:11:12.345Z] ...``) which this module reads
+prefix (:data:`NOTE_AT_PREFIX`, ``[at 2026-01-02T10:11:12.345Z] ...``, or for a span
+``[at 2026-01-02T10:11:12.345Z to 2026-01-02T10:21:12.345Z] ...``) which this module reads
 back to place the note on the timeline.
 
 The signature is checked separately (:func:`verify`: it reads the whole chain), so a window
@@ -61,7 +62,8 @@ SUMMARY_KINDS: tuple[VitalKind, ...] = (
 NIBP_PAIRING_S = 5.0
 """Diastolic and mean belong to the systolic reading at most this far away (same source)."""
 NOTE_AT_PREFIX = "[at "
-_NOTE_AT = re.compile(r"^\[at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\] ?")
+_ISO = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"
+_NOTE_AT = re.compile(rf"^\[at {_ISO}(?: to {_ISO})?\] ?")
 
 
 class Category(StrEnum):
@@ -132,6 +134,8 @@ class Note:
     addendum_id: int | None = None
     """Set for a signed addendum; None for an observation recorded during the session."""
     written_at: float | None = None
+    until: float | None = None
+    """The end of the span the note is about; None: a moment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,35 +326,41 @@ def verify(store: SessionStore, session_id: int) -> VerificationReport:
 # -- therapist notes ---------------------------------------------------------------------------
 
 
-def note_text(at: float, text: str) -> str:
-    """An addendum's text for a note about the moment ``at``: the machine-readable prefix."""
-    return f"{NOTE_AT_PREFIX}{iso_utc(at)}] {text.strip()}"
+def note_text(at: float, text: str, until: float | None = None) -> str:
+    """An addendum's text for a note about the moment ``at`` (or the span to ``until``): the
+    machine-readable prefix, then the note."""
+    span = "" if until is None else f" to {iso_utc(until)}"
+    return f"{NOTE_AT_PREFIX}{iso_utc(at)}{span}] {text.strip()}"
 
 
 def addendum_note(addendum: Addendum) -> Note:
     """A signed addendum as a timeline note: at the moment its prefix names, else when it
     was written."""
     match = _NOTE_AT.match(addendum.text)
-    when = addendum.created_at
+    when, until = addendum.created_at, None
     text = addendum.text
     if match is not None:
         try:
             when = parse_iso_utc(match.group(1))
+            until = parse_iso_utc(match.group(2)) if match.group(2) else None
             text = addendum.text[match.end():]
         except ValueError:
-            pass
+            until = None
     who = addendum.printed_name or addendum.user
-    return Note(when, text, who, addendum.id, addendum.created_at)
+    return Note(when, text, who, addendum.id, addendum.created_at, until)
 
 
 def add_note_at(store: SessionStore, session_id: int, at: float, user: str, password: str,
-                text: str) -> Addendum:
-    """Add a therapist's (or any allowed user's) note about the moment ``at`` as a signed
-    addendum (their password again). The core refuses what it must: a wrong password, a role
-    that may not add notes, a session not signed yet (SessionStateError)."""
+                text: str, *, until: float | None = None) -> Addendum:
+    """Add a therapist's (or any allowed user's) note about the moment ``at`` (or the span to
+    ``until``) as a signed addendum (their password again). The core refuses what it must: a
+    wrong password, a role that may not add notes, a session not signed yet
+    (SessionStateError)."""
     if not text.strip():
         raise ConfigurationError("a note needs some text")
-    return add_addendum(store, session_id, user, password, "note", note_text(at, text))
+    if until is not None and until <= at:
+        raise ConfigurationError("a span must end after it starts")
+    return add_addendum(store, session_id, user, password, "note", note_text(at, text, until))
 
 
 # -- building blocks ---------------------------------------------------------------------------

@@ -1,16 +1,17 @@
 """Add note at cursor: a therapist's (or nurse's) time-linked note, signed as an addendum.
 
-The note is about the crosshair's moment; the author types their user name, the note and
-their password again. :func:`katmonitor.review.add_note_at` signs and stores it on a worker
-thread ("Signing…" meanwhile); the core's refusal (wrong password, a role that may not add
-notes, a session not signed yet) is shown in the dialog and nothing is stored.
+The note is about the crosshair's moment (or a span from it: "Lasting" minutes); the author
+types their user name, the note and their password again. :func:`katmonitor.review.add_note_at`
+signs and stores it on a worker thread ("Signing…" meanwhile); the core's refusal (wrong
+password, a role that may not add notes, a session not signed yet) is shown in the dialog and
+nothing is stored.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from katmonitor.addenda import Addendum
 from katmonitor.base.errors import KatMonitorError
@@ -36,10 +37,17 @@ class ReviewNoteDialog(SubmitDialog):
         self.user = QLineEdit(user)
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("client described floating, calm")
+        self.span_min = QDoubleSpinBox()
+        self.span_min.setRange(0, 24 * 60)
+        self.span_min.setDecimals(1)
+        self.span_min.setSuffix(" min")
+        self.span_min.setSpecialValueText("a moment")
+        self.span_min.setToolTip("For a span: how long after the cursor it lasts")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.form.addRow("At", QLabel(when))
         self.form.addRow("User", self.user)
+        self.form.addRow("Lasting", self.span_min)
         self.form.addRow("Note", self.text)
         self.form.addRow("Password", self.password)
         self.form.addRow(QLabel("The note is signed as an addendum to the session's record "
@@ -54,7 +62,9 @@ class ReviewNoteDialog(SubmitDialog):
         store, sid, at = self.store, self.session_id, self.at
         user, password, text = (self.user.text().strip(), self.password.text(),
                                 self.text.toPlainText())
-        run_in_background(lambda: add_note_at(store, sid, at, user, password, text),
+        minutes = self.span_min.value()
+        until = at + minutes * 60.0 if minutes > 0 else None
+        run_in_background(lambda: add_note_at(store, sid, at, user, password, text, until=until),
                           self._added, self._refused)
 
     def _added(self, addendum: Addendum) -> None:

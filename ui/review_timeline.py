@@ -317,6 +317,13 @@ class ReviewTimeline(QWidget):
             text.setPos(self.x_of(a.time), LANE_ASSESSMENT)
             add(events, text)
         self.note_times = [n.time for n in review.notes]
+        noted = [(n.time, n.until) for n in review.notes if n.until is not None]
+        if noted:  # a note about a span: a thin bar from its start to its end
+            add(events, pg.BarGraphItem(
+                x0=np.array([self.x_of(a) for a, _ in noted]),
+                width=np.array([(b - a) / 60.0 for a, b in noted]),
+                y=np.full(len(noted), LANE_NOTE), height=0.25,
+                brush=pg.mkBrush(theme.WORKFLOW_OK), pen=None))
         if review.notes:
             add(events, pg.ScatterPlotItem(
                 x=[self.x_of(n.time) for n in review.notes], y=[LANE_NOTE] * len(review.notes),

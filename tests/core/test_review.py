@@ -13,7 +13,13 @@ from workflow_helpers import NURSE_PASSWORD
 
 from bench.recording import Plan, feed, new_session, quarters
 from katmonitor.accounts import AccountStore
-from katmonitor.base.errors import AuthenticationError, NotFoundError, SessionStateError
+from katmonitor.addenda import add_addendum
+from katmonitor.base.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    SessionStateError,
+)
 from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import sign_session
 from katmonitor.recorder import Recorder
@@ -222,3 +228,22 @@ def test_the_columnar_read_gives_the_stores_numerics(database_url: str) -> None:
             assert np.array_equal(fast[kind].values, series.values)
     finally:
         database.close()
+
+
+def test_a_note_about_a_span_keeps_both_ends_and_plain_addenda_stay_at_their_time(
+    store: SessionStore, dosed: DosedSession
+) -> None:
+    _sign_and_add_therapist(store, dosed.session_id)
+    at, until = dosed.first_dose_at + 20 * MIN, dosed.first_dose_at + 35 * MIN
+    with pytest.raises(ConfigurationError, match="span"):
+        add_note_at(store, dosed.session_id, until, THERAPIST, THERAPIST_PASSWORD, "x",
+                    until=at)
+    span = add_note_at(store, dosed.session_id, at, THERAPIST, THERAPIST_PASSWORD,
+                       "quiet, eyes closed", until=until)
+    plain = add_addendum(store, dosed.session_id, THERAPIST, THERAPIST_PASSWORD, "note",
+                         "[at yesterday] follow-up call went well")
+    notes = {n.addendum_id: n for n in load_review(store, dosed.session_id).notes}
+    assert (notes[span.id].time, notes[span.id].until) == (at, until)
+    assert notes[span.id].text == "quiet, eyes closed"
+    assert notes[plain.id].time == plain.created_at and notes[plain.id].until is None
+    assert notes[plain.id].text == plain.text  # no prefix of ours: shown as written

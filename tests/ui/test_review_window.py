@@ -111,12 +111,13 @@ def test_a_therapist_note_at_the_cursor_appears_on_the_timeline_and_verifies(
     assert not [n for n in window.review.notes if n.addendum_id]  # type: ignore[union-attr]
 
     dialog.password.setText(THERAPIST_PASSWORD)
+    dialog.span_min.setValue(10)  # about the ten minutes from the cursor
     with qtbot.waitSignal(window.signature_checked, timeout=10000) as checked:
         dialog.accept()
     assert checked.args[0].status == "verified"
     assert at in window.timeline.note_times
     note = next(n for n in window.review.notes if n.addendum_id)  # type: ignore[union-attr]
-    assert (note.time, note.text) == (at, "client described floating, calm")
+    assert (note.time, note.until, note.text) == (at, at + 600, "client described floating, calm")
     assert "client described floating" in window.summary.toPlainText()
 
 
