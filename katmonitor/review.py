@@ -42,7 +42,7 @@ from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
 from katmonitor.record_signing import VerificationReport, verify_session
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent, WorkflowKind
-from katmonitor.storage.review_queries import numerics_columns
+from katmonitor.storage.review_queries import numerics_columns, session_overviews
 from katmonitor.storage.series import TimeSeries
 
 if TYPE_CHECKING:
@@ -571,3 +571,47 @@ def workflow_label(event: WorkflowEvent) -> str:
     if event.kind is WorkflowKind.DISCHARGE:
         return "discharge"
     return event.kind.value.replace("_", " ")
+
+
+# -- the course of treatment -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSession:
+    """One session of a client's course, as the course view's table and chart show it."""
+
+    session: Session
+    total_mg: float
+    peak_systolic: float | None
+    peak_diastolic: float | None
+    """Peaks after the first dose (the whole session when undosed)."""
+    lowest_spo2: float | None
+    deepest_moaas: int | None
+    """The lowest MOAA/S recorded (deepest sedation)."""
+    highest_cadss: int | None
+    alarms: dict[str, int]
+    technical_alarms: int
+
+
+def course(store: SessionStore, client_id: str) -> list[CourseSession]:
+    """All clinical sessions of one client, oldest first (training sessions never)."""
+    rows = []
+    for o in reversed(session_overviews(store.database, training=False, client_id=client_id)):
+        sid = o.session.id
+        doses = store.doses(sid)
+        after = doses[0].time if doses else None
+        nibp = pair_nibp(store.readings(sid, NIBP_KINDS))
+        nibp = [r for r in nibp if after is None or r.time > after]
+        assessments = [x.assessment for x in store.observations(sid)]
+        moaas = [a.moaas for a in assessments if a.moaas is not None]
+        cadss = [a.cadss_total for a in assessments if a.cadss_total is not None]
+        diastolic = [r.diastolic for r in nibp if r.diastolic is not None]
+        rows.append(CourseSession(
+            o.session, o.total_mg or 0.0,
+            max((r.systolic for r in nibp), default=None),
+            max(diastolic, default=None),
+            o.lowest_spo2,
+            min(moaas, default=None), max(cadss, default=None),
+            dict(o.alarms), o.technical_alarms,
+        ))
+    return rows

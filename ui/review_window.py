@@ -6,8 +6,9 @@ crosshair, a signed addendum (:class:`ui.review_note_dialog.ReviewNoteDialog`). 
 session and verifying its signature run off the GUI thread (ui.background); the timeline shows
 first and the signature's status when the check is done.
 
-Keys: Ctrl+O (or Esc on the timeline) back to the sessions; Ctrl+M add note at cursor;
-Ctrl+T minutes since the first dose / clock time; the timeline's own keys (ui.review_timeline).
+Keys: Ctrl+O (or Esc on the timeline) back to the sessions; Ctrl+K the course of the client
+selected (or shown): all their sessions (ui.course_view); Ctrl+M add note at cursor; Ctrl+T
+minutes since the first dose / clock time; the timeline's own keys (ui.review_timeline).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
 from ui import theme
 from ui.background import run_in_background
+from ui.course_view import CourseView
 from ui.dialogs import show_error
 from ui.review_exports import ReviewExports
 from ui.review_note_dialog import ReviewNoteDialog
@@ -42,7 +44,7 @@ from ui.session_browser import SessionBrowser
 
 HELP = ("A/Shift+A next/previous alarm · D dose · N note · ←/→ crosshair · Shift+←/→ pan · "
         "+/- zoom · 0 whole session · Ctrl+M note at cursor · Ctrl+T clock/minutes · "
-        "Esc sessions")
+        "Ctrl+K client's course · Esc sessions")
 
 
 class ReviewWindow(QMainWindow):
@@ -76,17 +78,21 @@ class ReviewWindow(QMainWindow):
         self.session_page.setStretchFactor(0, 3)
         self.session_page.setStretchFactor(1, 1)
         self.session_page.setSizes([1160, 440])
+        self.course = CourseView(self.store)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.browser)
         self.pages.addWidget(self.session_page)
+        self.pages.addWidget(self.course)
         self.setCentralWidget(self.pages)
         self.status_label = QLabel(HELP)
         self.status_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
         self.statusBar().addWidget(self.status_label, 1)
 
         self.browser.open_session.connect(self.open_session)
+        self.course.open_session.connect(self.open_session)
         self.back_action = self._action("Sessions", "Ctrl+O", self.show_browser)
         self.note_action = self._action("Add note at cursor…", "Ctrl+M", self.add_note)
+        self.course_action = self._action("Course of this client", "Ctrl+K", self.show_course)
         self.clock_action = self._action("Clock time axis", "Ctrl+T", self._toggle_clock)
         self.clock_action.setCheckable(True)
         self.note_action.setEnabled(False)
@@ -96,7 +102,8 @@ class ReviewWindow(QMainWindow):
         self.session_page.addAction(escape)
         toolbar = self.addToolBar("Review")
         toolbar.setMovable(False)
-        for action in (self.back_action, self.note_action, self.clock_action):
+        for action in (self.back_action, self.course_action, self.note_action,
+                       self.clock_action):
             toolbar.addAction(action)
 
     def _action(self, text: str, shortcut: str, slot: object) -> QAction:
@@ -114,6 +121,20 @@ class ReviewWindow(QMainWindow):
         self.note_action.setEnabled(False)
         self.browser.search.setFocus()
         self.browser.reload()
+
+    def show_course(self) -> None:
+        """All clinical sessions of the client selected in the browser (or shown now)."""
+        client: str | None
+        if self.pages.currentWidget() is self.session_page and self.review is not None:
+            client = self.review.session.client_id
+        else:
+            client = self.browser.current_client()
+        if client is None:
+            return
+        self.pages.setCurrentWidget(self.course)
+        self.note_action.setEnabled(False)
+        self.exports.set_session(None)
+        self.course.show_client(client)
 
     def open_session(self, session_id: int) -> None:
         """Load the session off the GUI thread, show its timeline, then check its signature."""

@@ -276,6 +276,13 @@ class SessionBrowser(QWidget):
         if 0 <= row < len(self.model.rows):
             self.open_session.emit(self.model.rows[row].overview.session.id)
 
+    def current_client(self) -> str | None:
+        """The client of the selected row (for the course view)."""
+        index = self.table.currentIndex()
+        if not index.isValid() or index.row() >= len(self.model.rows):
+            return None
+        return self.model.rows[index.row()].overview.session.client_id
+
     def _open_first(self) -> None:
         current = self.table.currentIndex()
         self._open_row(current.row() if current.isValid() else 0)

@@ -62,8 +62,10 @@ def _onsets(condition: Any) -> Any:
     )
 
 
-def session_overviews(database: Database, *, training: bool | None = None) -> list[SessionOverview]:
-    """Every session (only training ones, only clinical ones, or all), newest first."""
+def session_overviews(database: Database, *, training: bool | None = None,
+                      client_id: str | None = None) -> list[SessionOverview]:
+    """Every session (only training ones, only clinical ones, or all; of one client or all),
+    newest first."""
     d = DOSES
     first_giver = (
         select(d.c.given_by)
@@ -91,6 +93,8 @@ def session_overviews(database: Database, *, training: bool | None = None) -> li
     query = select(SESSIONS, *columns)
     if training is not None:
         query = query.where(SESSIONS.c.training == training)
+    if client_id is not None:
+        query = query.where(SESSIONS.c.client_id == client_id)
     query = query.order_by(SESSIONS.c.started_at.desc(), SESSIONS.c.id.desc())
     with transaction.reading(database, "list the sessions") as conn:
         rows = conn.execute(query).mappings().all()

@@ -29,6 +29,7 @@ from katmonitor.review import (
     Category,
     Priority,
     add_note_at,
+    course,
     load_review,
     verify,
 )
@@ -247,3 +248,17 @@ def test_a_note_about_a_span_keeps_both_ends_and_plain_addenda_stay_at_their_tim
     assert notes[span.id].text == "quiet, eyes closed"
     assert notes[plain.id].time == plain.created_at and notes[plain.id].until is None
     assert notes[plain.id].text == plain.text  # no prefix of ours: shown as written
+
+
+def test_the_course_lists_a_clients_clinical_sessions_with_their_figures(
+    store: SessionStore, dosed: DosedSession
+) -> None:
+    second = record_dosed_session(dosed.url)
+    new_session(store, training=True)  # client BENCH: another client, and training
+    rows = course(store, "C-200")
+    assert [r.session.id for r in rows] == [dosed.session_id, second.session_id]
+    first = rows[0]
+    assert (first.total_mg, first.peak_systolic, first.peak_diastolic) == (56, 150, 94)
+    assert (first.lowest_spo2, first.deepest_moaas, first.highest_cadss) == (86, 4, 3)
+    assert first.alarms["medium"] == 1
+    assert course(store, "BENCH") == []  # training sessions are not a course

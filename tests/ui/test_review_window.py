@@ -200,3 +200,20 @@ def test_export_buttons_write_the_session_or_say_why_not(
     with qtbot.waitSignal(exports.failed, timeout=10000) as refused:
         exports.export("csv", tmp_path / "missing" / "x.csv")
     assert "does not exist" in refused.args[0] and "Traceback" not in refused.args[0]
+
+
+def test_the_course_view_shows_a_clients_sessions_and_opens_one(
+    qtbot: QtBot, window: ReviewWindow, dosed: DosedSession
+) -> None:
+    second = record_dosed_session(dosed.url)
+    with qtbot.waitSignal(window.browser.loaded, timeout=5000):
+        window.show_browser()
+    with qtbot.waitSignal(window.course.loaded, timeout=5000):
+        window.course_action.trigger()  # Ctrl+K on the selected row's client
+    table = window.course.table
+    assert table.rowCount() == 2
+    assert [table.item(r, 3).text() for r in range(2)] == ["150", "150"]  # peak systolic
+    assert table.item(0, 6).text() == "4" and table.item(0, 7).text() == "3"  # MOAA/S, CADSS
+    with qtbot.waitSignal(window.review_loaded, timeout=5000) as opened:
+        table.cellClicked.emit(1, 0)
+    assert opened.args[0].session.id == second.session_id
