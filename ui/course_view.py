@@ -61,6 +61,7 @@ class CourseView(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.cellClicked.connect(lambda row, _col: self._open(row))
@@ -90,6 +91,7 @@ class CourseView(QWidget):
                      _text(r.highest_cadss), f"{alarms}+{r.technical_alarms}")
             for col, text in enumerate(cells):
                 self.table.setItem(i, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
         self._draw()
         self.loaded.emit()
 
@@ -97,6 +99,9 @@ class CourseView(QWidget):
         for plot in (self.vitals, self.scores):
             plot.clear()
         x = np.arange(1, len(self.rows) + 1, dtype=float)
+        ticks = [[(float(i), f"#{i}") for i in range(1, len(self.rows) + 1)]]
+        for plot in (self.vitals, self.scores):
+            plot.getAxis("bottom").setTicks(ticks)  # one tick per session
 
         def series(values: Sequence[float | None]) -> np.ndarray:
             return np.array([np.nan if v is None else float(v) for v in values])
