@@ -98,7 +98,7 @@ class ReviewTimeline(QWidget):
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
             plot.disableAutoRange()  # fixed y ranges: no data bounds computed on each pan
-            plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
+            # No grid: its alpha-blended lines over five plots were half of each pan's repaint.
             left = plot.getAxis("left")
             left.setWidth(56)
             # Panning never changes a left axis: paint it from a cached pixmap.
