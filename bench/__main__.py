@@ -22,7 +22,8 @@ from pathlib import Path
 from bench.harness import ROOT, Figure, from_json, table
 
 MODULES = ("ingest", "decode", "latency", "alarm_replay", "alarm_latency", "repaint",
-           "startup", "sign_verify", "pdf_export", "memory", "fuzz")
+           "startup", "sign_verify", "pdf_export", "memory", "fuzz",
+           "review")
 
 
 def run_module(name: str, passthrough: list[str]) -> list[Figure] | None:

@@ -29,6 +29,7 @@ from katmonitor.cli import (
     export,
     record,
     records,
+    review,
     run,
     sessions,
     users,
@@ -46,7 +47,7 @@ log = logging.getLogger("katmonitor")
 
 # In the order `katmonitor --help` lists them.
 COMMAND_GROUPS = (
-    run, care_plan, record, sessions, db, devices, alarms, export, users, audit, records
+    run, care_plan, record, sessions, db, devices, alarms, export, users, audit, records, review
 )
 
 

@@ -103,6 +103,14 @@ register_format(
         "katmonitor.exports.bundle_export:write_bundle_export",
     )
 )
+register_format(
+    ExportFormat(
+        "vital",
+        "VitalDB .vital file (numerics and 100 Hz pleth) for VitalDB's viewer and Python "
+        "package; needs the vital extra",
+        "katmonitor.exports.vital_export:write_vital_export",
+    )
+)
 
 
 def export_format(name: str) -> ExportFormat:
