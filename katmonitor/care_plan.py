@@ -38,6 +38,8 @@ class PreDoseGate:
     diastolic_max: float | None
     heart_rate_max: float | None
     max_reading_age_s: float
+    spo2_min: float | None = None
+    """The lowest current SpO2 (%) at which a dose may be given."""
 
     def describe(self) -> str:
         parts = []
@@ -47,6 +49,8 @@ class PreDoseGate:
             parts.append(f"BP at most {s}/{d} mmHg")
         if self.heart_rate_max is not None:
             parts.append(f"HR at most {self.heart_rate_max:g}/min")
+        if self.spo2_min is not None:
+            parts.append(f"SpO2 at least {self.spo2_min:g} %")
         return ", ".join(parts) or "no limits"
 
 
@@ -95,7 +99,8 @@ def load_care_plan(path: str | Path | None = None) -> CarePlan:
 TOP_KEYS = frozenset({"name", "timing", "gate", "assessments", "eligibility", "routes"})
 TABLE_KEYS = {
     "timing": frozenset({"due_lead_min", "overdue_after_min", "escalate_after_min"}),
-    "gate": frozenset({"systolic_max", "diastolic_max", "heart_rate_max", "max_reading_age_min"}),
+    "gate": frozenset({"systolic_max", "diastolic_max", "heart_rate_max", "spo2_min",
+                       "max_reading_age_min"}),
     "assessments": frozenset({"cadss_form"}),
 }
 ELIGIBILITY_KEYS = frozenset({"id", "question", "acceptable", "rems"})
@@ -253,6 +258,7 @@ def _build(data: dict[str, Any], source: str) -> CarePlan:
             diastolic_max=gate.number("diastolic_max", 30, 160),
             heart_rate_max=gate.number("heart_rate_max", 30, 250),
             max_reading_age_s=age,
+            spo2_min=gate.number("spo2_min", 80, 100),
         ),
         cadss_form=cadss_form,
         eligibility=tuple(eligibility),

@@ -1,9 +1,10 @@
 """Before the first dose: the client's identity check, the eligibility checklist and the
-pre-dose BP/HR gate. Pure rules; katmonitor/workflow.py records what the nurse did."""
+pre-dose gate (BP, heart rate, SpO2 and no physiological alarm on). Pure rules;
+katmonitor/workflow.py records what the nurse did."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,14 @@ class GateResult:
         }
 
 
-def evaluate_gate(gate: PreDoseGate, latest: Mapping[VitalKind, Sample], now: float) -> GateResult:
-    """Check the latest NIBP (recent enough) and heart rate against the gate's limits."""
+def evaluate_gate(
+    gate: PreDoseGate,
+    latest: Mapping[VitalKind, Sample],
+    now: float,
+    active_alarms: Sequence[str] = (),
+) -> GateResult:
+    """Check the latest NIBP (recent enough), heart rate and SpO2 against the gate's limits;
+    any physiological alarm that is on (``active_alarms``: their messages) also blocks."""
     systolic = latest.get(VitalKind.NIBP_SYSTOLIC)
     diastolic = latest.get(VitalKind.NIBP_DIASTOLIC)
     heart = latest.get(VitalKind.HR) or latest.get(VitalKind.PULSE_RATE)
@@ -68,6 +75,13 @@ def evaluate_gate(gate: PreDoseGate, latest: Mapping[VitalKind, Sample], now: fl
             problems.append("no current heart rate")
         elif hr_v > gate.heart_rate_max:
             problems.append(f"heart rate {hr_v:.0f}/min is above {gate.heart_rate_max:g}")
+    if gate.spo2_min is not None:
+        spo2 = latest.get(VitalKind.SPO2)
+        if spo2 is None or spo2.value is None or now - spo2.time > 60:
+            problems.append("no current SpO2")
+        elif spo2.value < gate.spo2_min:
+            problems.append(f"SpO2 {spo2.value:.0f} % is below {gate.spo2_min:g} %")
+    problems += [f"alarm on: {message}" for message in active_alarms]
     return GateResult(tuple(problems), sys_v, dia_v, hr_v, nibp_time)
 
 

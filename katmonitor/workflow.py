@@ -208,7 +208,8 @@ class DosingWorkflow:
         """The pre-dose gate on the latest readings, now."""
         buffers = self.buffers
         latest = {kind: s for kind in NUMERIC_KINDS if (s := buffers.latest(kind)) is not None}
-        return evaluate_gate(self.plan.gate, latest, self.clock.now())
+        alarms = [a.message for a in self._active_alarms() if not a.technical and not a.latched]
+        return evaluate_gate(self.plan.gate, latest, self.clock.now(), alarms)
 
     def predose_blockers(self) -> list[str]:
         """What must be done before the first dose (the gate is separate: see ``gate``)."""
