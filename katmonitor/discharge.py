@@ -87,27 +87,66 @@ def evaluate_discharge(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ReadyToLeave:
+    """When the client would have been ready to leave, from the record; ``time`` None with
+    ``reason`` when the record does not show every criterion met at any one time."""
+
+    time: float | None
+    reason: str = ""
+
+
 def suggest_ready_to_leave(
-    anchor: float | None, assessments: Sequence[tuple[float, Assessment]], now: float
-) -> float:
-    """The earliest assessment from which every later one found the client alert (MOAA/S 5),
-    not dissociated and breathing normally: when they would have been ready to leave without
-    the observation minimum. ``now`` when no assessment shows it yet."""
-    ready: float | None = None
-    for time, a in sorted(assessments, key=lambda item: item[0]):
-        if anchor is not None and time < anchor:
+    anchor: float | None,
+    assessments: Sequence[tuple[float, Assessment]],
+    vitals_problem_at: Callable[[float], str | None] = lambda _t: None,
+) -> ReadyToLeave:
+    """The earliest assessment at which the record shows every criterion met: MOAA/S 5,
+    CADSS total 0 and breathing normal all recorded at that assessment, every later
+    assessment still so, and the vitals acceptable then (``vitals_problem_at(t)``: what was
+    wrong at ``t``, None if nothing). Never a guess: a criterion never recorded gives no time
+    and says which."""
+    after = sorted((item for item in assessments if anchor is None or item[0] >= anchor),
+                   key=lambda item: item[0])
+    if not after:
+        return ReadyToLeave(None, "no assessment after the first dose")
+    missing = [name for name, recorded in (
+        ("MOAA/S", lambda a: a.moaas is not None),
+        ("CADSS", lambda a: a.cadss_total is not None),
+        ("breathing", lambda a: a.respiratory is not None),
+    ) if not any(recorded(a) for _, a in after)]
+    if missing:
+        return ReadyToLeave(None, " and ".join(missing) + " never assessed after the dose")
+    candidate: float | None = None
+    for time, a in after:
+        if not _recovered(a):
+            candidate = None
+        elif candidate is None and _complete(a):
+            candidate = time
+    if candidate is None:
+        return ReadyToLeave(None, "no assessment found the client alert (MOAA/S 5), not "
+                                  "dissociated (CADSS 0) and breathing normally, and still so")
+    last_problem = ""
+    for time, a in after:  # the vitals at the candidate, or at a later complete assessment
+        if time < candidate or not _complete(a) or not _recovered(a):
             continue
-        recovered = (
-            (a.moaas is None or a.moaas == 5)
+        problem = vitals_problem_at(time)
+        if problem is None:
+            return ReadyToLeave(time)
+        last_problem = problem
+    return ReadyToLeave(None, f"vital signs not acceptable when recovered: {last_problem}")
+
+
+def _recovered(a: Assessment) -> bool:
+    """Nothing recorded at this assessment argues against leaving."""
+    return ((a.moaas is None or a.moaas == 5)
             and (a.cadss_total is None or a.cadss_total == 0)
-            and (a.respiratory is None or a.respiratory == "normal")
-            and (a.moaas is not None or a.cadss_total is not None)
-        )
-        if recovered and ready is None:
-            ready = time
-        elif not recovered and (a.moaas is not None or a.cadss_total is not None):
-            ready = None
-    return now if ready is None else ready
+            and (a.respiratory is None or a.respiratory == "normal"))
+
+
+def _complete(a: Assessment) -> bool:
+    """This assessment recorded all three: MOAA/S, CADSS and breathing."""
+    return a.moaas is not None and a.cadss_total is not None and a.respiratory is not None
 
 
 def _latest(

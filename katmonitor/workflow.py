@@ -21,7 +21,7 @@ from typing import Any
 
 from katmonitor import policy
 from katmonitor.accounts import User
-from katmonitor.alarms.model import ActiveAlarm
+from katmonitor.alarms.model import ActiveAlarm, active_alarms_at
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock
 from katmonitor.base.errors import ConfigurationError, SessionStateError
@@ -31,6 +31,7 @@ from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_
 from katmonitor.discharge import (
     CONFIRMED_BY_NURSE,
     Criterion,
+    ReadyToLeave,
     VitalsCheck,
     evaluate_discharge,
     suggest_ready_to_leave,
@@ -421,12 +422,24 @@ class DosingWorkflow:
             assessments=self.assessments(),
         )
 
-    def suggested_ready_to_leave(self) -> float:
-        return suggest_ready_to_leave(self.anchor, self.assessments(),
-                                      self.clock.now())
+    def suggested_ready_to_leave(self) -> ReadyToLeave:
+        """From the recorded assessments, NIBP and alarms (see ``suggest_ready_to_leave``)."""
+        session = self._session()
+        alarms = self.store.alarm_events(session.id)
+        max_age = self.plan.gate.max_reading_age_s
+
+        def vitals_problem_at(t: float) -> str | None:
+            nibp = self.store.numerics(session.id, [VitalKind.NIBP_SYSTOLIC], t - max_age, t)
+            if VitalKind.NIBP_SYSTOLIC not in nibp:
+                return f"no blood pressure in the {max_age / 60:.0f} min before"
+            on = active_alarms_at(alarms, t)
+            return "; ".join(on) if on else None
+
+        return suggest_ready_to_leave(self.anchor, self.assessments(), vitals_problem_at)
 
     def discharge(
-        self, confirmed: Iterable[str], ready_to_leave_at: float, exception_reason: str = ""
+        self, confirmed: Iterable[str], ready_to_leave_at: float | None,
+        exception_reason: str = "",
     ) -> Session:
         """Record the discharge checklist and end the session. Unmet criteria need a reason
         (e.g. transferred to the emergency department)."""
@@ -437,7 +450,8 @@ class DosingWorkflow:
             raise ConfigurationError(f"unknown discharge criteria: {', '.join(sorted(unknown))}")
         now = self.clock.now()
         anchor = self.anchor
-        if anchor is not None and not anchor <= ready_to_leave_at <= now + 1:
+        if (ready_to_leave_at is not None and anchor is not None
+                and not anchor <= ready_to_leave_at <= now + 1):
             raise ConfigurationError(
                 "the ready-to-leave time must be between the first dose and now"
             )

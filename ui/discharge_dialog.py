@@ -65,13 +65,20 @@ class DischargeDialog(SubmitDialog):
         criteria_box = QWidget()
         criteria_box.setLayout(grid)
         suggested = workflow.suggested_ready_to_leave()
-        self.ready_edit = time_edit(suggested)
+        now = workstation.clock.now()
+        # No time is suggested unless the record shows every criterion met at that time; the
+        # nurse may still record one she observed (tick the box).
+        self.ready_known = QCheckBox("&Record when the client would have been ready to leave")
+        self.ready_known.setChecked(suggested.time is not None)
+        self.ready_edit = time_edit(suggested.time if suggested.time is not None else now)
+        self.ready_edit.setEnabled(suggested.time is not None)
+        self.ready_known.toggled.connect(self.ready_edit.setEnabled)
         self.ready_hint = QLabel(
-            f"Suggested {local_time_text(suggested, '%H:%M')}: from the assessments, when the "
-            "client was alert, not dissociated and breathing normally"
-            if suggested < workstation.clock.now() else
-            "No assessment shows the client recovered yet: now is suggested; change it if "
-            "they were ready earlier"
+            f"Suggested {local_time_text(suggested.time, '%H:%M')}: the first assessment that "
+            "found the client alert, not dissociated and breathing normally, with acceptable "
+            "vital signs, and still so after"
+            if suggested.time is not None else
+            f"No time suggested: {suggested.reason}."
         )
         self.ready_hint.setWordWrap(True)
         self.ready_hint.setStyleSheet(f"color: {theme.TEXT_DIM};")
@@ -85,7 +92,8 @@ class DischargeDialog(SubmitDialog):
 
         self.form.addRow(heading)
         self.form.addRow(criteria_box)
-        self.form.addRow("Ready to &leave at:", self.ready_edit)
+        self.form.addRow(self.ready_known)
+        self.form.addRow("Ready to leave at:", self.ready_edit)
         self.form.addRow(self.ready_hint)
         self.form.addRow(self.unmet_label)
         self.form.addRow(self.reason_label)
@@ -149,5 +157,7 @@ class DischargeDialog(SubmitDialog):
         confirmed = {cid for cid, box in self.checks.items() if box.isChecked()}
         # The workflow judges again now and keeps the reason only if something is unmet.
         self.session = self.workstation.workflow.discharge(
-            confirmed, from_qdatetime(self.ready_edit.dateTime()), self.reason_edit.toPlainText()
+            confirmed,
+            from_qdatetime(self.ready_edit.dateTime()) if self.ready_known.isChecked() else None,
+            self.reason_edit.toPlainText()
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -130,3 +131,19 @@ class AudioState:
     """Audio pause in force until this time; None: not paused."""
     alarms_off: frozenset[str]
     """Parameters whose alarms are switched off (shown on screen)."""
+
+
+def active_alarms_at(events: Iterable[AlarmEvent], t: float) -> list[str]:
+    """The messages of the physiological alarms that were on at ``t`` according to a recorded
+    alarm history (an onset at or before ``t`` and no end up to it)."""
+    on: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.time):
+        if event.time > t:
+            break
+        if event.technical:
+            continue
+        if event.event == ONSET:
+            on[event.alarm_id] = event.message
+        elif event.event == END:
+            on.pop(event.alarm_id, None)
+    return list(on.values())

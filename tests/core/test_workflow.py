@@ -233,16 +233,18 @@ def test_discharge_needs_the_criteria_or_a_reason_and_records_ready_to_leave(ws)
     ws.clock.set(dose.time + 50 * MIN)
     ws.workflow.add_assessment(make_assessment(moaas=3, cadss_form="cadss6", cadss={1: 2}))
     ws.clock.set(dose.time + 80 * MIN)
+    feed_vitals(ws)  # an NIBP with the recovered assessment: the vitals are known then
     ws.workflow.add_assessment(make_assessment(moaas=5, cadss_form="cadss6", cadss={1: 0},
                                                respiratory="normal"))
     ws.clock.set(dose.time + 100 * MIN)
     feed_vitals(ws)
+    ws.recorder.flush()
     criteria = {c.id: c for c in ws.workflow.discharge_criteria()}
     assert criteria["observation_minimum"].met is False
     assert criteria["moaas_5"].met is True and criteria["vitals_within_limits"].met is True
     assert criteria["dissociation_resolved"].met is None
     assert criteria["dissociation_resolved"].suggested
-    assert ws.workflow.suggested_ready_to_leave() == dose.time + 80 * MIN
+    assert ws.workflow.suggested_ready_to_leave().time == dose.time + 80 * MIN
     confirmed = {"dissociation_resolved", "respiratory_normal", "escort_transport"}
     with pytest.raises(SessionStateError, match="Observation minimum"):
         ws.workflow.discharge(confirmed, dose.time + 80 * MIN)
@@ -371,3 +373,32 @@ def test_the_workflow_works_with_what_it_is_given_no_workstation_needed(sqlite_u
     workflow.schedule()
     assert escalated == [[]]  # nothing escalated before the first dose
     database.close()
+
+
+def test_no_ready_to_leave_time_is_suggested_unless_every_criterion_was_recorded_met(
+    ws,
+) -> None:
+    """Alert but CADSS never recorded and breathing never assessed: no time, and why."""
+    sign_in_nurse(ws)
+    ws.start_session("C-112", "esketamine", Route.INTRANASAL)
+    complete_predose(ws)
+    feed_vitals(ws)
+    dose = ws.add_dose(28, 1, "LOT-1")
+    ws.clock.set(dose.time + 60 * MIN)
+    feed_vitals(ws)
+    ws.workflow.add_assessment(make_assessment(moaas=5))
+    ws.recorder.flush()
+    suggestion = ws.workflow.suggested_ready_to_leave()
+    assert suggestion.time is None
+    assert suggestion.reason == "CADSS and breathing never assessed after the dose"
+
+    ws.clock.set(dose.time + 80 * MIN)  # recovered by the scales, but no NIBP for 20 min
+    ws.workflow.add_assessment(make_assessment(moaas=5, cadss_form="cadss6", cadss={1: 0},
+                                               respiratory="normal"))
+    suggestion = ws.workflow.suggested_ready_to_leave()
+    assert suggestion.time is None and "no blood pressure" in suggestion.reason
+
+    session = ws.workflow.discharge((), None, exception_reason="left against advice")
+    [discharge] = [e for e in SessionStore(ws.database).workflow_events(session.id)
+                   if e.kind is WorkflowKind.DISCHARGE]
+    assert discharge.data["ready_to_leave_at"] is None

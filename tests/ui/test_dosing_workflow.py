@@ -375,10 +375,12 @@ def test_discharge_refuses_unmet_criteria_without_a_reason_and_ends_the_session_
     ws = window.workstation
     dose = dose_now(window)
     clock.set(dose.time + 50 * MIN)
+    feed_vitals(ws)
     ws.workflow.add_assessment(make_assessment(moaas=5, cadss_form="cadss6", cadss={1: 0},
                                                respiratory="normal"))
     clock.set(dose.time + 60 * MIN)
     feed_vitals(ws)
+    ws.recorder.flush()
     window.refresh()
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2_000)
@@ -596,3 +598,24 @@ def test_a_schedule_that_cannot_be_saved_is_said_not_raised(
     monkeypatch.undo()
     tick(window, clock)
     assert panel.problem_label.isHidden()
+
+
+def test_discharge_suggests_no_time_when_a_criterion_was_never_recorded(
+        qtbot: QtBot, window: MainWindow, clock: ManualClock, database: Database) -> None:
+    ws = window.workstation
+    dose = dose_now(window)
+    clock.set(dose.time + 60 * MIN)
+    feed_vitals(ws)
+    ws.workflow.add_assessment(make_assessment(moaas=5))  # CADSS and breathing never assessed
+    ws.recorder.flush()
+    window.refresh()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2_000)
+
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.findChild(DischargeDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert not dialog.ready_known.isChecked() and not dialog.ready_edit.isEnabled()
+    assert dialog.ready_hint.text() == (
+        "No time suggested: CADSS and breathing never assessed after the dose.")
+    dialog.reject()
