@@ -41,6 +41,9 @@ class Completion:
     """Who or what completed it: a user name, "NIBP reading" or "assessment"."""
     recorded: bool = True
     """False for an automatic completion not yet written to the record."""
+    measured: bool = True
+    """False when a person marked it done without the observation it asks for (with a
+    reason): shown as "done without measurement", never like a measured one."""
 
 
 @dataclass(frozen=True, slots=True)

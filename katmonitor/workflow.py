@@ -327,7 +327,8 @@ class DosingWorkflow:
         if session is None:
             return []
         recorded = {
-            e.data["prompt_id"]: Completion(e.time, e.data.get("by") or e.user)
+            e.data["prompt_id"]: Completion(e.time, e.data.get("by") or e.user,
+                                            measured=not e.data.get("without_measurement"))
             for e in self._events
             if e.kind is WorkflowKind.PROMPT_DONE
         }
@@ -338,8 +339,9 @@ class DosingWorkflow:
             self.plan, self.plan.for_route(session.route), anchor,
             now=self.clock.now(),
             nibp_times=[float(t) for t in nibp_times],
+            # An assessment prompt asks for both scales: one alone does not complete it.
             assessment_times=[t for t, a in self.assessments()
-                              if a.moaas is not None or a.cadss_total is not None],
+                              if a.moaas is not None and a.cadss_total is not None],
             recorded=recorded,
             ended_at=session.ended_at,
         )
@@ -354,19 +356,29 @@ class DosingWorkflow:
             )
         return prompts
 
-    def complete_prompt(self, prompt_id: str, note: str = "") -> WorkflowEvent:
-        """The nurse marks a prompt done (e.g. a manual BP taken with a cuff)."""
+    def complete_prompt(self, prompt_id: str, reason: str) -> WorkflowEvent:
+        """The nurse marks a prompt done without the observation it asks for in the record
+        (e.g. a manual cuff BP she wrote down): the reason is required, and the prompt stays
+        marked "done without measurement". A reading or an assessment completes it by itself.
+        """
         user = self.require_clinician("complete a schedule prompt")
         prompt = next((p for p in self.schedule() if p.id == prompt_id), None)
         if prompt is None:
             raise SessionStateError(f"no prompt {prompt_id!r} in this session's schedule")
         if prompt.state is PromptState.DONE:
             raise SessionStateError(f"{prompt.label} is already done")
-        return self._record_prompt(prompt, user.name, note, self.clock.now(),
-                                   user=user)
+        if not reason.strip():
+            raise ConfigurationError(
+                "marking a prompt done without its measurement needs a reason",
+                "e.g. \"manual cuff 138/86, monitor cuff failed\"; or record the reading or "
+                "assessment itself, which completes the prompt",
+            )
+        return self._record_prompt(prompt, user.name, reason, self.clock.now(),
+                                   user=user, measured=False)
 
     def _record_prompt(self, prompt: Prompt, by: str, note: str, time: float, *,
-                       system: bool = False, user: User | None = None) -> WorkflowEvent:
+                       system: bool = False, user: User | None = None,
+                       measured: bool = True) -> WorkflowEvent:
         session = self._session()
         now = self.clock.now()
         operator = self._operator()
@@ -374,7 +386,8 @@ class DosingWorkflow:
         event = self.store.add_workflow_event(
             session.id, time=time, kind=WorkflowKind.PROMPT_DONE, user=name,
             data={"prompt_id": prompt.id, "label": prompt.label, "due_at": prompt.due_at,
-                  "by": by, "automatic": system, "note": note.strip()},
+                  "by": by, "automatic": system, "note": note.strip(),
+                  "without_measurement": not measured},
             recorded_at=now,
         )
         self._events.append(event)

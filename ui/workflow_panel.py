@@ -73,6 +73,8 @@ def prompt_text(prompt: Prompt) -> str:
     done = prompt.completion
     if prompt.state is PromptState.DONE and done is not None:
         text += f" {local_time_text(done.time, '%H:%M')} ({done.by})"
+        if not done.measured:
+            text += " — WITHOUT MEASUREMENT"
     return text
 
 

@@ -37,7 +37,7 @@ ACTIONS: dict[str, Callable[[Workstation], object]] = {
     "give a dose": lambda ws: ws.add_dose(28, 1, "LOT-1"),
     "record scores": lambda ws: ws.workflow.add_assessment(make_assessment(moaas=5)),
     "add a note": lambda ws: ws.workflow.add_assessment(Assessment(), "calm, talking"),
-    "complete a prompt": lambda ws: ws.workflow.complete_prompt("no-such-prompt"),
+    "complete a prompt": lambda ws: ws.workflow.complete_prompt("no-such-prompt", "manual cuff"),
     "discharge": lambda ws: ws.workflow.discharge([], ws.clock.now(), "test"),
 }
 

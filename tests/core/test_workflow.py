@@ -202,13 +202,18 @@ def test_a_prompt_can_be_marked_done_by_the_nurse_and_assessments_complete_their
                         respiratory="normal", therapist_present="Dr Kim")
     )
     ws.clock.set(dose.time + 39 * MIN)
-    event = ws.workflow.complete_prompt("bp_recheck", note="manual cuff, 138/86")
+    with pytest.raises(ConfigurationError, match="needs a reason"):
+        ws.workflow.complete_prompt("bp_recheck", "  ")
+    event = ws.workflow.complete_prompt("bp_recheck", "manual cuff, 138/86")
     assert event.data["note"] == "manual cuff, 138/86" and not event.data["automatic"]
+    assert event.data["without_measurement"]
     prompts = {p.id: p for p in ws.workflow.schedule()}
     assert prompts["bp_recheck"].completion.by == "rn.lee"
+    assert not prompts["bp_recheck"].completion.measured  # stays visibly different
     assert prompts["assessment_20"].state is PromptState.DONE
+    assert prompts["assessment_20"].completion.measured
     with pytest.raises(SessionStateError, match="already done"):
-        ws.workflow.complete_prompt("bp_recheck")
+        ws.workflow.complete_prompt("bp_recheck", "again")
     [obs] = SessionStore(ws.database).observations(ws.session.id)
     assert obs.assessment.moaas == 4 and obs.assessment.cadss_total == 3
     assert "MOAA/S 4" in obs.summary() and "therapist present: Dr Kim" in obs.summary()
@@ -402,3 +407,15 @@ def test_no_ready_to_leave_time_is_suggested_unless_every_criterion_was_recorded
     [discharge] = [e for e in SessionStore(ws.database).workflow_events(session.id)
                    if e.kind is WorkflowKind.DISCHARGE]
     assert discharge.data["ready_to_leave_at"] is None
+
+
+def test_an_assessment_without_cadss_does_not_complete_the_assessment_prompt(ws) -> None:
+    sign_in_nurse(ws)
+    ws.start_session("C-113", "esketamine", Route.INTRANASAL)
+    complete_predose(ws)
+    feed_vitals(ws)
+    dose = ws.add_dose(28, 1, "LOT-1")
+    ws.clock.set(dose.time + 20 * MIN)
+    ws.workflow.add_assessment(make_assessment(moaas=5))  # CADSS not assessed
+    prompts = {p.id: p for p in ws.workflow.schedule()}
+    assert prompts["assessment_20"].state is not PromptState.DONE

@@ -289,11 +289,13 @@ def test_the_nurse_marks_a_prompt_done_with_a_note_from_the_keyboard(
     dialogs = [d for d in window.findChildren(PromptDoneDialog) if d.isVisible()]
     [dialog] = dialogs
     assert dialog.prompt.id == "bp_recheck"
+    dialog.accept()  # no reason: refused, the dialog stays
+    assert "needs a reason" in dialog.error()
     dialog.note_edit.setText("manual cuff 138/86")
     dialog.accept()
     assert dialog.error() == ""
     window.refresh()
-    assert row(window, "bp_recheck").endswith("(rn.lee)")
+    assert row(window, "bp_recheck").endswith("(rn.lee) — WITHOUT MEASUREMENT")
     [event] = [e for e in events(database, window, WorkflowKind.PROMPT_DONE)
                if e.data["prompt_id"] == "bp_recheck"]
     assert event.data["note"] == "manual cuff 138/86" and not event.data["automatic"]
