@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
@@ -132,15 +132,17 @@ def recover_quietly(store: SessionStore, now: float) -> list[RecoveredSession]:
 
 
 def close_interrupted_session(
-    store: SessionStore, session_id: int, reason: str, now: float
+    store: SessionStore, session_id: int, reason: str, now: float, *, closed_by: str = ""
 ) -> Session:
-    """End an interrupted session without reopening it, so it can be signed. The reason and
-    the time of its last stored data go into the chain; ``ended_at`` is that last data time
-    (or the start, for a session that stored nothing)."""
+    """End an interrupted session without reopening it, so it can be signed. The reason, who
+    closed it (``closed_by``: the signed-in user in the window; none from the CLI) and the
+    time of its last stored data go into the chain; ``ended_at`` is that last data time (or
+    the start, for a session that stored nothing)."""
     reason = " ".join(reason.split())
     if not reason:
         raise ConfigurationError(
-            "closing an interrupted session needs a reason", 'e.g. --reason "power lost"'
+            "closing an interrupted session needs a reason",
+            'say why it was not ended, e.g. "power lost"',
         )
     if len(reason) > MAX_REASON_LENGTH:
         raise ConfigurationError(f"the reason must be at most {MAX_REASON_LENGTH} characters")
@@ -159,7 +161,8 @@ def close_interrupted_session(
     last = LeaseRepository(store.database).last_data_time(session_id)
     ended_at = last if last is not None else session.started_at
     return store.set_status(
-        session_id, SessionStatus.ENDED, ended_at, closed_after_interruption=reason
+        session_id, SessionStatus.ENDED, ended_at, closed_after_interruption=reason,
+        closed_by=closed_by.strip() or None,
     )
 
 
@@ -215,3 +218,41 @@ def recording_gaps(store: SessionStore, session_id: int) -> list[RecordingGap]:
     if open_gap is not None:
         gaps.append(open_gap)
     return gaps
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedSession:
+    """An interrupted session the window offers at start, to resume or to close."""
+
+    session: Session
+    why: str
+    last_data_at: float | None
+    """The time of its last stored data (None: it stored none)."""
+    here: bool
+    """Recorded on this workstation. Only such a session is resumed here: another room's
+    session continued with this room's devices would record another client's vitals."""
+
+
+def sessions_to_offer(
+    store: SessionStore, workstation: str, recovered: Sequence[RecoveredSession] = ()
+) -> list[InterruptedSession]:
+    """What the window offers after a start: every interrupted session recorded on this
+    workstation (killed, power lost, or the app closed during it), and every session this start
+    found left recording elsewhere (``recovered``; a shared database), oldest first."""
+    found = {r.session_id: r for r in recovered}
+    offered = []
+    for session in store.open_sessions():
+        if session.status is not SessionStatus.INTERRUPTED:
+            continue
+        here = session.workstation == workstation
+        if not here and session.id not in found:
+            continue
+        recovered_now = found.get(session.id)
+        if recovered_now is not None:
+            why, last = recovered_now.why, recovered_now.last_data_at
+        else:
+            gaps = recording_gaps(store, session.id)
+            why = gaps[-1].why if gaps else "the app was closed during the session"
+            last = LeaseRepository(store.database).last_data_time(session.id)
+        offered.append(InterruptedSession(session, why, last, here))
+    return sorted(offered, key=lambda o: (o.session.started_at, o.session.id))

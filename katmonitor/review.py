@@ -44,6 +44,7 @@ from katmonitor.record_signing import VerificationReport, verify_session
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent, WorkflowKind
 from katmonitor.storage.review_queries import numerics_columns, session_overviews
 from katmonitor.storage.series import TimeSeries
+from katmonitor.users import Role, User
 
 if TYPE_CHECKING:
     from katmonitor.storage.store import SessionStore
@@ -316,6 +317,13 @@ def load_review(store: SessionStore, session_id: int, *, care_plan: CarePlan | N
     events = _events(doses, spans, notes, assessments, workflow)
     return SessionReview(session, start, end, doses, numerics, nibp, alarm_events, spans,
                          workflow, schedule, assessments, notes, baseline, summary, events, store)
+
+
+def lands_in_review(user: User | None) -> bool:
+    """A therapist who signs in at a workstation gets the review window, not the monitor: they
+    prepare the integration session from recorded sessions and never run one (no device is
+    started for them)."""
+    return user is not None and user.role is Role.THERAPIST
 
 
 def verify(store: SessionStore, session_id: int) -> VerificationReport:

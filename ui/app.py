@@ -2,6 +2,11 @@
 
 The sign-in dialog is the first thing shown, so only what it needs is imported here; the main
 window (plots, dialogs, pyqtgraph) is imported and built once someone has signed in.
+
+Who signed in decides the window (:func:`katmonitor.review.lands_in_review`): a therapist gets
+the review window on the workstation's database, with no device started and no acquisition;
+everyone else the monitoring window, which then offers any interrupted session for resuming or
+closing (ui.interrupted_sessions).
 """
 
 from __future__ import annotations
@@ -9,23 +14,29 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from katmonitor.review import lands_in_review
 from katmonitor.workstation import Workstation
 from ui.sign_in import sign_in_at_start
 from ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
+    from ui.review_window import ReviewWindow
 
 SIGNAL_POLL_MS = 200
 
 
 SignIn = Callable[[Workstation, QWidget | None], bool]
 """Who uses the workstation: True once someone is signed in, False to quit."""
+
+
+class Closable(Protocol):
+    def close_without_asking(self) -> None: ...
 
 
 def run_app(workstation: Workstation, *, argv: list[str] | None = None,
@@ -35,13 +46,17 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
     (devices stopped, recorder flushed, a running session left INTERRUPTED). Returns the exit
     code; cancelling the sign-in quits with 0 before the window shows.
 
+    A therapist lands in review: the review window on the workstation's database, the
+    workstation never started (no device, no acquisition, no recovery run by them). Anyone
+    else gets the monitoring window, and the interrupted sessions are offered once it shows.
+
     ``sign_in`` runs the start dialogs (:func:`ui.sign_in.sign_in_at_start`); tests pass one
     that feeds them or signs a test account in."""
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("KAT Monitor")
     apply_theme(app)
-    window: MainWindow | None = None
+    window: MainWindow | ReviewWindow | None = None
     restore = install_termination_handlers(app, lambda: window)
     try:
         # The dialogs close before the window shows; that must not end the app.
@@ -53,13 +68,20 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
             app.setQuitOnLastWindowClosed(quit_on_close)
         if not signed_in:
             return 0
+        if lands_in_review(workstation.operator):
+            window = review_window(workstation)
+            window.showMaximized()
+            window.show_browser()
+            return app.exec()
+        from ui.interrupted_sessions import offer_interrupted_sessions
         from ui.main_window import MainWindow  # after the sign-in: it shows sooner
 
-        window = MainWindow(workstation, confirm_close=True)
-        window.accounts.require_operator = True
+        monitor = window = MainWindow(workstation, confirm_close=True)
+        monitor.accounts.require_operator = True
         workstation.start()
-        window.refresh()  # shows who signed in from the first frame
-        window.showMaximized()
+        monitor.refresh()  # shows who signed in from the first frame
+        monitor.showMaximized()
+        QTimer.singleShot(0, lambda: offer_interrupted_sessions(monitor, workstation))
         return app.exec()
     finally:
         restore()
@@ -68,8 +90,18 @@ def run_app(workstation: Workstation, *, argv: list[str] | None = None,
             window.deleteLater()  # not left as the active window of a later loop (tests)
 
 
+def review_window(workstation: Workstation) -> ReviewWindow:
+    """The review window for whoever signed in (their name prefilled for a note)."""
+    from ui.review_window import ReviewWindow
+
+    window = ReviewWindow(workstation.database)
+    operator = workstation.operator
+    window.note_user = operator.name if operator is not None else ""
+    return window
+
+
 def install_termination_handlers(app: QApplication,
-                                 window: Callable[[], MainWindow | None]) -> Callable[[], None]:
+                                 window: Callable[[], Closable | None]) -> Callable[[], None]:
     """SIGTERM/SIGINT close the window (``window()``, None while signing in) cleanly, without
     asking. Returns a function that puts the previous handlers back."""
 

@@ -47,6 +47,7 @@ from ui.core_events import CoreEvents
 from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
+from ui.review_entry import ReviewControls
 from ui.session_panel import SessionPanel
 from ui.sign_in import AccountControls
 from ui.signing_dialogs import RecordControls, SignSessionDialog
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.records = RecordControls(self, workstation)
         self.record_badge = self.records.badge
         self.addenda = AddendumControls(self, workstation, self.records)  # Record menu
+        self.review = ReviewControls(self, workstation)  # Review menu: F9, its own window
 
         self.timer = QTimer(self)
         self.timer.setInterval(TIMER_INTERVAL_MS)

@@ -106,6 +106,10 @@ class ReviewWindow(QMainWindow):
                        self.clock_action):
             toolbar.addAction(action)
 
+    def close_without_asking(self) -> None:
+        """Close now (SIGTERM/SIGINT): review holds nothing unsaved."""
+        self.close()
+
     def _action(self, text: str, shortcut: str, slot: object) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(shortcut))
