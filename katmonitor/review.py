@@ -5,8 +5,10 @@
 session's event lists, and builds a :class:`SessionReview`: numerics as numpy arrays per kind,
 paired NIBP readings, doses, alarm spans by priority (technical ones apart) rebuilt from the
 stored alarm record, workflow steps, the schedule's compliance, MOAA/S and CADSS assessments,
-observations and signed addenda as notes, and a :class:`ReviewSummary`. The pleth waveform is
-read per window, reduced to min/max per pixel column (:meth:`SessionReview.pleth`).
+observations and signed addenda as notes, the recording gaps (an interruption: from the last
+data to the reopening, ``katmonitor.recovery.recording_gaps``), and a :class:`ReviewSummary`.
+The pleth waveform is read per window, reduced to min/max per pixel column
+(:meth:`SessionReview.pleth`).
 
 Read-only by construction: nothing here writes. A therapist's note is a signed addendum
 (:func:`katmonitor.addenda.add_addendum`, through :func:`add_note_at`); the addendum has no
@@ -41,6 +43,7 @@ from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
 from katmonitor.record_signing import VerificationReport, verify_session
+from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent, WorkflowKind
 from katmonitor.storage.review_queries import numerics_columns, session_overviews
 from katmonitor.storage.series import TimeSeries
@@ -223,6 +226,9 @@ class SessionReview:
     summary: ReviewSummary
     events: list[TimelineEvent]
     store: SessionStore = field(repr=False)
+    gaps: list[RecordingGap] = field(default_factory=list)
+    """Stretches not recorded: from the last data before an interruption to the reopening
+    (``end`` None: never reopened; the record stops there)."""
 
     @property
     def first_dose_at(self) -> float | None:
@@ -257,6 +263,14 @@ class SessionReview:
             if value is not None:
                 found[kind] = value
         return found
+
+    def gap_end(self, gap: RecordingGap) -> float:
+        """Where a gap ends on the timeline: its reopening, else the end of the record."""
+        return gap.end if gap.end is not None else max(self.end, gap.start)
+
+    def gap_at(self, t: float) -> RecordingGap | None:
+        """The recording gap ``t`` falls in, if any."""
+        return next((g for g in self.gaps if g.start <= t <= self.gap_end(g)), None)
 
     def nibp_at(self, t: float) -> NibpReading | None:
         """The last NIBP reading at or before ``t``."""
@@ -316,7 +330,8 @@ def load_review(store: SessionStore, session_id: int, *, care_plan: CarePlan | N
     summary = _summary(numerics, doses, spans, schedule, baseline, anchor)
     events = _events(doses, spans, notes, assessments, workflow)
     return SessionReview(session, start, end, doses, numerics, nibp, alarm_events, spans,
-                         workflow, schedule, assessments, notes, baseline, summary, events, store)
+                         workflow, schedule, assessments, notes, baseline, summary, events, store,
+                         recording_gaps(store, session_id))
 
 
 def lands_in_review(user: User | None) -> bool:

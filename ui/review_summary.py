@@ -3,7 +3,8 @@
 Doses, the signature's status (checked when the session is opened: verified / unsigned /
 invalid), per parameter the pre-dose baseline, the peak and lowest values after the first dose
 with their times and minutes after it, and the time outside limits; alarms by priority with
-the mean time to acknowledge; the schedule's compliance; assessments and notes. Everything is
+the mean time to acknowledge; the schedule's compliance; assessments and notes; each recording
+gap (what was not recorded, and why). Everything is
 decided in :mod:`katmonitor.review`; this only renders it.
 """
 
@@ -62,6 +63,8 @@ def summary_html(review: SessionReview, report: VerificationReport | None) -> st
         f"<p>{datetime.fromtimestamp(s.started_at):%Y-%m-%d %H:%M} · {e(s.route.label)} · "
         f"{e(s.status.value)}{' · TRAINING' if s.training else ''}</p>",
         f"<p>Signature: <b style='color:{colour}'>{e(signature_text(report))}</b></p>",
+        *(f"<p style='color:{theme.TECHNICAL_ALARM}'>Recording gap: {e(g.text(_clock))}</p>"
+          for g in review.gaps),
         "<h4>Doses</h4><ul>",
         *(f"<li>{_clock(d.time)} {e(dose_label(d))} (by {e(d.given_by)})</li>"
           for d in review.doses),

@@ -5,7 +5,10 @@ symbols, mean as a dot: discrete readings, never a line), the pleth (drawn once 
 short enough, min/max per pixel column from the full-resolution blocks), and an events strip:
 alarm spans coloured by priority (physiological on the upper lane, technical apart below),
 MOAA/S and CADSS values, notes and addenda. Doses and the other workflow steps are vertical
-lines through every row.
+lines through every row; a recording gap (the recording stopped: app killed, power lost, app
+closed during the session) is a grey hatched band through every row, from the last data before
+it to the reopening (or to the end of the record), and the crosshair's readout says so inside
+it.
 
 The x axis is minutes since the first dose (the session's start when undosed); a toggle shows
 clock time instead. Mouse: drag to pan, wheel to zoom (time only). Keys: Left/Right move the
@@ -19,12 +22,13 @@ read from the store off the GUI thread when the view settles (ui.background).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from katmonitor.alarms.model import Priority
@@ -48,6 +52,9 @@ PRIORITY_COLOURS = {
     Priority.MEDIUM: theme.ALARM_MEDIUM,
     Priority.LOW: theme.ALARM_LOW,
 }
+GAP_COLOUR = theme.TEXT_DIM
+GAP_MIN_WIDTH_S = 3.0
+"""A gap the record ends with (closed with a reason at its last data) is drawn this wide."""
 LANE_ALARM, LANE_TECHNICAL, LANE_ASSESSMENT, LANE_NOTE = 3.0, 2.0, 1.0, 0.0
 ROWS = ("hr", "spo2", "nibp", "pleth", "events")
 ROW_TITLES = {"hr": "HR / PR bpm", "spo2": "SpO2 %", "nibp": "NIBP mmHg", "pleth": "Pleth",
@@ -153,6 +160,8 @@ class ReviewTimeline(QWidget):
         for item in (self.nibp_bars, self.nibp_systolic, self.nibp_diastolic, self.nibp_mean):
             self.plots["nibp"].addItem(item)
         self._event_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self.gap_bands: list[tuple[float, float]] = []
+        """The recording gaps drawn, as (start, end) epoch seconds."""
         self.note_times: list[float] = []
         """Where note markers are drawn (epoch seconds): observations and addenda."""
         self.cursor_lines = [pg.InfiniteLine(angle=90, movable=False,
@@ -330,6 +339,7 @@ class ReviewTimeline(QWidget):
                 symbol="d", size=10, pen=None,
                 brush=[pg.mkBrush(theme.MARKER_OBSERVATION if n.addendum_id is None
                                   else theme.WORKFLOW_OK) for n in review.notes]))
+        self._draw_gaps(add)
         # Doses (solid) and workflow steps (dotted) as vertical lines through every row: one
         # item per kind and row (segments of a curve), not one per event.
         for category, colour, style in (
@@ -345,6 +355,28 @@ class ReviewTimeline(QWidget):
                 add(self.plots[name], pg.PlotCurveItem(
                     xs, ys, connect="pairs", pen=pg.mkPen(colour, width=1, style=style)),
                     ignoreBounds=True)
+
+    def _draw_gaps(self, add: Callable[..., None]) -> None:
+        """Each recording gap as a hatched band through every row, and its words in the events
+        row: nothing was recorded there, which an empty stretch of line alone does not say."""
+        review = self.review
+        assert review is not None
+        self.gap_bands = []
+        colour = QColor(GAP_COLOUR)
+        for gap in review.gaps:
+            end = max(review.gap_end(gap), gap.start + GAP_MIN_WIDTH_S)
+            self.gap_bands.append((gap.start, end))
+            x0, x1 = self.x_of(gap.start), self.x_of(end)
+            for name in ROWS:
+                band = pg.LinearRegionItem((x0, x1), movable=False,
+                                           brush=QBrush(colour, Qt.BrushStyle.BDiagPattern),
+                                           pen=pg.mkPen(colour, width=1,
+                                                        style=Qt.PenStyle.DashLine))
+                band.setZValue(-10)  # under the curves
+                add(self.plots[name], band, ignoreBounds=True)
+            label = pg.TextItem("not recorded", color=GAP_COLOUR, anchor=(0, 0.5))
+            label.setPos(x0, (LANE_ASSESSMENT + LANE_NOTE) / 2)
+            add(self.plots["events"], label, ignoreBounds=True)
 
     # -- pleth ---------------------------------------------------------------------------------
 
@@ -416,6 +448,9 @@ class ReviewTimeline(QWidget):
         if nibp is not None:
             age = (t - nibp.time) / 60.0
             parts.append(f"NIBP {nibp.text()} ({age:.0f} min before)")
+        gap = review.gap_at(t)
+        if gap is not None:
+            parts.append(gap.text(lambda at: datetime.fromtimestamp(at).strftime("%H:%M:%S")))
         return "   ".join(parts)
 
     def _clicked(self, event: object) -> None:

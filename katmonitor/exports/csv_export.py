@@ -11,7 +11,11 @@ row per point by default; with ``pleth="blocks"`` one row per block with an empt
 
 Events: ``time_utc, type, subject, event, value, unit, priority, by, lot, text`` where ``type`` is
 ``dose``, ``observation`` (event ``note`` or ``assessment``: the findings then the text),
-``device``, ``alarm`` or ``workflow`` (event: the step's kind; text: its data as JSON).
+``device``, ``alarm``, ``workflow`` (event: the step's kind; text: its data as JSON) or
+``recording`` for a recording gap (the recording stopped: the app was killed, the power failed,
+the window was closed during the session): event ``gap_start`` at the last data before it, and
+``gap_end`` at the reopening when it was reopened; text: what was not recorded and why (and the
+reason given when it was closed instead). Both headers also list each gap (``recording_gap:``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VITALS, VitalKind, spec_of
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.files import atomic_file, refuse_existing
+from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import Session
 from katmonitor.storage.store import SessionStore
 
@@ -66,6 +71,7 @@ def write_csv(
     if pleth not in ("points", "blocks"):
         raise ValueError(f"pleth must be 'points' or 'blocks', not {pleth!r}")
     session = store.get_session(session_id)
+    gaps = recording_gaps(store, session_id)
     events_out = events_path(out)
     refuse_existing([out, events_out], overwrite=overwrite)  # both or neither
     # Both files are written before either is put in place: a failure while writing leaves
@@ -74,14 +80,14 @@ def write_csv(
         atomic_file(out, overwrite=overwrite, newline="") as samples,
         atomic_file(events_out, overwrite=overwrite, newline="") as events,
     ):
-        _write_header(samples, session, "samples", events_out.name, pleth)
+        _write_header(samples, session, "samples", events_out.name, pleth, gaps)
         writer = csv.writer(samples)
         writer.writerow(SAMPLE_COLUMNS)
         writer.writerows(sample_rows(store.iter_samples(session_id), pleth=pleth))
-        _write_header(events, session, "events", out.name, pleth)
+        _write_header(events, session, "events", out.name, pleth, gaps)
         writer = csv.writer(events)
         writer.writerow(EVENT_COLUMNS)
-        writer.writerows(event_rows(store, session_id))
+        writer.writerows(event_rows(store, session_id, gaps))
     return [out, events_out]
 
 
@@ -115,8 +121,16 @@ def sample_rows(
                 yield (iso_utc(t), item.source, kind, format(v, ".7g"), unit, status)
 
 
-def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
+def event_rows(store: SessionStore, session_id: int,
+               gaps: Iterable[RecordingGap] = ()) -> list[tuple[str, ...]]:
     rows: list[tuple[float, int, tuple[str, ...]]] = []
+    for gap in gaps:
+        text = gap.text(iso_utc)
+        rows.append((gap.start, 5, (iso_utc(gap.start), "recording", "", "gap_start", "", "",
+                                    "", "", "", text)))
+        if gap.end is not None:
+            rows.append((gap.end, 5, (iso_utc(gap.end), "recording", "", "gap_end", "", "", "",
+                                      "", "", "recorded again (reopened)")))
     for d in store.doses(session_id):
         text = f"{d.unit_count} {d.route.unit_name}" + (f"; {d.note}" if d.note else "")
         if d.weight_kg:
@@ -192,7 +206,8 @@ def event_rows(store: SessionStore, session_id: int) -> list[tuple[str, ...]]:
     return [r[2] for r in rows]
 
 
-def _write_header(handle: IO[str], session: Session, part: str, other: str, pleth: str) -> None:
+def _write_header(handle: IO[str], session: Session, part: str, other: str, pleth: str,
+                  gaps: Iterable[RecordingGap] = ()) -> None:
     units = ", ".join(f"{k.value}={s.unit}" for k, s in VITALS.items())
     lines = [
         f"KAT Monitor session export ({part})",
@@ -209,6 +224,7 @@ def _write_header(handle: IO[str], session: Session, part: str, other: str, plet
         f"devices: {', '.join(session.devices)}",
         f"workstation: {session.workstation}",
         f"units: {units}; dose in mg",
+        *(f"recording_gap: {gap.text(iso_utc)}" for gap in gaps),
     ]
     if part == "samples":
         lines.append(

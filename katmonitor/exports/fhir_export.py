@@ -20,6 +20,11 @@ reproducible):
 - MedicationAdministration per dose event; nurse observations as Observation ``valueString``;
   a structured assessment adds components (MOAA/S, CADSS total and form, nausea, anxiety,
   respiratory status, therapist present) coded by text: these scales have no LOINC code.
+- A recording gap (the recording stopped: the app was killed, the power failed, the window was
+  closed during the session) is an Observation coded ``recording-gap`` (system
+  ``urn:katmonitor:record-event``) with ``dataAbsentReason`` ``error``, ``effectivePeriod`` from
+  the last data before it to the reopening (to the session's end when it was closed instead),
+  and a note saying what was not recorded and why: the vitals there are absent, not normal.
 - Provenance for a verified signature: target the Encounter, the signer's printed name, role and
   key fingerprint, the meaning and the time (ASTM E1762 "Author's Signature"). A record that no
   longer matches its signature is not exported to FHIR (the error names what changed).
@@ -41,6 +46,7 @@ from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.files import atomic_file
 from katmonitor.exports.report_data import Signature, signature_status
+from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import DoseEvent, Observation, Route, Session, SessionStatus
 from katmonitor.storage.store import SessionStore
 
@@ -53,6 +59,8 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CLIENT_ID_SYSTEM = "urn:katmonitor:client-id"
 SESSION_ID_SYSTEM = "urn:katmonitor:session-uuid"
 KEY_FINGERPRINT_SYSTEM = "urn:katmonitor:signing-key-fingerprint"
+RECORD_EVENT_SYSTEM = "urn:katmonitor:record-event"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 ASTM_SIGNATURE_TYPE = "urn:iso-astm:E1762-95:2013"
 
@@ -103,6 +111,8 @@ def build_bundle(store: SessionStore, session_id: int, *, numerics: str = "minut
         builder.add_dose(dose)
     for obs in store.observations(session_id):
         builder.add_note(obs)
+    for gap in recording_gaps(store, session_id):
+        builder.add_gap(gap)
     signature = signature_status(store, session_id)
     if signature.status == "invalid":
         raise KatMonitorError(
@@ -321,6 +331,29 @@ class _Builder:
             resource["code"] = {"text": "Sedation and dissociation assessment (MOAA/S, CADSS)"}
             resource["component"] = components
         self._add("Observation", f"note:{obs.id}", resource)
+
+    def add_gap(self, gap: RecordingGap) -> None:
+        end = gap.end if gap.end is not None else self.session.ended_at
+        period = {"start": iso_utc(gap.start)}
+        if end is not None and end >= gap.start:
+            period["end"] = iso_utc(end)
+        resource = {
+            "status": "final",
+            "code": {
+                "coding": [{"system": RECORD_EVENT_SYSTEM, "code": "recording-gap",
+                            "display": "Recording gap"}],
+                "text": "Recording gap: vital signs not recorded",
+            },
+            "subject": {"reference": self.patient_ref},
+            "encounter": {"reference": self.encounter_ref},
+            "effectivePeriod": period,
+            "dataAbsentReason": {
+                "coding": [{"system": DATA_ABSENT_REASON, "code": "error", "display": "Error"}],
+                "text": gap.why,
+            },
+            "note": [{"text": gap.text(iso_utc)}],
+        }
+        self._add("Observation", f"gap:{gap.start}", resource)
 
     def add_provenance(self, signature: Signature) -> None:
         """The nurse's signature over the session record. The Ed25519 signature itself covers

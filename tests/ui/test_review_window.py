@@ -218,3 +218,38 @@ def test_the_course_view_shows_a_clients_sessions_and_opens_one(
     with qtbot.waitSignal(window.review_loaded, timeout=5000) as opened:
         table.cellClicked.emit(1, 0)
     assert opened.args[0].session.id == second.session_id
+
+
+def test_a_recording_gap_is_a_band_on_the_timeline_and_in_the_summary(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    from core.interrupted_session import record_twice_interrupted
+
+    database = open_database(f"sqlite:///{tmp_path / 'gaps.sqlite3'}")
+    try:
+        gapped = record_twice_interrupted(SessionStore(database))
+        shown = ReviewWindow(database)
+        qtbot.addWidget(shown)
+        shown.resize(1400, 800)
+        shown.show()
+        open_session(qtbot, shown, gapped.session_id)
+        timeline = shown.timeline
+        review = timeline.review
+        assert review is not None
+        first, second = timeline.gap_bands
+        assert first[0] == gapped.first_last_data and first[1] >= gapped.reopened_after
+        assert second[0] == gapped.second_last_data
+        assert second[1] == gapped.second_last_data + review_timeline.GAP_MIN_WIDTH_S
+        bands = [item for item in timeline.plots["hr"].items
+                 if isinstance(item, review_timeline.pg.LinearRegionItem)]
+        assert [tuple(b.getRegion()) for b in bands] == [
+            pytest.approx((timeline.x_of(a), timeline.x_of(b))) for a, b in (first, second)]
+
+        timeline.set_cursor(gapped.first_last_data + 30)
+        assert "not recorded from" in timeline.readout.text()
+        assert "has ended" in timeline.readout.text()
+        timeline.set_cursor(gapped.first_last_data - 30)
+        assert "not recorded" not in timeline.readout.text()
+        summary = shown.summary.toPlainText()
+        assert summary.count("Recording gap:") == 2 and "closed: power lost" in summary
+    finally:
+        database.close()
