@@ -37,7 +37,7 @@ from katmonitor.addenda import Addendum, add_addendum, list_addenda
 from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, DEFAULT_WINDOW_S, compute_baseline
 from katmonitor.alarms.model import ACKNOWLEDGE, DEESCALATE, END, ESCALATE, ONSET, AlarmEvent
 from katmonitor.alarms.model import Priority as Priority
-from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError, NotFoundError
 from katmonitor.base.samples import Sample, iso_utc, parse_iso_utc
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
@@ -344,6 +344,19 @@ def lands_in_review(user: User | None) -> bool:
 def verify(store: SessionStore, session_id: int) -> VerificationReport:
     """The signature's status now: verified, unsigned or invalid (reads the whole chain)."""
     return verify_session(store, session_id)
+
+
+def signature_statuses(store: SessionStore, session_ids: Iterable[int]) -> dict[int, str]:
+    """Each session's signature status now (:func:`verify`: verified, unsigned, invalid or
+    untrusted), for the browser, which checks its signed sessions a few at a time in the
+    background. A session that is gone by now is left out."""
+    statuses = {}
+    for session_id in session_ids:
+        try:
+            statuses[session_id] = verify_session(store, session_id).status
+        except NotFoundError:
+            continue
+    return statuses
 
 
 # -- therapist notes ---------------------------------------------------------------------------

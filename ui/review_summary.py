@@ -21,7 +21,7 @@ from katmonitor.review import Extreme, SessionReview, dose_label
 from ui import theme
 
 SIGNATURE_COLOURS = {"verified": theme.WORKFLOW_OK, "unsigned": theme.TEXT_DIM,
-                     "invalid": theme.ALARM}
+                     "invalid": theme.ALARM, "untrusted": theme.TECHNICAL_ALARM}
 
 
 def _clock(t: float) -> str:
@@ -51,6 +51,9 @@ def signature_text(report: VerificationReport | None) -> str:
         return f"VERIFIED - signed by {s.get('printed_name') or s.get('user')}"
     if report.status == "invalid":
         return f"INVALID - {report.problems[0] if report.problems else 'does not verify'}"
+    if report.status == "untrusted":
+        return ("NOT TRUSTED - intact, but signed with a key this clinic does not trust"
+                + (f" ({report.untrusted[0]})" if report.untrusted else ""))
     return "UNSIGNED"
 
 

@@ -175,6 +175,7 @@ class ReviewWindow(QMainWindow):
             return
         self.report = report
         self.summary.show_signature(report)
+        self.browser.set_signatures({self.review.session.id: report.status})
         self.signature_checked.emit(report)
 
     def _failed(self, error: Exception) -> None:

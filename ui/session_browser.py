@@ -7,8 +7,12 @@ and the filters (date range, client, nurse, route, status) then work on the rows
 typing never waits on the database. Training sessions are never among the clinical ones: the
 "Training sessions" switch shows them instead, under a marked banner.
 
-Status: recording, interrupted, ended, or signed; whether a signature still verifies is checked
-when the session is opened (it reads the whole record).
+Status: recording, interrupted, ended, signed, "signature invalid" (signed, but the record no
+longer matches its signature) or "signature not trusted" (intact, signed with a key this clinic
+does not trust). The list shows "signed" at once; checking a signature reads the whole record,
+so after each load the signed sessions are verified a few at a time off the GUI thread
+(:func:`katmonitor.review.signature_statuses`), newest first, and their rows change when the
+answer comes; opening a session checks it again and tells the browser.
 """
 
 from __future__ import annotations
@@ -39,24 +43,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from katmonitor.review import signature_statuses
 from katmonitor.session import Route, SessionStatus
 from katmonitor.storage.database import Database
 from katmonitor.storage.review_queries import SessionOverview, session_overviews
+from katmonitor.storage.store import SessionStore
 from ui import theme
 from ui.background import run_in_background
 
 COLUMNS = ("Date", "Client", "Nurse", "Route", "Dose", "Status", "Peak sys", "Low SpO2",
            "Alarms H/M/L+T")
-STATUS_LABELS = ("recording", "interrupted", "ended", "signed")
+STATUS_LABELS = ("recording", "interrupted", "ended", "signed", "signature invalid",
+                 "signature not trusted")
+SIGNATURE_LABELS = {"invalid": "signature invalid", "untrusted": "signature not trusted"}
+"""A signed session's status by its signature's check; verified (or not checked yet): signed."""
+VERIFY_BATCH = 8
+"""Signed sessions verified per background task (each reads its whole record)."""
+STATUS_COLUMN = 5
 ANY = "any"
 NO_DATE = QDate(2000, 1, 1)
 ROOT = QModelIndex()
 DISPLAY = 0  # Qt.ItemDataRole.DisplayRole as the plain int Qt passes
 
 
-def status_label(row: SessionOverview) -> str:
+def status_label(row: SessionOverview, signature: str = "") -> str:
+    """``signature``: the signature's checked status ("" while not checked)."""
     if row.signed:
-        return "signed"
+        return SIGNATURE_LABELS.get(signature, "signed")
     return {SessionStatus.ACTIVE: "recording", SessionStatus.INTERRUPTED: "interrupted",
             SessionStatus.ENDED: "ended"}[row.session.status]
 
@@ -72,19 +85,19 @@ class BrowserRow:
     """Every cell in lower case: what search-as-you-type looks in."""
 
     @classmethod
-    def of(cls, o: SessionOverview) -> BrowserRow:
+    def of(cls, o: SessionOverview, signature: str = "") -> BrowserRow:
         s = o.session
         started = datetime.fromtimestamp(s.started_at)
         dose = "-" if not o.dose_count else f"{o.total_mg or 0:g} mg ({o.dose_count})"
         alarms = "/".join(str(o.alarms[p]) for p in ("high", "medium", "low"))
         cells = (
             started.strftime("%Y-%m-%d %H:%M"), s.client_id, o.nurse, s.route.value, dose,
-            status_label(o),
+            status_label(o, signature),
             "-" if o.peak_systolic is None else f"{o.peak_systolic:.0f}",
             "-" if o.lowest_spo2 is None else f"{o.lowest_spo2:.0f}",
             f"{alarms}+{o.technical_alarms}",
         )
-        return cls(o, cells, started.date(), s.route.value, status_label(o),
+        return cls(o, cells, started.date(), s.route.value, status_label(o, signature),
                    " ".join(cells).lower())
 
 
@@ -97,6 +110,15 @@ class SessionTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = rows
         self.endResetModel()
+
+    def replace_rows(self, changed: dict[int, BrowserRow]) -> None:
+        """Put changed rows (by session id) in place, without resetting the view."""
+        for i, row in enumerate(self.rows):
+            new = changed.get(row.overview.session.id)
+            if new is not None:
+                self.rows[i] = new
+                cell = self.index(i, STATUS_COLUMN)
+                self.dataChanged.emit(cell, cell)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -131,11 +153,18 @@ class SessionBrowser(QWidget):
     open_session = Signal(int)
     """A session was chosen (Enter or double-click): its id."""
     loaded = Signal()
+    signatures_checked = Signal()
+    """Every signed session of the list has been verified."""
 
     def __init__(self, database: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.database = database
         self.all_rows: list[BrowserRow] = []
+        self.signatures: dict[int, str] = {}
+        """Signature statuses checked so far (session id -> verified/invalid/untrusted)."""
+        self._to_verify: list[int] = []
+        self._generation = 0
+        """Counts loads: a verification batch of an older list is dropped."""
         self.error = ""
         self._filtered_by: tuple[str, tuple[object, ...]] | None = None
         """The search text and filters of the rows shown."""
@@ -219,12 +248,63 @@ class SessionBrowser(QWidget):
                           self._loaded, self._failed)
 
     def set_overviews(self, overviews: list[SessionOverview]) -> None:
-        self.all_rows = [BrowserRow.of(o) for o in overviews]
+        self.all_rows = [BrowserRow.of(o, self.signatures.get(o.session.id, ""))
+                         for o in overviews]
         self.apply_filters()
 
     def _loaded(self, overviews: list[SessionOverview]) -> None:
         self.set_overviews(overviews)
         self.loaded.emit()
+        self._generation += 1
+        self._to_verify = [o.session.id for o in overviews if o.signed]
+        self._verify_next()
+
+    # -- signatures ------------------------------------------------------------------------------
+
+    def _verify_next(self) -> None:
+        """Verify the next few signed sessions off the GUI thread; one batch at a time, so a
+        session being opened is not kept waiting behind all of them."""
+        if not self._to_verify:
+            self.signatures_checked.emit()
+            return
+        batch, self._to_verify = self._to_verify[:VERIFY_BATCH], self._to_verify[VERIFY_BATCH:]
+        store, generation = SessionStore(self.database), self._generation
+        run_in_background(lambda: (generation, signature_statuses(store, batch)),
+                          self._verified, self._verify_failed)
+
+    def _verified(self, result: tuple[int, dict[int, str]]) -> None:
+        generation, statuses = result
+        if generation != self._generation:
+            return  # the list was read again since: its own checks are under way
+        self.set_signatures(statuses)
+        self._verify_next()
+
+    def _verify_failed(self, _error: Exception) -> None:
+        """The database went away: the rows keep "signed"; opening a session checks it."""
+        self._to_verify = []
+
+    def set_signatures(self, statuses: dict[int, str]) -> None:
+        """Show these signature statuses (session id -> verify status) in their rows."""
+        self.signatures.update(statuses)
+        changed: dict[int, BrowserRow] = {}
+        for i, row in enumerate(self.all_rows):
+            sid = row.overview.session.id
+            if sid in statuses:
+                new = BrowserRow.of(row.overview, statuses[sid])
+                if new.status != row.status:
+                    self.all_rows[i] = changed[sid] = new
+        if not changed:
+            return
+        if self.status.currentText() != ANY:
+            self._filtered_by = None
+            self.apply_filters()  # a row may enter or leave the status filter
+        else:
+            self.model.replace_rows(changed)
+
+    def status_of(self, session_id: int) -> str | None:
+        """The status shown for a session (None: not in the list)."""
+        return next((r.status for r in self.all_rows if r.overview.session.id == session_id),
+                    None)
 
     def _failed(self, error: Exception) -> None:
         self.error = str(getattr(error, "message", error))

@@ -19,7 +19,7 @@ from katmonitor.accounts import AccountStore
 from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import sign_session
 from katmonitor.recorder import Recorder
-from katmonitor.session import Route
+from katmonitor.session import Route, SessionStatus
 from katmonitor.storage import SessionStore
 from katmonitor.storage.database import Database, open_database
 from ui import review_timeline
@@ -253,3 +253,37 @@ def test_a_recording_gap_is_a_band_on_the_timeline_and_in_the_summary(
         assert summary.count("Recording gap:") == 2 and "closed: power lost" in summary
     finally:
         database.close()
+
+
+def test_the_browser_shows_a_signed_session_whose_record_no_longer_verifies(
+    qtbot: QtBot, window: ReviewWindow, dosed: DosedSession, db: Database
+) -> None:
+    store = SessionStore(db)
+    sign_session(store, dosed.session_id, NURSE, NURSE_PASSWORD)
+    intact = store.create_session(client_id="C-312", medicine="esketamine",
+                                  route=Route.INTRANASAL, started_at=dosed.first_dose_at + 86400,
+                                  training=False, devices=[], workstation="room 2").id
+    store.set_status(intact, SessionStatus.ENDED, dosed.first_dose_at + 86400 + 3600)
+    sign_session(store, intact, NURSE, NURSE_PASSWORD)
+    with db.engine.begin() as conn:  # the record changed after signing
+        conn.exec_driver_sql(f"UPDATE dose_events SET dose_mg = 84 WHERE session_id = "
+                                f"{dosed.session_id}")
+
+    browser = window.browser
+    with qtbot.waitSignal(browser.signatures_checked, timeout=15000):
+        window.show_browser()
+    assert browser.status_of(dosed.session_id) == "signature invalid"
+    assert browser.status_of(intact) == "signed"
+    row = browser.shown_ids().index(dosed.session_id)
+    assert browser.model.data(browser.model.index(row, 5)) == "signature invalid"
+    browser.status.setCurrentText("signature invalid")
+    assert browser.shown_ids() == [dosed.session_id]
+    browser.status.setCurrentText("any")
+    qtbot.keyClicks(browser.search, "invalid")  # search as you type finds the status too
+    assert browser.shown_ids() == [dosed.session_id]
+
+    # Opening it checks it again and says why in the summary.
+    with qtbot.waitSignal(window.signature_checked, timeout=10000) as checked:
+        window.open_session(dosed.session_id)
+    assert checked.args[0].status == "invalid"
+    assert "INVALID" in window.summary.toPlainText()
