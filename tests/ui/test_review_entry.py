@@ -91,6 +91,19 @@ def test_f9_opens_review_in_its_own_window_while_monitoring_and_alarms_go_on(
     assert window.alarm_bar.entry_texts()[0].startswith("** SpO2 86")
     assert review.isVisible()
 
+    # Review hides no alarm: the strip shows it, F2 acknowledges from there, F9 goes back.
+    strip = window.review.alarm_strip
+    assert strip is not None
+    qtbot.waitUntil(lambda: strip.texts() == [window.alarm_bar.entry_texts()[0]], timeout=2000)
+    assert strip.isVisible()
+    review.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is review, timeout=2000)
+    qtbot.keyClick(review, Qt.Key.Key_F2)
+    assert window.workstation.audio_state().sounding is None
+    qtbot.waitUntil(lambda: strip.texts()[0].endswith("ACK"), timeout=2000)
+    qtbot.keyClick(review, Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+
     # The same key raises the open review window rather than opening another.
     assert window.review.open_review() is review
     review.close()
