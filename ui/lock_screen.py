@@ -73,10 +73,11 @@ class LockBanner(QFrame):
         for edit in (self.name_edit, self.password_edit, self.note_edit):
             edit.returnPressed.connect(self.unlock_button.click)
         row = QHBoxLayout()
-        row.addWidget(QLabel("&Name:", buddy=self.name_edit))
-        row.addWidget(self.name_edit, 1)
-        row.addWidget(QLabel("&Password:", buddy=self.password_edit))
-        row.addWidget(self.password_edit, 1)
+        for text, edit in (("&Name:", self.name_edit), ("&Password:", self.password_edit)):
+            label = QLabel(text)
+            label.setBuddy(edit)  # Alt+N / Alt+P reach the fields
+            row.addWidget(label)
+            row.addWidget(edit, 1)
         row.addWidget(self.note_edit, 2)
         row.addWidget(self.unlock_button)
         layout = QVBoxLayout(self)
