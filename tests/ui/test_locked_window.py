@@ -18,6 +18,7 @@ from katmonitor.alarms.model import Priority
 from katmonitor.base.clock import ManualClock
 from katmonitor.base.samples import Sample
 from katmonitor.base.vitals import VitalKind
+from katmonitor.security_policy import SecurityPolicy
 from katmonitor.session import WorkflowKind
 from ui.main_window import MainWindow
 
@@ -33,7 +34,7 @@ def feed_spo2(window: MainWindow, values: list[float]) -> None:
 
 
 def signed_in_window(make_window: MakeWindow) -> MainWindow:
-    window = make_window([], clock=ManualClock(), audio=False)
+    window = make_window([], clock=ManualClock(), audio=False, security=SecurityPolicy())
     sign_in_nurse(window.workstation)
     window.refresh()
     return window
