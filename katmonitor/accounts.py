@@ -282,11 +282,13 @@ class AccountStore:
 
     # -- credential checks (each counts towards the lockout) ----------------------------------
 
-    def authenticate(self, name: str, password: str) -> User:
-        """Signing in: the user, if the password is right, the account enabled and not locked;
-        else AuthenticationError (the same message for an unknown user and a wrong password).
-        Logged as a sign-in, whatever the outcome."""
-        return self._check_password(name, password, Action.SIGN_IN, "", log_success=True)
+    def authenticate(self, name: str, password: str, *, purpose: Action = Action.SIGN_IN,
+                     target: str = "") -> User:
+        """Signing in (or unlocking the window: ``purpose``): the user, if the password is
+        right, the account enabled and not locked; else AuthenticationError (the same message
+        for an unknown user and a wrong password). Logged under ``purpose``, whatever the
+        outcome."""
+        return self._check_password(name, password, purpose, target, log_success=True)
 
     def verify_administrator(
         self, name: str, password: str, *, purpose: Action = Action.ADMIN_CHECK, target: str = ""

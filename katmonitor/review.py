@@ -606,6 +606,10 @@ def workflow_label(event: WorkflowEvent) -> str:
         return "pre-dose gate passed" if data.get("passed") else "pre-dose gate"
     if event.kind is WorkflowKind.DISCHARGE:
         return "discharge"
+    if event.kind is WorkflowKind.HANDOVER:
+        note = f" ({data['note']})" if data.get("note") else ""
+        return (f"handover: {data.get('from') or 'nobody'} → "
+                f"{data.get('to_printed') or data.get('to')}{note}")
     return event.kind.value.replace("_", " ")
 
 

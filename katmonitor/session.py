@@ -160,6 +160,7 @@ class WorkflowKind(StrEnum):
     PROMPT_DONE = "prompt_done"
     ORAL_COMPLETE = "oral_complete"
     DISCHARGE = "discharge"
+    HANDOVER = "handover"
 
 
 @dataclass(frozen=True, slots=True)

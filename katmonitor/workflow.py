@@ -174,6 +174,15 @@ class DosingWorkflow:
         self._events.append(event)
         return event
 
+    def record_handover(self, previous: str | None, user: User, note: str = "") -> WorkflowEvent:
+        """From now on ``user`` is responsible for the running session (a shift change): the
+        chain says who was responsible from when."""
+        return self._record(
+            WorkflowKind.HANDOVER, user,
+            {"from": previous or "", "to": user.name, "to_printed": user.full_name,
+             "note": note.strip()},
+        )
+
     # -- before the first dose -----------------------------------------------------------------
 
     def record_identity_check(self, method: str, note: str = "") -> WorkflowEvent:

@@ -16,6 +16,7 @@ from typing import Any
 from devices.base import Device
 from devices.registry import open_device
 from katmonitor import policy
+from katmonitor.access_log import Action
 from katmonitor.accounts import AccountStore, User
 from katmonitor.addenda import Addendum, add_addendum, list_addenda
 from katmonitor.alarms.baseline import DEFAULT_NIBP_WINDOW_S, compute_baseline
@@ -24,7 +25,12 @@ from katmonitor.alarms.model import ActiveAlarm, AlarmEvent, AudioState
 from katmonitor.alarms.profile import load_profile, profile_for_route
 from katmonitor.assessments import Assessment
 from katmonitor.base.clock import Clock, SystemClock, catch_up_with_wall_clock, clock_step
-from katmonitor.base.errors import ConfigurationError, KatMonitorError, SessionStateError
+from katmonitor.base.errors import (
+    ConfigurationError,
+    KatMonitorError,
+    PermissionDeniedError,
+    SessionStateError,
+)
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample, WaveformBlock
 from katmonitor.base.vitals import VitalKind
 from katmonitor.care_plan import CarePlan, load_care_plan
@@ -43,6 +49,7 @@ from katmonitor.recovery import (
     RecoveredSession,
     recover_quietly,
 )
+from katmonitor.security_policy import SecurityPolicy, load_security_policy
 from katmonitor.session import (
     DoseEvent,
     Observation,
@@ -96,10 +103,13 @@ class Workstation:
         name: str | None = None,
         alarm_profile: str | None = None,
         care_plan: CarePlan | None = None,
+        security: SecurityPolicy | None = None,
     ) -> None:
         """``alarm_profile``: a profile name or TOML path used for every session; None: the
         default profile until a session starts, then the profile for the session's route.
-        ``care_plan``: the clinic's workflow plan (default: the shipped one)."""
+        ``care_plan``: the clinic's workflow plan (default: the shipped one).
+        ``security``: lockout and idle lock (default: the clinic's security.json)."""
+        self.security = security if security is not None else load_security_policy()
         self.database = database
         self.store = SessionStore(database)
         self.devices = list(devices)
@@ -146,13 +156,20 @@ class Workstation:
         self._escalated_prompts: list[str] = []
         self.operator: User | None = None
         """The signed-in user; dosing, assessments and discharge need one."""
+        self.locked = False
+        """The window is locked (idle or on request): monitoring, recording and alarms go
+        on; every action needs someone to sign in again (:meth:`unlock`)."""
+        self._last_activity = self.clock.now()
+        self.responsible: str | None = None
+        """The account responsible for the running session: who started or reopened it,
+        then whoever it was handed over to."""
         self.workflow = DosingWorkflow(
             care_plan or load_care_plan(),
             store=self.store,
             clock=self.clock,
             buffers=self.buffers,
             session=lambda: self.session,
-            operator=lambda: self.operator,
+            operator=self.acting_operator,
             timeline=self.timeline,
             readings=self.readings,
             active_alarms=self.active_alarms,
@@ -282,13 +299,95 @@ class Workstation:
 
     # -- who is signed in ----------------------------------------------------------------------
 
-    def sign_in(self, name: str, password: str) -> User:
-        """Authenticate and make the user the workstation's operator."""
-        self.operator = AccountStore(self.database).authenticate(name, password)
-        return self.operator
+    def accounts(self) -> AccountStore:
+        """The accounts on this workstation's clock and security policy."""
+        return AccountStore(self.database, clock=self.clock.now, policy=self.security)
+
+    def sign_in(self, name: str, password: str, *, handover_note: str = "") -> User:
+        """Authenticate and make the user the workstation's operator. A nurse who signs in
+        while another's session runs takes it over (:meth:`_take_over`)."""
+        user = self.accounts().authenticate(name, password)
+        self._become_operator(user, handover_note)
+        return user
 
     def sign_out(self) -> None:
+        """Nobody is signed in; a running session goes on recording and alarming."""
+        if self.operator is not None:
+            self.accounts().access_log.record(self.operator.name, Action.SIGN_OUT,
+                                              self._session_target())
         self.operator = None
+        self.locked = False
+
+    def lock(self, reason: str = "on request") -> bool:
+        """Lock the window (``reason``: e.g. "idle 10 min"). Acquisition, recording and
+        alarms are not touched; actions are refused until :meth:`unlock`. False when nobody
+        is signed in or it is locked already."""
+        if self.operator is None or self.locked:
+            return False
+        self.locked = True
+        self.accounts().access_log.record(self.operator.name, Action.LOCK,
+                                          self._session_target(), detail=reason)
+        return True
+
+    def unlock(self, name: str, password: str, *, handover_note: str = "") -> User:
+        """Sign in at the locked window: the same person carries on; someone else becomes
+        the operator (at a shift change, a nurse takes the running session over, recorded
+        with ``handover_note``). A wrong password counts towards the lockout."""
+        user = self.accounts().authenticate(name, password, purpose=Action.UNLOCK,
+                                            target=self._session_target())
+        self._become_operator(user, handover_note)
+        return user
+
+    def note_activity(self) -> None:
+        """Someone used the window (a key, the mouse): the idle time starts again."""
+        self._last_activity = self.clock.now()
+
+    def idle_lock_due(self) -> bool:
+        """The clinic's idle time has passed with someone signed in and the window open."""
+        return (self.operator is not None and not self.locked
+                and self.clock.now() - self._last_activity >= self.security.idle_lock_s)
+
+    def lock_if_idle(self) -> bool:
+        """Lock when :meth:`idle_lock_due` (called by the window's tick)."""
+        if not self.idle_lock_due():
+            return False
+        return self.lock(f"idle {self.security.idle_lock_min} min")
+
+    def acting_operator(self) -> User | None:
+        """Who acts now: the operator, unless the window is locked (then refused)."""
+        if self.locked:
+            who = self.operator.name if self.operator is not None else "nobody"
+            raise PermissionDeniedError(
+                f"the window is locked (signed in: {who})",
+                "sign in to unlock it; monitoring and alarms went on meanwhile",
+            )
+        return self.operator
+
+    def _become_operator(self, user: User, handover_note: str) -> None:
+        self.operator = user
+        self.locked = False
+        self.note_activity()
+        self._take_over(user, handover_note)
+
+    def _take_over(self, user: User, note: str) -> None:
+        """Record a handover when a nurse other than the one responsible signs in while a
+        session runs: from then on the session is hers (a chain entry and an access-log
+        entry). Someone who may not run the session (a therapist) changes nothing."""
+        session = self.session
+        if not self.recording or session is None:
+            return
+        if not policy.may_run_sessions(user, session.training) or user.name == self.responsible:
+            return
+        previous = self.responsible
+        self.responsible = user.name
+        self.workflow.record_handover(previous, user, note)
+        self.accounts().access_log.record(
+            user.name, Action.HANDOVER, self._session_target(),
+            detail=f"from {previous or 'nobody'}" + (f"; note: {note.strip()}" if note.strip()
+                                                     else ""))
+
+    def _session_target(self) -> str:
+        return f"session {self.session.id}" if self.recording and self.session else ""
 
     # -- what the views show ------------------------------------------------------------------
 
@@ -326,6 +425,7 @@ class Workstation:
         return self.pipeline.alarm_action(lambda e: e.pause_audio(now, user))
 
     def set_alarm_off(self, kind: VitalKind, off: bool, user: str) -> list[AlarmEvent]:
+        self.acting_operator()  # not behind the lock
         now = self.clock.now()
         return self.pipeline.alarm_action(lambda e: e.set_alarm_off(kind, off, now, user))
 
@@ -333,6 +433,7 @@ class Workstation:
         self, kind: VitalKind, bound: str, value: float, user: str, reason: str
     ) -> list[AlarmEvent]:
         """Change a limit for this session, within the profile's bounds (recorded)."""
+        self.acting_operator()  # not behind the lock
         now = self.clock.now()
         return self.pipeline.alarm_action(
             lambda e: e.adjust_limit(kind, bound, value, now, user, reason)
@@ -453,7 +554,8 @@ class Workstation:
                 "a session is already running", "end it before starting another"
             )
         client = validate_client_id(client_id)
-        policy.check_may_run_sessions(self.operator, self.training)
+        operator = self.acting_operator()
+        policy.check_may_run_sessions(operator, self.training)
         if isinstance(self.clock, SystemClock) and catch_up_with_wall_clock():
             self._noted_clock_step = 0.0  # the new session starts on the corrected time
         now = self.clock.now()
@@ -467,6 +569,7 @@ class Workstation:
             workstation=self.name,
         )
         self.session = session
+        self.responsible = operator.name if operator is not None else None
         self._renew_lease(now)
         self._timeline = []
         self.workflow.load(session)
@@ -497,8 +600,10 @@ class Workstation:
                 + " devices",
                 "training and clinical data are never mixed",
             )
-        policy.check_may_run_sessions(self.operator, session.training)
+        operator = self.acting_operator()
+        policy.check_may_run_sessions(operator, session.training)
         self.session = self.store.set_status(session_id, SessionStatus.ACTIVE)
+        self.responsible = operator.name if operator is not None else None
         self._renew_lease(self.clock.now())
         self._timeline = [*self.store.doses(session_id), *self.store.observations(session_id)]
         self.workflow.load(self.session)
@@ -576,6 +681,7 @@ class Workstation:
         assessment: Assessment | None = None,
     ) -> Observation:
         session = self._require_session()
+        policy.require_note_author(self.acting_operator(), session.training)
         if not text.strip() and (assessment is None or assessment.is_empty):
             raise SessionStateError("an observation needs some text")
         now = self.clock.now()
@@ -592,6 +698,7 @@ class Workstation:
 
     def end_session(self) -> Session:
         session = self._require_session()
+        policy.check_may_run_sessions(self.acting_operator(), session.training)
         self.report_escalated_prompts([])  # the schedule ends with the session
         self.pipeline.stop_recording()
         self.recorder.seal(session.id)  # flushes; the last minute's digest on the writer thread
@@ -624,6 +731,7 @@ class Workstation:
     def sign_record(self, session_id: int, user: str, password: str,
                     meaning: str) -> dict[str, Any]:
         """``user`` signs the ended session's record (see ``record_signing.sign_session``)."""
+        self.acting_operator()  # not behind the lock
         return sign_session(self.store, session_id, user, password, meaning)
 
     def verify_record(self, session_id: int) -> VerificationReport:
@@ -635,6 +743,7 @@ class Workstation:
     def add_addendum(self, session_id: int, user: str, password: str, kind: str,
                      text: str) -> Addendum:
         """A signed addendum to a signed record (see ``addenda.add_addendum``)."""
+        self.acting_operator()  # not behind the lock
         return add_addendum(self.store, session_id, user, password, kind, text)
 
     def list_addenda(self, session_id: int) -> list[Addendum]:

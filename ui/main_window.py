@@ -45,6 +45,7 @@ from ui.alarm_history import AlarmHistoryDialog
 from ui.alarm_limits import AlarmLimitsDialog
 from ui.core_events import CoreEvents
 from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
+from ui.lock_screen import LockControls
 from ui.numeric_tile import NibpTile, NumericTile
 from ui.pleth_view import PlethView
 from ui.review_entry import ReviewControls
@@ -142,6 +143,14 @@ class MainWindow(QMainWindow):
         self.records = RecordControls(self, workstation)
         self.record_badge = self.records.badge
         self.addenda = AddendumControls(self, workstation, self.records)  # Record menu
+        # F12 / idle lock: behind it only the alarm keys (and the trend range) still work.
+        self.lock = LockControls(
+            self, workstation, self._root_layout,
+            keep_enabled=[self.acknowledge_action, self.pause_action, self.history_action,
+                          self.volume_up_action, self.volume_down_action,
+                          *self.trends.range_actions.values()],
+        )
+        self.lock.add_to_menu(self.accounts.menu)
         self.review = ReviewControls(self, workstation)  # Review menu: F9, its own window
 
         self.timer = QTimer(self)
@@ -197,6 +206,7 @@ class MainWindow(QMainWindow):
         root.addWidget(self.training_banner)
         root.addWidget(self.session_panel)
         root.addLayout(body, 1)
+        self._root_layout = root
         central = QWidget()
         central.setLayout(root)
         self.setCentralWidget(central)
@@ -332,6 +342,7 @@ class MainWindow(QMainWindow):
         self.workflow_panel.refresh()  # does its work about once a second
         self.accounts.refresh()
         self.records.refresh()  # verifies only when the session's state changed
+        self.lock.refresh()  # after the panels: behind the lock their actions stay grey
         if self.training_banner.isHidden() == ws.training:  # the devices may have changed
             self.training_banner.setVisible(ws.training)
         self._refresh_alarms()

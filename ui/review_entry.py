@@ -9,7 +9,9 @@ running once the monitoring window is closed, and is closed when that window goe
 The monitor's alarms are not hidden by review: while the review window opened from the monitor
 is active, a strip at its top shows the alarms that are on (as the alarm bar words them, in
 their priority's colour), F2 / F3 acknowledge and pause the sound as in the monitor, and F9
-(or the strip's button) brings the monitoring window to the front.
+(or the strip's button) brings the monitoring window to the front. When the monitoring window
+locks (F12, idle: ui.lock_screen), the review window opened from it closes - the lock keeps the
+records from whoever comes to the workstation next - and review does not open while locked.
 
 The review module (and its plots) is imported the first time review is opened, not when the
 monitoring window is built.
@@ -93,8 +95,11 @@ class ReviewControls:
         window.menuBar().addMenu("Re&view").addAction(self.action)
         window.destroyed.connect(lambda _=None: self._close_review())
 
-    def open_review(self) -> ReviewWindow:
-        """Show the review window (the session browser), or raise the one already open."""
+    def open_review(self) -> ReviewWindow | None:
+        """Show the review window (the session browser), or raise the one already open; None
+        while the monitoring window is locked."""
+        if self.workstation.locked:
+            return None
         shown = self.review_window
         if shown is not None:
             shown.showNormal()
@@ -137,6 +142,7 @@ class ReviewControls:
                 review.addAction(action)
                 alarm_actions.append(action)
         strip = MonitorAlarmStrip(self.workstation, show_monitor, alarm_actions, review)
+        strip.timer.timeout.connect(self._close_if_locked)
         review.addToolBar(Qt.ToolBarArea.TopToolBarArea, strip)
         review.insertToolBarBreak(strip)
         self.alarm_strip = strip
@@ -147,6 +153,10 @@ class ReviewControls:
             self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+
+    def _close_if_locked(self) -> None:
+        if self.workstation.locked:
+            self._close_review()
 
     def _forget(self) -> None:
         self.review_window = None

@@ -174,9 +174,10 @@ class AccountControls:
         self.users_action.triggered.connect(lambda _=False: self.open_users())
         window.addAction(self.switch_action)
         window.addAction(self.users_action)
-        menu = window.menuBar().addMenu("&User")
-        menu.addAction(self.switch_action)
-        menu.addAction(self.users_action)
+        self.menu = window.menuBar().addMenu("&User")
+        self.menu.addAction(self.switch_action)
+        self.menu.addAction(self.users_action)
+        self.menu.addSeparator()
         self.refresh()
 
     @property
@@ -189,7 +190,7 @@ class AccountControls:
         user = ws.operator
         training = ws.training
         self._grey_out_session_actions(user, training)
-        key = (user, training)
+        key = (user, training, ws.locked)
         if key == self._shown:
             return
         self._shown = key
@@ -206,8 +207,12 @@ class AccountControls:
                 f"Sign {user.name} out and let someone else sign in ({SWITCH_USER_SHORTCUT})"
             )
         self.users_action.setEnabled(may_manage_users(user))
-        # Alarm acknowledgements and limit changes name the signed-in user.
-        self.window.user = user.name if user is not None else os_user_name()  # type: ignore[attr-defined]
+        # Alarm acknowledgements and limit changes name the signed-in user; behind the lock
+        # whoever answers an alarm is not known.
+        self.window.user = (  # type: ignore[attr-defined]
+            os_user_name() if user is None
+            else f"at the locked window (signed in: {user.name})" if ws.locked else user.name
+        )
 
     def _grey_out_session_actions(self, user: User | None, training: bool) -> None:
         blocked = self.require_operator if user is None else not may_run_sessions(user, training)

@@ -55,7 +55,7 @@ from katmonitor.exports.report_data import (
     utc_text,
 )
 from katmonitor.readings import format_age
-from katmonitor.session import Route, WorkflowKind
+from katmonitor.session import Route, WorkflowEvent, WorkflowKind
 from katmonitor.storage.store import SessionStore
 
 PAGE_FORMAT = "letter"
@@ -368,8 +368,17 @@ def _summary(pdf: ReportPdf, r: ReportData) -> None:
             ("Care plan", care_plan or "not recorded"),
             ("Signature", _signature_line(r)),
             *(("Recording gap", gap.text(local_text)) for gap in r.gaps),
+            *(("Handover", _handover_text(r, e)) for e in r.events(WorkflowKind.HANDOVER)),
         ]
     )
+
+
+def _handover_text(r: ReportData, event: WorkflowEvent) -> str:
+    """A shift change: from when the next nurse was responsible for the session."""
+    d = event.data
+    note = f"; note: {d['note']}" if d.get("note") else ""
+    before = r.full_name(d["from"]) if d.get("from") else "nobody"
+    return f"{local_clock(event.time)} {before} -> {r.full_name(event.user)}{note}"
 
 
 def _signature_line(r: ReportData) -> str:

@@ -18,6 +18,8 @@ class Report:
     cycles: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     worst_loss_s: float = 0.0
+    restart_s: list[float] = field(default_factory=list)
+    """After each kill: from starting ``record`` again to its first sample on disk."""
     crashes: int = 0
     tracebacks: int = 0
 
@@ -31,6 +33,10 @@ class Report:
             f"cycles run: {self.cycles}",
             f"faults injected: {faults or 'none'}",
             f"most data lost at a kill: {self.worst_loss_s:.2f} s (bound 1 s)",
+            "kill to recording again (restart to first sample stored): "
+            + (f"median {sorted(self.restart_s)[len(self.restart_s) // 2]:.2f} s, "
+               f"worst {max(self.restart_s):.2f} s over {len(self.restart_s)}"
+               if self.restart_s else "not measured"),
             f"crashes (internal errors): {self.crashes}",
             f"tracebacks shown to a user: {self.tracebacks}",
         ]

@@ -81,9 +81,13 @@ def test_sigkill_at_random_moments_loses_at_most_a_second(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"
     rng = random.Random(20261204)
-    for _ in range(KILL_CYCLES):
+    for cycle in range(KILL_CYCLES):
+        started = time.monotonic()
         process = katmonitor.start(*RECORD, "--db", url)
         session_id = _first_line(process)
+        _wait_for_data(url, session_id, 0.01)
+        if cycle:  # the start after a kill: process start to the first sample on disk
+            report.restart_s.append(time.monotonic() - started)
         _wait_for_data(url, session_id, rng.uniform(1, 4))
         killed_at = time.time()
         process.kill()

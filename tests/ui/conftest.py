@@ -14,6 +14,7 @@ from devices.base import Device
 from devices.registry import open_device
 from katmonitor.base.clock import Clock
 from katmonitor.care_plan import CarePlan
+from katmonitor.security_policy import SecurityPolicy
 from katmonitor.storage.database import Database, open_database
 from katmonitor.workstation import Workstation
 from ui.main_window import MainWindow
@@ -22,6 +23,9 @@ from ui.theme import apply_theme
 FAST_SIM = "sim:normal?nibp_interval=5"
 
 MakeWindow = Callable[..., MainWindow]
+LONG_IDLE = SecurityPolicy(idle_lock_min=24 * 60)
+"""Tests that jump the manual clock by an hour stand for a nurse who used the window
+meanwhile; the idle lock's own tests pass the default policy."""
 
 
 @pytest.fixture(autouse=True)
@@ -54,9 +58,10 @@ def make_window(qtbot: QtBot, database: Database) -> Iterator[MakeWindow]:
 
     def make(devices: Sequence[str | Device] = (FAST_SIM,), *, clock: Clock | None = None,
              db: Database | None = None, care_plan: CarePlan | None = None,
-             **window_options: Any) -> MainWindow:
+             security: SecurityPolicy = LONG_IDLE, **window_options: Any) -> MainWindow:
         opened = [open_device(d) if isinstance(d, str) else d for d in devices]
-        workstation = Workstation(db or database, opened, clock=clock, care_plan=care_plan)
+        workstation = Workstation(db or database, opened, clock=clock, care_plan=care_plan,
+                                  security=security)
         workstations.append(workstation)
         window = MainWindow(workstation, confirm_close=False, **window_options)
         qtbot.addWidget(window)

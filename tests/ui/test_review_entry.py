@@ -110,12 +110,28 @@ def test_f9_opens_review_in_its_own_window_while_monitoring_and_alarms_go_on(
     qtbot.waitUntil(lambda: window.review.review_window is None, timeout=2000)
 
 
+def test_locking_the_monitor_closes_review_and_keeps_it_shut(
+        qtbot: QtBot, make_window: MakeWindow) -> None:
+    window = make_window([], clock=ManualClock(), audio=False)
+    sign_in_nurse(window.workstation)
+    review = window.review.open_review()
+    assert review is not None
+    qtbot.waitExposed(review)
+    closed: list[bool] = []
+    review.destroyed.connect(lambda _=None: closed.append(True))
+    assert window.lock.lock("on request")
+    qtbot.waitUntil(lambda: closed == [True], timeout=2000)  # deleted on close
+    assert not window.review.action.isEnabled()
+    assert window.review.open_review() is None
+
+
 def test_the_review_window_goes_with_the_monitor(qtbot: QtBot, database: Database) -> None:
     workstation = Workstation(database, [], clock=ManualClock())
     window = MainWindow(workstation, confirm_close=False, audio=False)  # deleted below
     try:
         window.show()
         review = window.review.open_review()
+        assert review is not None
         qtbot.waitExposed(review)
         # Closing the monitor ends the app even with review open (run_app's window).
         assert not review.testAttribute(Qt.WidgetAttribute.WA_QuitOnClose)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from account_helpers import AS_ADMIN, add_account
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow
@@ -19,6 +20,7 @@ from pytestqt.qtbot import QtBot
 
 from devices.registry import open_device
 from katmonitor.accounts import AccountStore, Role
+from katmonitor.base.errors import AuthenticationError
 from katmonitor.storage.database import Database, open_database
 from katmonitor.workstation import Workstation
 from ui.app import run_app
@@ -277,8 +279,8 @@ def test_sign_out_and_switch_user(qtbot: QtBot, make_window: MakeWindow,
     assert window.timer.isActive()
 
 
-def test_administrator_adds_and_disables_users(qtbot: QtBot, make_window: MakeWindow,
-                                               database: Database) -> None:
+def test_administrator_adds_disables_enables_and_unlocks_users_with_her_password_each_time(
+        qtbot: QtBot, make_window: MakeWindow, database: Database) -> None:
     add_user(database, "admin", "administrator", "Ada Admin")
     window = make_window()
     workstation = window.workstation
@@ -289,29 +291,70 @@ def test_administrator_adds_and_disables_users(qtbot: QtBot, make_window: MakeWi
     assert not window.session_panel.start_action.isEnabled()  # administrators do not dose
     dialog = window.accounts.open_users()
     assert isinstance(dialog, UsersDialog) and dialog.isVisible()
-    assert [row[:3] for row in dialog.rows()] == [("admin", "Ada Admin", "administrator")]
+    assert [row[:3] for row in dialog.rows()] == [
+        ("admin", "Ada Admin", "administrator"), ("test.admin", "Test Admin", "administrator")]
+    assert dialog.password_edit.placeholderText() == "at least 8 characters"  # rule shown first
 
     dialog.name_edit.setText("rn.lee")
     dialog.full_name_edit.setText("Lee Park, RN")
     dialog.role_combo.setCurrentIndex(dialog.role_combo.findData(Role.NURSE))
-    dialog.password_edit.setText("short")
-    dialog.repeat_edit.setText("short")
-    dialog.add_button.click()
-    assert dialog.message() == "the password must have at least 8 characters"
-    assert len(dialog.rows()) == 1
     dialog.password_edit.setText(PASSWORD)
     dialog.repeat_edit.setText(PASSWORD)
+    dialog.add_button.click()  # no administrator password typed
+    assert dialog.message().startswith("type your administrator password for this change")
+    dialog.admin_password_edit.setText("not my password")
+    dialog.add_button.click()
+    assert dialog.message() == "unknown user or wrong password"
+    assert len(dialog.rows()) == 2
+    dialog.password_edit.setText("short")
+    dialog.repeat_edit.setText("short")
+    dialog.admin_password_edit.setText(PASSWORD)
+    dialog.add_button.click()
+    assert dialog.message() == "the password must have at least 8 characters"
+    dialog.password_edit.setText(PASSWORD)
+    dialog.repeat_edit.setText(PASSWORD)
+    dialog.add_button.click()  # the administrator password was used up by the last attempt
+    assert dialog.message().startswith("type your administrator password")
+    dialog.admin_password_edit.setText(PASSWORD)
     dialog.add_button.click()
     assert dialog.message() == "Added rn.lee (Lee Park, RN, nurse)."
+    assert dialog.admin_password_edit.text() == ""  # asked again for the next change
     assert ("rn.lee", "Lee Park, RN", "nurse", "active") in [r[:4] for r in dialog.rows()]
 
     dialog.select_user("admin")
+    dialog.admin_password_edit.setText(PASSWORD)
     dialog.disable_button.click()
     assert dialog.message() == "you cannot disable your own account while signed in"
     dialog.select_user("rn.lee")
+    dialog.admin_password_edit.setText(PASSWORD)
     dialog.disable_button.click()
     assert dialog.message().startswith("Disabled rn.lee")
     assert ("rn.lee", "Lee Park, RN", "nurse", "disabled") in [r[:4] for r in dialog.rows()]
+
+    # Five wrong passwords lock the account; the dialog shows it and unlocks it.
+    dialog.select_user("rn.lee")
+    dialog.admin_password_edit.setText(PASSWORD)
+    dialog.enable_button.click()
+    assert dialog.message() == "Enabled rn.lee."
+    accounts = workstation.accounts()
+    for _ in range(5):
+        with pytest.raises(AuthenticationError):
+            accounts.authenticate("rn.lee", "wrong password")
+    dialog.reload()
+    [status] = [r[3] for r in dialog.rows() if r[0] == "rn.lee"]
+    assert status.startswith("locked until ")
+    dialog.select_user("rn.lee")
+    dialog.admin_password_edit.setText(PASSWORD)
+    dialog.unlock_button.click()
+    assert dialog.message() == "Unlocked rn.lee: they can sign in again."
+    assert accounts.authenticate("rn.lee", PASSWORD).name == "rn.lee"
+    actions = [(e.user, e.action, e.target, e.outcome) for e in accounts.access_log.entries()]
+    assert ("admin", "account_add", "rn.lee", "failed") in actions  # wrong admin password
+    assert ("admin", "account_add", "rn.lee", "ok") in actions
+    assert ("admin", "account_unlock", "rn.lee", "ok") in actions
+    dialog.select_user("rn.lee")
+    dialog.admin_password_edit.setText(PASSWORD)
+    dialog.disable_button.click()
     dialog.reject()
 
     switch = window.accounts.switch_user()
