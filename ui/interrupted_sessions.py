@@ -45,6 +45,11 @@ INTRO = ("These sessions stopped recording before they were ended. Resume one to
          "Later leaves them as they are (Session → Reopen session… reaches them).")
 
 
+RESUME_TIP = "Continue recording this session here: monitoring and alarms go on at once"
+RESUME_ELSEWHERE_TIP = ("Recorded on another workstation: resume it there, or close it with a "
+                        "reason")
+
+
 def when_text(epoch_s: float | None) -> str:
     return "no data stored" if epoch_s is None else local_time_text(epoch_s, "%Y-%m-%d %H:%M:%S")
 
@@ -83,8 +88,6 @@ class InterruptedSessionsDialog(QDialog):
         reason_label.setBuddy(self.reason)
 
         self.resume_button = QPushButton("&Resume")
-        self.resume_button.setToolTip("Continue recording this session here: monitoring and "
-                                      "alarms go on at once")
         self.close_button = QPushButton("&Close with reason")
         self.close_button.setToolTip("End it at its last stored data, with the reason, so it "
                                      "can be signed")
@@ -154,9 +157,8 @@ class InterruptedSessionsDialog(QDialog):
         item = self.selected()
         self.resume_button.setEnabled(item is not None and item.here
                                       and not self.workstation.recording)
-        if item is not None and not item.here:
-            self.resume_button.setToolTip("Recorded on another workstation: resume it there, "
-                                          "or close it with a reason")
+        self.resume_button.setToolTip(
+            RESUME_ELSEWHERE_TIP if item is not None and not item.here else RESUME_TIP)
         self.close_button.setEnabled(item is not None)
 
     # -- actions -----------------------------------------------------------------------------

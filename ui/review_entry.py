@@ -102,7 +102,8 @@ class ReviewControls:
             return None
         shown = self.review_window
         if shown is not None:
-            shown.showNormal()
+            if shown.isMinimized():
+                shown.showNormal()
             shown.raise_()
             shown.activateWindow()
             return shown
@@ -146,7 +147,6 @@ class ReviewControls:
         review.addToolBar(Qt.ToolBarArea.TopToolBarArea, strip)
         review.insertToolBarBreak(strip)
         self.alarm_strip = strip
-        self.show_monitor_action = show_monitor
 
     def show_monitor(self) -> None:
         if self.window.isMinimized():
