@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from katmonitor.alarms.wording import limit_text
 from katmonitor.base.samples import Sample
-from katmonitor.base.vitals import VitalKind, spec_of
+from katmonitor.base.vitals import VitalKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,8 @@ class LimitFlag:
 
     @property
     def text(self) -> str:
-        spec = spec_of(self.sample.kind)
-        comparison = "<" if self.direction == "low" else ">"
-        value = f"{self.sample.value:.{spec.decimals}f}"
-        return f"{spec.label} {value} {spec.unit} {comparison} {self.limit:g}"
+        """"SpO2 88 % < 90", in the alarms' wording (one text per fact on every screen)."""
+        return limit_text(self.sample.kind, self.direction, self.sample.value, self.limit)
 
 
 class LimitChecker:
