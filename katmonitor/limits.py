@@ -56,6 +56,10 @@ class LimitFlag:
 class LimitChecker:
     def __init__(self, limits: dict[VitalKind, Limit] | None = None) -> None:
         self.limits: dict[VitalKind, Limit] = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.follows_alarms = limits is None
+        """Built without limits of its own: a pipeline replaces the defaults by its alarm
+        engine's effective limits (the workstation builds it so), so a tile never shows a
+        limit other than the alarm's."""
 
     def check(self, sample: Sample) -> LimitFlag | None:
         limit = self.limits.get(sample.kind)

@@ -154,7 +154,7 @@ class AlarmBar(QFrame):
         layout.addLayout(technical, 2)
         layout.addWidget(self.more_label)
         layout.addWidget(self.off_label)
-        layout.addWidget(self.audio_label)
+        layout.addWidget(self.audio_label, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.ack_button)
         layout.addWidget(self.pause_button)
         layout.addWidget(self.history_button)

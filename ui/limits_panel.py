@@ -23,6 +23,7 @@ from ui import theme
 from ui.alarm_bar import PRIORITY_COLOURS
 
 RECENT_ONSETS_SHOWN = 8
+MIN_HEIGHT_PX = 40
 NONE_NOW = "None now"
 RECENT_HEADER = "Recent onsets"
 
@@ -46,6 +47,7 @@ class OutOfLimitsList(QListWidget):
         self.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumHeight(MIN_HEIGHT_PX)  # it scrolls: the window must fit 800 px
         self._key: tuple[object, ...] = ()
 
     def texts(self) -> list[str]:

@@ -53,6 +53,7 @@ from ui.trend_plots import RANGES, TrendPlots
 from ui.workflow_panel import WorkflowPanel
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
+TRENDS_MIN_WIDTH_PX = 300
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
 
 
@@ -172,6 +173,9 @@ class MainWindow(QMainWindow):
         right_widget.setLayout(right)
         right_widget.setFixedWidth(440)
 
+        # The numerics keep their width; the trends give way on a 1280 px screen (their
+        # range buttons may then be cut; the View menu and shortcuts have them too).
+        self.trends.setMinimumWidth(TRENDS_MIN_WIDTH_PX)
         centre = QVBoxLayout()
         centre.setSpacing(4)
         centre.addWidget(self.trends, 3)

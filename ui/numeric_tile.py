@@ -23,7 +23,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from katmonitor.alarms.model import ActiveAlarm
 from katmonitor.alarms.wording import format_limit
@@ -45,6 +53,12 @@ def flag_marker(flag: LimitFlag, prefix: str = "") -> str:
     arrow, word = ("▲", "HIGH") if flag.direction == "high" else ("▼", "LOW")
     comparison = ">" if flag.direction == "high" else "<"
     return f"{arrow} {prefix}{word} {comparison} {flag.limit:g}"
+
+
+def short_marker(flag: LimitFlag, prefix: str) -> str:
+    """"▲ SYS > 160": one of several flagged pressures."""
+    arrow, comparison = ("▲", ">") if flag.direction == "high" else ("▼", "<")
+    return f"{arrow} {prefix}{comparison} {flag.limit:g}"
 
 
 def limit_lines(low: float | None, high: float | None, off: bool) -> str:
@@ -255,11 +269,14 @@ class NibpTile(_Tile):
         box.setSpacing(0)
         box.addLayout(header)
         box.addWidget(self.value_label)
-        box.addWidget(self.mean_label)
+        # The limits share the mean's line: the tile must fit a 1280x800 screen.
+        mean_line = QHBoxLayout()
+        mean_line.addWidget(self.limits_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        mean_line.addStretch(1)
+        mean_line.addWidget(self.mean_label)
+        box.addLayout(mean_line)
         box.addWidget(self.taken_label)
         box.addWidget(self.marker_label)
-        box.addWidget(self.limits_label)
-        self.limits_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self._shown: tuple[str, ...] | None = None
 
     def show_limits(self, limits: Limits, alarms_off: frozenset[str]) -> None:
@@ -272,7 +289,7 @@ class NibpTile(_Tile):
             elif low is not None or high is not None:
                 parts.append(f"{name} {format_limit(low) if low is not None else ''}-"
                              f"{format_limit(high) if high is not None else ''}")
-        self._set_limits(f"limits {' · '.join(parts)}" if parts else "")
+        self._set_limits(" · ".join(parts))
 
     def value_text(self) -> str:
         """"sys/dia (mean)" as shown."""
@@ -297,10 +314,12 @@ class NibpTile(_Tile):
         elif systolic.stale:
             self._show("stale", value, mean_text, taken, "STALE")
         elif any(r is not None and r.alarming for r, _ in parts):
-            markers = [flag_marker(r.flag, prefix) for r, prefix in parts
-                       if r is not None and r.alarming and r.flag is not None]
-            # One line per flagged pressure: three on one line would not fit the tile.
-            self._show("alarm", value, mean_text, taken, "\n".join(markers))
+            flags = [(r.flag, prefix) for r, prefix in parts
+                     if r is not None and r.alarming and r.flag is not None]
+            # One line, so the tile keeps its height: several flags in the short form.
+            marker = (flag_marker(*flags[0]) if len(flags) == 1 else
+                      "  ".join(short_marker(flag, prefix) for flag, prefix in flags))
+            self._show("alarm", value, mean_text, taken, marker)
         else:
             self._show("current", value, mean_text, taken, "")
 

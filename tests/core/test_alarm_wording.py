@@ -12,9 +12,10 @@ from katmonitor.alarms.wording import (
     in_annunciation_order,
     limit_text,
 )
-from katmonitor.base.samples import ConnectionState, DeviceStatus
+from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind
-from katmonitor.limits import LimitFlag
+from katmonitor.limits import LimitChecker, LimitFlag
+from katmonitor.pipeline import Pipeline
 
 HR, SPO2, SYS = VitalKind.HR, VitalKind.SPO2, VitalKind.NIBP_SYSTOLIC
 
@@ -45,7 +46,6 @@ def test_limit_text_uses_the_vitals_decimals_and_the_limit() -> None:
     assert limit_text(SPO2, "low", 87.0, 90.0) == "SpO2 87 % < 90"
     assert limit_text(SYS, "high", 162.0, 159.0) == "NIBP sys 162 mmHg > 159"
     # The out-of-limits list writes a flag with the same function.
-    from katmonitor.base.samples import Sample
     flag = LimitFlag(Sample(T0, "mon", SPO2, 88.0), "low", 90.0)
     assert flag.text == limit_text(SPO2, "low", 88.0, 90.0)
 
@@ -114,3 +114,15 @@ def test_trend_text_is_readable() -> None:
     (onset,) = feed(e, SYS, [(0.0, 120.0), (300.0, 130.0), (600.0, 146.0)])
     assert onset.message == "NIBP sys rose 26 mmHg in 15 min, 120 to 146 mmHg"
     assert "(" not in onset.message
+
+
+def test_a_default_limit_checker_follows_the_engines_limits() -> None:
+    """The workstation builds its pipeline with ``LimitChecker()``: the tiles' flags must still
+    be the alarm engine's limits (they were the fixed defaults: "> 160" on the tile while the
+    alarm said "> 159")."""
+    pipeline = Pipeline(limits=LimitChecker(), alarms=engine("intranasal-esketamine"))
+    pipeline.alarm_action(lambda e: e.set_baseline({SYS: 119.0}, T0))
+    pipeline.on_sample(Sample(T0, "mon", SYS, 162.0))
+    (flag,) = pipeline.active_flags()
+    (alarm,) = pipeline.active_alarms()
+    assert flag.limit == alarm.limit == 159 and flag.text == alarm.message
