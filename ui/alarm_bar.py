@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -44,6 +44,7 @@ from ui.elided_label import ElidedLabel
 NO_ALARMS_TEXT = "No active alarms"
 MAX_ROWS = 3  # per zone; more are summarised as "+N more" (the bar must not push the vitals)
 NO_AUDIO_ID = "tech.audio.no_audio"
+ENTRY_WIDTH_HINT_PX = 160
 
 PRIORITY_COLOURS: dict[Priority, str] = {
     Priority.HIGH: theme.ALARM_HIGH,
@@ -92,6 +93,10 @@ class _EntryLabel(ElidedLabel):
         self._unpainted = False
         self._on_painted = on_painted
 
+    def sizeHint(self) -> QSize:
+        # Modest: the zones share the bar by their stretch, not by their texts' lengths.
+        return QSize(ENTRY_WIDTH_HINT_PX, super().sizeHint().height())
+
     def show_alarm(self, alarm_id: str) -> None:
         if alarm_id != self.alarm_id:
             self.alarm_id = alarm_id
@@ -137,7 +142,7 @@ class AlarmBar(QFrame):
         self.audio_label.setFont(theme.font(theme.HEADER_PX, bold=True))
         self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.off_label = ElidedLabel()
-        self.off_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.off_label.setFont(theme.font(theme.TILE_DETAIL_PX, bold=True))
         self.off_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.off_label.hide()
         self.ack_button = QToolButton()
@@ -147,17 +152,27 @@ class AlarmBar(QFrame):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setFont(theme.font(theme.BASE_PX, bold=True))
 
+        # States and keys in narrow columns, so the alarm texts keep most of the width even
+        # on a 1280 px screen: [patient alarms | technical alarms | sound, alarm off, more |
+        # acknowledge, audio pause, history].
+        states = QVBoxLayout()
+        states.setSpacing(2)
+        states.addWidget(self.audio_label)
+        states.addWidget(self.off_label)
+        states.addWidget(self.more_label)
+        states.addStretch(1)
+        keys = QVBoxLayout()
+        keys.setSpacing(2)
+        for button in (self.ack_button, self.pause_button, self.history_button):
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            keys.addWidget(button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(10)
         layout.addLayout(patient, 3)
         layout.addLayout(technical, 2)
-        layout.addWidget(self.more_label)
-        layout.addWidget(self.off_label)
-        layout.addWidget(self.audio_label, 0, Qt.AlignmentFlag.AlignVCenter)
-        layout.addWidget(self.ack_button)
-        layout.addWidget(self.pause_button)
-        layout.addWidget(self.history_button)
+        layout.addLayout(states)
+        layout.addLayout(keys)
         self._no_audio_colour = theme.ALARM_MEDIUM
         self._set_audio_text("AUDIO ON", theme.TEXT_DIM, lit=False)
 
@@ -228,7 +243,7 @@ class AlarmBar(QFrame):
                         label.show_alarm("")
                         self._restyle(label, f"color: {theme.TEXT_DIM}; padding: 1px 10px;")
             extra = max(0, len(patient) - MAX_ROWS) + max(0, len(technical) - MAX_ROWS)
-            self.more_label.setText(f"+{extra} more\n(F4: history)")
+            self.more_label.setText(f"+{extra} more (F4: history)")
             self.more_label.setVisible(extra > 0)
         for label, alarm in self._shown:
             self._style(label, PRIORITY_COLOURS[alarm.priority], alarm_lit(alarm, flash_t),
