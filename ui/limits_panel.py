@@ -49,6 +49,7 @@ class OutOfLimitsList(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumHeight(MIN_HEIGHT_PX)  # it scrolls: the window must fit 800 px
         self._key: tuple[object, ...] = ()
+        self._onsets: tuple[AlarmEvent | None, list[AlarmEvent]] = (None, [])
 
     def texts(self) -> list[str]:
         return [self.item(row).text() for row in range(self.count())]
@@ -59,7 +60,10 @@ class OutOfLimitsList(QListWidget):
         for alarm in alarms:  # the most urgent alarm of a parameter gives its colour
             if not alarm.technical and alarm.kind not in colours:
                 colours[alarm.kind] = PRIORITY_COLOURS[alarm.priority]
-        onsets = recent_onsets(events)
+        last = events[-1] if events else None
+        if last is not self._onsets[0]:  # the log changed: scan it again (not every frame)
+            self._onsets = (last, recent_onsets(events))
+        onsets = self._onsets[1]
         lines = [(f"{'▲' if f.direction == 'high' else '▼'} {f.text}",
                   colours.get(str(f.sample.kind), theme.TEXT)) for f in active]
         key = (tuple(lines), tuple((e.time, e.alarm_id) for e in onsets))

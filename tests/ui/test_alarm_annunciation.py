@@ -105,11 +105,10 @@ def test_long_alarm_and_status_texts_never_widen_the_window_nor_hide_the_numeric
     window, _ = window_with_clock(make_window)
     every_long_message(window)
     window.refresh()
-    window._refresh_status()
+    qtbot.waitUntil(lambda: LONG_PORT in window.device_label.text(), timeout=2_000)
     ws = window.workstation
     texts = [a.message for a in ws.active_alarms()]
     assert any(LONG_PORT in t for t in texts) and any("libpulse" in t for t in texts)
-    assert LONG_PORT in window.device_label.text()
 
     hint = window.minimumSizeHint()
     assert hint.width() <= width and hint.height() <= height, hint
