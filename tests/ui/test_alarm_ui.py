@@ -209,6 +209,9 @@ def test_limits_dialog_shows_refusals_and_records_changes(
     window, _ = spo2_window(make_window, audio=False)
     ws = window.workstation
     dialog = window.open_alarm_limits()
+    # Every parameter's limits at once, not one at a time.
+    overview = dialog.overview_label.text().split("\n")
+    assert "SpO2  low 90 %" in overview and "HR  50-120 bpm" in overview, overview
     dialog.select(VitalKind.SPO2, "low")
     assert "allowed 85-95" in dialog.current_label.text()
     assert not dialog.off_check.isEnabled(), "SpO2 alarms may never be switched off"
@@ -227,9 +230,12 @@ def test_limits_dialog_shows_refusals_and_records_changes(
     dialog.select(VitalKind.HR, "high")
     assert dialog.off_check.isEnabled()
     dialog.off_check.setChecked(True)
+    assert "SpO2  low 88 %" in dialog.overview_label.text().split("\n")
     dialog.accept()
     window.refresh()
     assert window.alarm_bar.alarm_off_text() == "ALARM OFF: HR"
+    assert window.tiles[VitalKind.HR].limits_text() == "ALARM\nOFF"
+    assert window.tiles[VitalKind.SPO2].limits_text() == "▼ 88"
 
 
 def test_alarm_volume_steps_but_never_below_its_floor(make_window: MakeWindow) -> None:
