@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.alarms.model import AlarmEvent
+from katmonitor.alarms.model import LIMIT_CHANGED, AlarmEvent
 from katmonitor.alarms.wording import alarm_name, event_word, format_limit, format_value
 from katmonitor.base.errors import KatMonitorError
 from katmonitor.workstation import Workstation
@@ -37,6 +37,15 @@ from ui.background import run_in_background
 from ui.dialogs import table_rows
 
 COLUMNS = ("Time", "Alarm", "Priority", "Event", "Value", "Limit", "Message", "User / reason")
+
+
+def _value(event: AlarmEvent) -> str:
+    """The value as the tiles write it; a limit change's value is the old limit."""
+    if event.value is None:
+        return ""
+    if event.event == LIMIT_CHANGED:
+        return format_limit(event.value)
+    return format_value(event.kind, event.value)
 
 
 def event_row(event: AlarmEvent) -> list[str]:
@@ -49,7 +58,7 @@ def event_row(event: AlarmEvent) -> list[str]:
         ("⚠ " if event.technical else "") + alarm_name(event.alarm_id),
         priority,
         event_word(event.event),
-        "" if event.value is None else format_value(event.kind, event.value),
+        _value(event),
         "" if event.limit is None else format_limit(event.limit),
         event.message,
         who,
