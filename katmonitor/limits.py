@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from katmonitor.alarms.wording import limit_text
 from katmonitor.base.samples import Sample
-from katmonitor.base.vitals import VitalKind, spec_of
+from katmonitor.base.vitals import VitalKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +49,17 @@ class LimitFlag:
 
     @property
     def text(self) -> str:
-        spec = spec_of(self.sample.kind)
-        comparison = "<" if self.direction == "low" else ">"
-        value = f"{self.sample.value:.{spec.decimals}f}"
-        return f"{spec.label} {value} {spec.unit} {comparison} {self.limit:g}"
+        """"SpO2 88 % < 90", in the alarms' wording (one text per fact on every screen)."""
+        return limit_text(self.sample.kind, self.direction, self.sample.value, self.limit)
 
 
 class LimitChecker:
     def __init__(self, limits: dict[VitalKind, Limit] | None = None) -> None:
         self.limits: dict[VitalKind, Limit] = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.follows_alarms = limits is None
+        """Built without limits of its own: a pipeline replaces the defaults by its alarm
+        engine's effective limits (the workstation builds it so), so a tile never shows a
+        limit other than the alarm's."""
 
     def check(self, sample: Sample) -> LimitFlag | None:
         limit = self.limits.get(sample.kind)

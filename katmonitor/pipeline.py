@@ -63,8 +63,9 @@ class Pipeline:
         # The tiles' red state and the out-of-limits list follow the alarm engine's effective
         # limits (profile, baseline-relative rules, the nurse's adjustments) unless fixed ones
         # are given, so a value shown red and an alarm always agree.
-        self._limits_follow_alarms = limits is None
-        self.limits = limits or self._engine_limits()
+        self._limits_follow_alarms = limits is None or limits.follows_alarms
+        self.limits = (limits if limits is not None and not limits.follows_alarms
+                       else self._engine_limits())
         self.alarm_log: deque[AlarmEvent] = deque(maxlen=ALARM_LOG_LENGTH)
         """The latest alarm events (newest last), recorded or not."""
         self.baseline_window_s = baseline_window_s

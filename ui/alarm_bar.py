@@ -1,12 +1,18 @@
 """The alarm bar at the top of the window: every active alarm, most urgent first.
 
-What is on, its priority, acknowledged or latched, whether audio is paused and which
-parameters' alarms are off all come from the core (``Workstation.active_alarms()`` and
-``audio_state()``); the bar only shows them the IEC 60601-1-8 way:
+What is on, its priority, its text, acknowledged or latched, whether audio is paused and which
+parameters' alarms are off all come from the core (``Workstation.active_alarms()`` in
+``katmonitor.alarms.wording``'s order, and ``audio_state()``); the bar only shows them the
+IEC 60601-1-8 way:
 
 - high: red, flashing ~2 Hz (50 % duty), marker ``***``;
 - medium: yellow, flashing ~0.5 Hz (50 % duty), marker ``**``;
-- low: cyan, steady, marker ``*``.
+- low: cyan, steady, marker ``*``;
+- an acknowledged alarm stops flashing and stays, outlined, while its condition lasts.
+
+Physiological alarms have the left zone; technical ones (a device, the loudspeaker, the
+recording) their own zone on the right, drawn with a dashed outline and "⚠", so a device
+problem never pushes a patient alarm down. Every text is elided, never widening the window.
 
 Markers and words ("ACK", "LATCHED", "AUDIO PAUSED 1:45", "ALARM OFF: HR") make sure colour
 is never the only cue. The flash phase is a function of the UI timer's time (``flash_lit``),
@@ -18,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -31,11 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.alarms.model import ActiveAlarm, AudioState, Priority
-from katmonitor.base.vitals import VitalKind, spec_of
+from katmonitor.alarms.wording import kind_label
 from ui import theme
+from ui.elided_label import ElidedLabel
 
 NO_ALARMS_TEXT = "No active alarms"
-MAX_ROWS = 3  # more than this are summarised as "+N more" (the bar must not push the vitals)
+MAX_ROWS = 3  # per zone; more are summarised as "+N more" (the bar must not push the vitals)
+NO_AUDIO_ID = "tech.audio.no_audio"
+ENTRY_WIDTH_HINT_PX = 160
 
 PRIORITY_COLOURS: dict[Priority, str] = {
     Priority.HIGH: theme.ALARM_HIGH,
@@ -51,16 +60,21 @@ def flash_lit(priority: Priority, t: float) -> bool:
     return True if hz <= 0 else (t * hz) % 1.0 < 0.5
 
 
+def alarm_lit(alarm: ActiveAlarm, t: float) -> bool:
+    """Whether an alarm's bar entry and tile are in their filled phase: an acknowledged alarm
+    no longer flashes (it stays shown, outlined, while its condition lasts)."""
+    return not alarm.acknowledged and flash_lit(alarm.priority, t)
+
+
 def entry_text(alarm: ActiveAlarm) -> str:
-    """"*** SpO2 82 % < 85   ACK" - marker, the core's message (with the value), state words."""
+    """"*** SpO2 82 % < 90   ACK" - marker, the core's text (current value against the
+    effective limit), state words; technical alarms are marked "⚠"."""
     words = []
     if alarm.latched:
         words.append("LATCHED")
     if alarm.acknowledged:
         words.append("ACK")
-    text = f"{alarm.priority.marker} {alarm.message}"
-    if alarm.value is not None and f"{alarm.value:g}" not in alarm.message:
-        text += f" ({alarm.value:g})"
+    text = f"{alarm.priority.marker} {'⚠ ' if alarm.technical else ''}{alarm.message}"
     return text + ("   " + " · ".join(words) if words else "")
 
 
@@ -69,14 +83,7 @@ def format_remaining(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def kind_label(kind: str) -> str:
-    try:
-        return spec_of(VitalKind(kind)).label
-    except ValueError:
-        return kind
-
-
-class _EntryLabel(QLabel):
+class _EntryLabel(ElidedLabel):
     """One alarm line; remembers when it was first painted with its current alarm (latency
     benchmark: sample in -> pixels out)."""
 
@@ -85,6 +92,10 @@ class _EntryLabel(QLabel):
         self.alarm_id = ""
         self._unpainted = False
         self._on_painted = on_painted
+
+    def sizeHint(self) -> QSize:
+        # Modest: the zones share the bar by their stretch, not by their texts' lengths.
+        return QSize(ENTRY_WIDTH_HINT_PX, super().sizeHint().height())
 
     def show_alarm(self, alarm_id: str) -> None:
         if alarm_id != self.alarm_id:
@@ -109,30 +120,29 @@ class AlarmBar(QFrame):
         self.painted_hook: Callable[[str], None] | None = None
         """Called (UI thread) after an entry's first paint, e.g. by the latency benchmark."""
         self._alarms: list[ActiveAlarm] = []
+        self._shown: list[tuple[_EntryLabel, ActiveAlarm]] = []
         self._shown_key: tuple[object, ...] = ()
         self._styles: dict[QLabel, str] = {}
 
-        self.rows: list[_EntryLabel] = []
-        rows = QVBoxLayout()
-        rows.setContentsMargins(0, 0, 0, 0)
-        rows.setSpacing(2)
         # The rows are always laid out (empty when unused): the bar keeps one height, so an
         # alarm coming on never re-lays out (and redraws) the plots below it.
-        for _ in range(MAX_ROWS):
-            label = _EntryLabel(self._painted)
-            label.setFont(theme.font(theme.HEADER_PX, bold=True))
-            label.setFixedHeight(28)
-            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            rows.addWidget(label)
-            self.rows.append(label)
-        self.more_label = QLabel()
+        self.patient_rows = self._zone_rows()
+        self.technical_rows = self._zone_rows()
+        self.rows: list[_EntryLabel] = self.patient_rows + self.technical_rows
+        patient, technical = QVBoxLayout(), QVBoxLayout()
+        for zone, labels in ((patient, self.patient_rows), (technical, self.technical_rows)):
+            zone.setContentsMargins(0, 0, 0, 0)
+            zone.setSpacing(2)
+            for label in labels:
+                zone.addWidget(label)
+        self.more_label = ElidedLabel(min_width=40)
         self.more_label.setStyleSheet(f"color: {theme.TEXT}; padding: 0 8px;")
         self.more_label.hide()
         self.audio_label = QLabel()
         self.audio_label.setFont(theme.font(theme.HEADER_PX, bold=True))
         self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.off_label = QLabel()
-        self.off_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.off_label = ElidedLabel()
+        self.off_label.setFont(theme.font(theme.TILE_DETAIL_PX, bold=True))
         self.off_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.off_label.hide()
         self.ack_button = QToolButton()
@@ -142,17 +152,39 @@ class AlarmBar(QFrame):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setFont(theme.font(theme.BASE_PX, bold=True))
 
+        # States and keys in narrow columns, so the alarm texts keep most of the width even
+        # on a 1280 px screen: [patient alarms | technical alarms | sound, alarm off, more |
+        # acknowledge, audio pause, history].
+        states = QVBoxLayout()
+        states.setSpacing(2)
+        states.addWidget(self.audio_label)
+        states.addWidget(self.off_label)
+        states.addWidget(self.more_label)
+        states.addStretch(1)
+        keys = QVBoxLayout()
+        keys.setSpacing(2)
+        for button in (self.ack_button, self.pause_button, self.history_button):
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            keys.addWidget(button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(10)
-        layout.addLayout(rows, 1)
-        layout.addWidget(self.more_label)
-        layout.addWidget(self.off_label)
-        layout.addWidget(self.audio_label)
-        layout.addWidget(self.ack_button)
-        layout.addWidget(self.pause_button)
-        layout.addWidget(self.history_button)
+        layout.addLayout(patient, 3)
+        layout.addLayout(technical, 2)
+        layout.addLayout(states)
+        layout.addLayout(keys)
+        self._no_audio_colour = theme.ALARM_MEDIUM
         self._set_audio_text("AUDIO ON", theme.TEXT_DIM, lit=False)
+
+    def _zone_rows(self) -> list[_EntryLabel]:
+        labels = []
+        for _ in range(MAX_ROWS):
+            label = _EntryLabel(self._painted)
+            label.setFont(theme.font(theme.HEADER_PX, bold=True))
+            label.setFixedHeight(28)
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            labels.append(label)
+        return labels
 
     # -- for the window and the tests ------------------------------------------------------------
 
@@ -161,14 +193,21 @@ class AlarmBar(QFrame):
         return list(self._alarms)
 
     def entry_texts(self) -> list[str]:
-        return [row.text() for row in self.rows[:len(self._alarms)]]
+        """The entries shown (whole texts): patient alarms, then technical ones."""
+        return [label.text() for label, _ in self._shown]
+
+    def entry_labels(self) -> list[_EntryLabel]:
+        return [label for label, _ in self._shown]
 
     def entry_lit(self, row: int) -> bool:
-        """Whether row ``row`` is in its lit (filled) flash phase."""
-        return "background" in self._styles.get(self.rows[row], "")
+        """Whether entry ``row`` is in its lit (filled) flash phase."""
+        return "background" in self._styles.get(self._shown[row][0], "")
 
     def entry_colour(self, row: int) -> str:
-        return PRIORITY_COLOURS[self._alarms[row].priority]
+        return PRIORITY_COLOURS[self._shown[row][1].priority]
+
+    def entry_technical_style(self, row: int) -> bool:
+        return "dashed" in self._styles.get(self._shown[row][0], "")
 
     def audio_text(self) -> str:
         return self.audio_label.text()
@@ -182,28 +221,36 @@ class AlarmBar(QFrame):
                    flash_t: float, audio_problem: str | None = None) -> None:
         """``now``: the workstation clock (pause countdown); ``flash_t``: the UI timer's time
         (flash phase)."""
-        self._alarms = list(alarms)  # already most urgent first (the core's order)
+        self._alarms = list(alarms)  # the core's order: patient alarms first, most urgent first
+        patient = [a for a in alarms if not a.technical]
+        technical = [a for a in alarms if a.technical]
         key = tuple((a.alarm_id, entry_text(a)) for a in alarms)
         if key != self._shown_key:
             self._shown_key = key
             ids = {a.alarm_id for a in alarms}
             for gone in [i for i in self.first_painted if i not in ids]:
                 del self.first_painted[gone]
-            for row, label in enumerate(self.rows):
-                if row < len(alarms):
-                    label.setText(entry_text(alarms[row]))
-                    label.show_alarm(alarms[row].alarm_id)
-                else:
-                    label.setText(NO_ALARMS_TEXT if row == 0 and not alarms else "")
-                    label.show_alarm("")
-                    self._restyle(label, f"color: {theme.TEXT_DIM}; padding: 1px 10px;")
-            extra = len(alarms) - len(self.rows)
-            self.more_label.setText(f"+{extra} more\n(F4: history)")
+            self._shown = []
+            for rows, zone in ((self.patient_rows, patient), (self.technical_rows, technical)):
+                for row, label in enumerate(rows):
+                    if row < len(zone):
+                        label.setText(entry_text(zone[row]))
+                        label.show_alarm(zone[row].alarm_id)
+                        self._shown.append((label, zone[row]))
+                    else:
+                        label.setText(NO_ALARMS_TEXT if rows is self.patient_rows and row == 0
+                                      and not alarms else "")
+                        label.show_alarm("")
+                        self._restyle(label, f"color: {theme.TEXT_DIM}; padding: 1px 10px;")
+            extra = max(0, len(patient) - MAX_ROWS) + max(0, len(technical) - MAX_ROWS)
+            self.more_label.setText(f"+{extra} more (F4: history)")
             self.more_label.setVisible(extra > 0)
-        for row, alarm in enumerate(alarms[:len(self.rows)]):
-            colour = PRIORITY_COLOURS[alarm.priority]
-            lit = flash_lit(alarm.priority, flash_t)
-            self._style(self.rows[row], colour, lit)
+        for label, alarm in self._shown:
+            self._style(label, PRIORITY_COLOURS[alarm.priority], alarm_lit(alarm, flash_t),
+                        technical=alarm.technical)
+        no_audio = next((a for a in alarms if a.alarm_id == NO_AUDIO_ID), None)
+        self._no_audio_colour = PRIORITY_COLOURS[no_audio.priority if no_audio is not None
+                                                 else Priority.MEDIUM]
         self._show_audio(audio, now, flash_t, audio_problem)
         off = sorted(kind_label(kind) for kind in audio.alarms_off)
         text = f"ALARM OFF: {', '.join(off)}" if off else ""
@@ -219,7 +266,8 @@ class AlarmBar(QFrame):
             remaining = format_remaining(audio.paused_until - now)
             self._set_audio_text(f"AUDIO PAUSED {remaining}", theme.AUDIO_PAUSED, lit=True)
         elif problem is not None:
-            self._set_audio_text("NO ALARM SOUND", theme.TECHNICAL_ALARM, lit=True)
+            # The no-audio alarm's own priority colour, as in its bar entry.
+            self._set_audio_text("NO ALARM SOUND", self._no_audio_colour, lit=True)
             self.audio_label.setToolTip(problem)
         else:
             self._set_audio_text("AUDIO ON", theme.TEXT_DIM, lit=False)
@@ -234,12 +282,16 @@ class AlarmBar(QFrame):
             style = f"color: {colour}; padding: 2px 8px;"
         self._restyle(self.audio_label, style)
 
-    def _style(self, label: QLabel, colour: str, lit: bool) -> None:
+    def _style(self, label: QLabel, colour: str, lit: bool, *, technical: bool = False) -> None:
+        # Technical alarms: a dashed outline, patient alarms a solid one - their own style,
+        # in the priority's colour all the same.
+        line = "dashed" if technical else "solid"
         if lit:
             style = (f"color: {theme.ALARM_LIT_TEXT}; background: {colour};"
+                     f" border: 2px {line} {theme.ALARM_LIT_TEXT if technical else colour};"
                      " padding: 1px 8px; border-radius: 3px;")
         else:  # the dark phase keeps the text readable, in the alarm's colour
-            style = (f"color: {colour}; border: 2px solid {colour};"
+            style = (f"color: {colour}; border: 2px {line} {colour};"
                      " padding: 1px 8px; border-radius: 3px;")
         self._restyle(label, style)
 

@@ -4,6 +4,10 @@ change, read-only.
 While a session records, the history is the stored record (``Workstation.alarm_history``
 flushes the recorder so the last seconds are in, then reads the database - on a worker thread,
 the dialog shows "Loading…" meanwhile); before a session, the in-memory alarm log.
+
+Alarms are shown by their plain names ("SpO2 low", "No alarm sound") and events in words
+("escalated", "audio paused") from ``katmonitor.alarms.wording``; the message is the engine's
+text of that moment - the same text, value and time as the "Recent onsets" list shows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from katmonitor.alarms.model import AlarmEvent
+from katmonitor.alarms.model import LIMIT_CHANGED, AlarmEvent
+from katmonitor.alarms.wording import alarm_name, event_word, format_limit, format_value
 from katmonitor.base.errors import KatMonitorError
 from katmonitor.workstation import Workstation
 from ui import theme
@@ -34,8 +39,13 @@ from ui.dialogs import table_rows
 COLUMNS = ("Time", "Alarm", "Priority", "Event", "Value", "Limit", "Message", "User / reason")
 
 
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def _value(event: AlarmEvent) -> str:
+    """The value as the tiles write it; a limit change's value is the old limit."""
+    if event.value is None:
+        return ""
+    if event.event == LIMIT_CHANGED:
+        return format_limit(event.value)
+    return format_value(event.kind, event.value)
 
 
 def event_row(event: AlarmEvent) -> list[str]:
@@ -45,11 +55,11 @@ def event_row(event: AlarmEvent) -> list[str]:
     who = " — ".join(part for part in (event.user, event.reason) if part)
     return [
         datetime.fromtimestamp(event.time).strftime("%H:%M:%S"),
-        event.alarm_id,
+        ("⚠ " if event.technical else "") + alarm_name(event.alarm_id),
         priority,
-        event.event.replace("_", " "),
-        _number(event.value),
-        _number(event.limit),
+        event_word(event.event),
+        _value(event),
+        "" if event.limit is None else format_limit(event.limit),
         event.message,
         who,
     ]

@@ -2,13 +2,15 @@
 switch a parameter's alarms off or on where the profile allows it.
 
 The dialog offers what the profile lists; the core decides (``Workstation.adjust_limit`` and
-``set_alarm_off``) and its refusals are shown in the dialog.
+``set_alarm_off``) and its refusals are shown in the dialog. Its top lists every parameter's
+effective limits at once (the tiles show them too), so changing one is done knowing the others.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QWidget
 
+from katmonitor.alarms.wording import kind_label, limits_text
 from katmonitor.base.vitals import VitalKind, spec_of
 from katmonitor.workstation import Workstation
 from ui import theme
@@ -39,6 +41,9 @@ class AlarmLimitsDialog(SubmitDialog):
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("why (recorded)")
         self.off_check = QCheckBox("Alarms of this parameter OFF")
+        self.overview_label = QLabel(self.overview_text())
+        self.overview_label.setStyleSheet(f"color: {theme.TEXT};")
+        self.form.addRow("All limits now:", self.overview_label)
         self.form.addRow("&Parameter:", self.parameter_combo)
         self.form.addRow("&Limit:", self.bound_combo)
         self.form.addRow("", self.current_label)
@@ -49,6 +54,17 @@ class AlarmLimitsDialog(SubmitDialog):
         self.parameter_combo.currentIndexChanged.connect(self._update)
         self.bound_combo.currentIndexChanged.connect(self._update)
         self._update()
+
+    def overview_text(self) -> str:
+        """One line per parameter: "SpO2  low 90 %", "HR  50-120 bpm", "PR  alarms OFF"."""
+        engine = self.workstation.alarm_engine
+        off = engine.alarms_off()
+        lines = []
+        for kind, (low, high) in engine.limits().items():
+            text = ("alarms OFF" if str(kind) in off
+                    else f"{limits_text(kind, low, high)} {spec_of(kind).unit}")
+            lines.append(f"{kind_label(kind)}  {text}")
+        return "\n".join(lines)
 
     def kind(self) -> VitalKind:
         return self.parameter_combo.currentData()

@@ -15,7 +15,6 @@ import getpass
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -23,8 +22,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QToolBar,
@@ -40,13 +37,15 @@ from katmonitor.workstation import Workstation
 from ui import theme
 from ui.addendum_dialog import AddendumControls, AddendumDialog
 from ui.alarm_audio import VOLUME_FLOOR, AlarmAudio
-from ui.alarm_bar import PRIORITY_COLOURS, AlarmBar, flash_lit
+from ui.alarm_bar import AlarmBar
 from ui.alarm_history import AlarmHistoryDialog
 from ui.alarm_limits import AlarmLimitsDialog
 from ui.core_events import CoreEvents
 from ui.device_panel import STATE_TEXT, DeviceSettingsDialog
+from ui.elided_label import ElidedLabel
+from ui.limits_panel import OutOfLimitsList
 from ui.lock_screen import LockControls
-from ui.numeric_tile import NibpTile, NumericTile
+from ui.numeric_tile import NibpTile, NumericTile, annunciate_tiles
 from ui.pleth_view import PlethView
 from ui.review_entry import ReviewControls
 from ui.session_panel import SessionPanel
@@ -56,10 +55,8 @@ from ui.trend_plots import RANGES, TrendPlots
 from ui.workflow_panel import WorkflowPanel
 
 TIMER_INTERVAL_MS = 40  # 25 frames a second: a smooth pleth sweep
-RECENT_FLAGS_SHOWN = 8
+TRENDS_MIN_WIDTH_PX = 300
 TRAINING_TEXT = "TRAINING — SIMULATED MONITOR — NOT CLINICAL DATA"
-NIBP_KINDS = {str(VitalKind.NIBP_SYSTOLIC), str(VitalKind.NIBP_DIASTOLIC),
-              str(VitalKind.NIBP_MEAN)}
 
 
 def operator_name() -> str:
@@ -95,7 +92,6 @@ class MainWindow(QMainWindow):
         self.confirm_close = (os.environ.get("KATMONITOR_NO_CONFIRM") is None
                               if confirm_close is None else confirm_close)
         self._closing = False
-        self._flags_key: tuple[object, ...] = ()
         self._status_key: tuple[object, ...] = ()
         self.setWindowTitle("KAT Monitor")
         self.resize(1600, 900)
@@ -124,16 +120,15 @@ class MainWindow(QMainWindow):
         # Sound follows the core's audio state; with no device it reports a technical alarm.
         self.alarm_audio: AlarmAudio | None = AlarmAudio(workstation, parent=self) if audio \
             else None
-        self.flags_list = QListWidget()
-        self.flags_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.flags_list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.flags_list = OutOfLimitsList()
 
         self._build_layout()
         self._build_actions()
-        self.device_label = QLabel()
-        self.recorder_label = QLabel()
+        # Elided: a long device or database text must never widen the window.
+        self.device_label = ElidedLabel()
+        self.recorder_label = ElidedLabel()
         self.recorder_label.setStyleSheet(f"color: {theme.ALARM}; font-weight: bold;")
-        self.database_label = QLabel(f"Database: {workstation.database.display_url}")
+        self.database_label = ElidedLabel(f"Database: {workstation.database.display_url}")
         status_bar = self.statusBar()
         status_bar.addWidget(self.device_label)
         status_bar.addWidget(self.recorder_label)
@@ -189,6 +184,9 @@ class MainWindow(QMainWindow):
         right_widget.setLayout(right)
         right_widget.setFixedWidth(440)
 
+        # The numerics keep their width; the trends give way on a 1280 px screen (their
+        # range buttons may then be cut; the View menu and shortcuts have them too).
+        self.trends.setMinimumWidth(TRENDS_MIN_WIDTH_PX)
         centre = QVBoxLayout()
         centre.setSpacing(4)
         centre.addWidget(self.trends, 3)
@@ -362,57 +360,20 @@ class MainWindow(QMainWindow):
             self.alarm_audio.follow(audio)
 
     def _flash_tiles(self, alarms: list[ActiveAlarm], flash_t: float) -> None:
-        # The most urgent alarm of each tile's parameter(s) sets its colour and flash rate.
-        urgent: dict[str, ActiveAlarm] = {}
-        for alarm in alarms:  # most urgent first
-            urgent.setdefault(alarm.kind, alarm)
-        for kind, tile in self.tiles.items():
-            self._flash_tile(tile, urgent.get(str(kind)), flash_t)
-        nibp = [urgent[k] for k in NIBP_KINDS if k in urgent]
-        self._flash_tile(self.nibp_tile, max(nibp, key=lambda a: a.priority, default=None),
-                         flash_t)
-
-    @staticmethod
-    def _flash_tile(tile: NumericTile | NibpTile, alarm: ActiveAlarm | None,
-                    flash_t: float) -> None:
-        if alarm is None:
-            tile.set_alarm_flash(None, False)
-        else:
-            tile.set_alarm_flash(PRIORITY_COLOURS[alarm.priority],
-                                 flash_lit(alarm.priority, flash_t))
+        # Limits beside each value; the most urgent alarm of a tile's parameter(s) sets its
+        # colour and flash (ui/numeric_tile.py).
+        engine = self.workstation.alarm_engine
+        annunciate_tiles(self.tiles, self.nibp_tile, alarms, engine.limits(),
+                         engine.alarms_off(), flash_t)
 
     def _refresh_flags(self, active: list[LimitFlag]) -> None:
-        recent = self.workstation.recent_flags()[-RECENT_FLAGS_SHOWN:][::-1]
-        key = (tuple(f.text for f in active),
-               tuple((f.sample.time, f.text) for f in recent))
-        if key == self._flags_key:
-            return
-        self._flags_key = key
-        self.flags_list.clear()
-        for flag in active:
-            arrow = "▲" if flag.direction == "high" else "▼"
-            item = QListWidgetItem(f"{arrow} {flag.text}")
-            item.setForeground(theme.colour(theme.ALARM))
-            item.setFont(theme.font(theme.TILE_LABEL_PX, bold=True))
-            self.flags_list.addItem(item)
-        if not active:
-            item = QListWidgetItem("None now")
-            item.setForeground(theme.colour(theme.TEXT_DIM))
-            self.flags_list.addItem(item)
-        if recent:
-            header = QListWidgetItem("Recent onsets")
-            header.setForeground(theme.colour(theme.TEXT_DIM))
-            header.setFont(theme.font(theme.BASE_PX, bold=True))
-            self.flags_list.addItem(header)
-        for flag in recent:
-            when = datetime.fromtimestamp(flag.sample.time).strftime("%H:%M:%S")
-            item = QListWidgetItem(f"{when}  {flag.text}")
-            item.setForeground(theme.colour(theme.TEXT_DIM))
-            self.flags_list.addItem(item)
+        # Now: the flags in the alarms' wording; recent onsets: the engine's onset events.
+        ws = self.workstation
+        self.flags_list.show_state(active, ws.active_alarms(), ws.alarm_log())
 
     def flag_list_texts(self) -> list[str]:
         """Every line of the out-of-limits list as shown (for tests)."""
-        return [self.flags_list.item(row).text() for row in range(self.flags_list.count())]
+        return self.flags_list.texts()
 
     def _refresh_status(self) -> None:
         statuses = sorted(self.workstation.device_statuses(), key=lambda s: s.source)

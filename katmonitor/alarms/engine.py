@@ -52,6 +52,14 @@ from katmonitor.alarms.model import (
     Priority,
 )
 from katmonitor.alarms.profile import AlarmProfile, Latching, LimitRule, ParameterRule
+from katmonitor.alarms.wording import (
+    SYSTEM_CONDITION_NAMES,
+    alarm_name,
+    annunciation_key,
+    back_inside_text,
+    limit_text,
+    trend_text,
+)
 from katmonitor.base.plausibility import DEMO_DATA
 from katmonitor.base.samples import ConnectionState, DeviceStatus, Sample
 from katmonitor.base.vitals import VitalKind, spec_of
@@ -83,6 +91,8 @@ class _Alarm:
         "priority",
         "priority_since",
         "technical",
+        "trend_from",
+        "trigger_value",
         "value",
     )
 
@@ -111,6 +121,8 @@ class _Alarm:
         self.condition = True  # False: the condition ended but the alarm is latched
         self.message = message
         self.value = value
+        self.trigger_value = value  # the value that started it (or raised its priority)
+        self.trend_from: float | None = None  # a trend alarm: the lowest value of its window
         self.limit = limit
         self.param = param
 
@@ -233,9 +245,10 @@ class AlarmEngine:
                 continue
             alarm_id = f"tech.{status.source}.{word}"
             current[word] = alarm_id
-            message = f"{status.source}: {text}" + (
-                f" - {status.message}" if status.message else ""
-            )
+            # The workstation's own conditions by their plain name ("No alarm sound"), a
+            # device's as "<device>: <condition>", then the detail the source gave.
+            name = SYSTEM_CONDITION_NAMES.get(word, f"{status.source}: {text}")
+            message = name + (f" - {status.message}" if status.message else "")
             self._onset(
                 alarm_id,
                 DEVICE_KIND,
@@ -429,7 +442,8 @@ class AlarmEngine:
         return frozenset(str(k) for k, p in self._params.items() if p.off)
 
     def active_alarms(self) -> list[ActiveAlarm]:
-        """Alarms on, most urgent first (then oldest first)."""
+        """Alarms on: physiological before technical, each most urgent first (then oldest
+        first) - ``wording.annunciation_key``."""
         views = [
             ActiveAlarm(
                 a.alarm_id,
@@ -437,15 +451,17 @@ class AlarmEngine:
                 a.priority,
                 a.technical,
                 a.onset,
-                a.message,
+                self._live_message(a),
                 a.value,
                 a.limit,
                 a.acknowledged,
                 not a.condition,
+                alarm_name(a.alarm_id),
+                a.trigger_value,
             )
             for a in self._active.values()
         ]
-        return sorted(views, key=lambda v: (-v.priority, v.onset, v.alarm_id))
+        return sorted(views, key=annunciation_key)
 
     def audio_state(self, now: float) -> AudioState:
         paused = self._paused_until is not None and now < self._paused_until
@@ -548,6 +564,7 @@ class AlarmEngine:
         alarm = self._active.get(param.ids[side])
         if alarm is not None and alarm.condition:
             alarm.value = v
+            alarm.limit = limit  # the effective limit now (a baseline or a nurse moved it)
             if excess <= -hysteresis:
                 param.pending[side] = None
                 self._condition_gone(alarm, t, out, v)
@@ -559,9 +576,10 @@ class AlarmEngine:
             else:
                 want = rule.priority
             if want != alarm.priority:
-                shown = top if want is HIGH and top is not None and top_excess > 0 else limit
-                alarm.message = _limit_message(param, side, v, shown)
-                self._reprioritise(alarm, want, t, out, v, shown)
+                reason = (f"beyond the high-priority limit {top:g}"
+                          if want is HIGH and top is not None and top_excess > 0 else "")
+                alarm.trigger_value = v
+                self._reprioritise(alarm, want, t, out, v, limit, reason)
             return
         if excess <= 0:
             param.pending[side] = None
@@ -573,13 +591,14 @@ class AlarmEngine:
             return
         param.pending[side] = None
         priority = HIGH if top_excess > 0 else rule.priority
-        shown_limit = top if top_excess > 0 else limit
+        reason = f"beyond the high-priority limit {top:g}" if top_excess > 0 else ""
         if alarm is not None:  # latched from before: the condition is back
             alarm.condition = True
             alarm.value = v
+            alarm.limit = limit
             if priority > alarm.priority:
-                alarm.message = _limit_message(param, side, v, shown_limit)
-                self._reprioritise(alarm, priority, t, out, v, shown_limit)
+                alarm.trigger_value = v
+                self._reprioritise(alarm, priority, t, out, v, limit, reason)
             return
         self._onset(
             param.ids[side],
@@ -587,11 +606,12 @@ class AlarmEngine:
             False,
             priority,
             t,
-            _limit_message(param, side, v, shown_limit),
+            "",
             v,
-            shown_limit,
+            limit,
             param,
             out,
+            reason,
         )
 
     def _evaluate_trend(self, param: _Param, v: float, t: float, out: list[AlarmEvent]) -> None:
@@ -624,12 +644,12 @@ class AlarmEngine:
             False,
             trend.priority,
             t,
-            f"{param.label} rose {rise:g} {param.unit} within {trend.window_s / 60:g} min "
-            f"(from {lowest:g} to {v:g})",
+            "",
             v,
             lowest + trend.rise,
             param,
             out,
+            trend_from=lowest,
         )
 
     def _onset(
@@ -644,10 +664,13 @@ class AlarmEngine:
         limit: float | None,
         param: _Param | None,
         out: list[AlarmEvent],
+        reason: str = "",
+        trend_from: float | None = None,
     ) -> None:
         alarm = _Alarm(alarm_id, kind, technical, priority, t, message, value, limit, param)
+        alarm.trend_from = trend_from
         self._active[alarm_id] = alarm
-        out.append(self._event(alarm, t, ONSET))
+        out.append(self._event(alarm, t, ONSET, reason=reason))
 
     def _reprioritise(
         self,
@@ -703,19 +726,66 @@ class AlarmEngine:
         user: str = "",
         reason: str = "",
     ) -> AlarmEvent:
+        shown = alarm.value if value is None else value
         return AlarmEvent(
             t,
             alarm.alarm_id,
             alarm.kind,
             alarm.priority,
             event,
-            alarm.value if value is None else value,
+            shown,
             alarm.limit,
-            alarm.message,
+            self._event_message(alarm, event, shown),
             alarm.technical,
             user,
             reason,
         )
+
+    # -- wording (katmonitor/alarms/wording.py): built from the numbers, never stored ---------
+
+    def _side(self, alarm: _Alarm) -> str | None:
+        """"low"/"high" for a limit alarm, "trend" for a trend alarm, None otherwise."""
+        param = alarm.param
+        if param is None or alarm.technical:
+            return None
+        if alarm.alarm_id in param.ids:
+            return SIDE_NAMES[param.ids.index(alarm.alarm_id)]
+        return "trend" if alarm.alarm_id == param.trend_id else None
+
+    def _text(self, alarm: _Alarm, value: float | None) -> str:
+        """The alarm with this value against its limit ("SpO2 88 % < 90")."""
+        side = self._side(alarm)
+        param = alarm.param
+        if side is None or param is None:
+            return alarm.message
+        if side == "trend":
+            trend = param.rule.trend
+            assert trend is not None and alarm.trend_from is not None
+            now = alarm.trigger_value if value is None else value
+            return trend_text(param.kind, now - alarm.trend_from if now is not None else 0.0,
+                              trend.window_s, alarm.trend_from, now or 0.0)
+        return limit_text(param.kind, side, value, alarm.limit)
+
+    def _event_message(self, alarm: _Alarm, event: str, value: float | None) -> str:
+        side = self._side(alarm)
+        if event == END and side in SIDE_NAMES and alarm.param is not None:
+            limit = alarm.limit
+            back = value is not None and limit is not None and (
+                value >= limit if side == "low" else value <= limit)
+            if value is None:
+                return f"{alarm_name(alarm.alarm_id)} ended"
+            if back:
+                return back_inside_text(alarm.param.kind, value, limit)
+        return self._text(alarm, value)
+
+    def _live_message(self, alarm: _Alarm) -> str:
+        """What the alarm is now: the current value; a latched alarm the value that
+        triggered it, and that its condition has ended."""
+        if self._side(alarm) is None:
+            return alarm.message
+        if alarm.condition:
+            return self._text(alarm, alarm.value)
+        return f"{self._text(alarm, alarm.trigger_value)} - ended"
 
     # -- timed work -----------------------------------------------------------------------------
 
@@ -813,7 +883,3 @@ def _require(text: str, what: str) -> None:
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
-
-def _limit_message(param: _Param, side: int, value: float, limit: float | None) -> str:
-    comparison = ">" if side == HIGH_SIDE else "<"
-    return f"{param.label} {value:g} {param.unit} {comparison} {_fmt(limit)}"

@@ -114,11 +114,19 @@ class ActiveAlarm:
     technical: bool
     onset: float
     message: str
+    """What it is now, in the shared wording ("SpO2 88 % < 90"): the current value against
+    the effective limit (a latched alarm: the value that triggered it)."""
     value: float | None
+    """The parameter's current value (technical alarms: None)."""
     limit: float | None
+    """The engine's effective limit now (a trend alarm: the value that makes the rise)."""
     acknowledged: bool
     latched: bool
     """The condition has ended but the alarm is held until acknowledged (latching)."""
+    name: str = ""
+    """Its plain name ("SpO2 low"), from ``wording.alarm_name``."""
+    trigger_value: float | None = None
+    """The value that started it (or raised its priority last)."""
 
 
 @dataclass(frozen=True, slots=True)

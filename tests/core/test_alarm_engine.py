@@ -45,7 +45,9 @@ def test_beyond_the_high_priority_limit_is_high_at_once_and_falls_back_with_hyst
     e = engine()
     events = feed(e, SYS, [(0.0, 185.0)])
     assert names(events) == [("nibp_systolic.high", "onset", "high")]
-    assert events[0].limit == 180
+    # The limit shown is the alarm limit (160) everywhere; the high-priority mark is the why.
+    assert events[0].limit == 160 and events[0].message == "NIBP sys 185 mmHg > 160"
+    assert events[0].reason == "beyond the high-priority limit 180"
     assert feed(e, SYS, [(300.0, 177.0)]) == []  # within 5 mmHg of 180: stays high
     assert names(feed(e, SYS, [(600.0, 170.0)])) == [("nibp_systolic.high", "deescalate", "medium")]
 

@@ -44,7 +44,7 @@ def test_tile_without_reading_shows_dashes(make_window: MakeWindow) -> None:
     assert window.nibp_tile.state == "empty"
 
 
-def test_out_of_limits_value_turns_tile_red_with_marker_and_is_listed(
+def test_out_of_limits_value_gets_a_marker_then_the_alarms_colour_and_is_listed(
         make_window: MakeWindow) -> None:
     clock = ManualClock()
     window = make_window([], clock=clock)
@@ -54,7 +54,7 @@ def test_out_of_limits_value_turns_tile_red_with_marker_and_is_listed(
     window.refresh()
     assert tile.state == "current"
     assert pixels_of_colour(tile.value_label, theme.HR) > 200
-    assert pixels_of_colour(tile.value_label, theme.ALARM) == 0
+    assert pixels_of_colour(tile.value_label, theme.ALARM_MEDIUM) == 0
 
     clock.advance(1.0)
     feed(window, HR, 150.0)
@@ -62,8 +62,17 @@ def test_out_of_limits_value_turns_tile_red_with_marker_and_is_listed(
     assert tile.state == "alarm"
     assert tile.value_text() == "150"
     assert tile.marker_text() == "▲ HIGH > 120"  # not colour alone
-    assert pixels_of_colour(tile.value_label, theme.ALARM) > 200, "the value is drawn red"
+    # No alarm yet (HR's 5 s condition delay): no alarm colour, the marker says it.
+    assert pixels_of_colour(tile.value_label, theme.HR) > 200
     assert "▲ HR 150 bpm > 120" in window.flag_list_texts()
+    for _ in range(5):
+        clock.advance(1.0)
+        feed(window, HR, 150.0)
+    window.refresh()
+    # The medium HR alarm is on: the value takes its colour, as its alarm bar entry.
+    assert window.alarm_bar.entry_texts()[0] == "** HR 150 bpm > 120"
+    assert pixels_of_colour(tile.value_label, theme.ALARM_MEDIUM) > 200
+    assert pixels_of_colour(tile.value_label, theme.ALARM_HIGH) == 0
 
     feed(window, SPO2, 86.0)
     window.refresh()
@@ -79,7 +88,7 @@ def test_out_of_limits_value_turns_tile_red_with_marker_and_is_listed(
     texts = window.flag_list_texts()
     assert "▲ HR 150 bpm > 120" not in texts, "no longer active"
     assert any(re.fullmatch(r"\d\d:\d\d:\d\d  HR 150 bpm > 120", t) for t in texts), \
-        "still listed as a recent onset"
+        "still listed as a recent (alarm) onset"
 
 
 def test_reading_older_than_its_freshness_is_shown_stale_never_current(
