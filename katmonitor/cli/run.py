@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.cli.common import open_workstation, with_capture
 from katmonitor.config import DEFAULT_DEVICE
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
+    from katmonitor.workstation import Workstation
 
 
 def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
@@ -42,9 +43,22 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_app = _load_user_interface()
+    try:
+        workstation = _open_run_workstation(args)
+    except KatMonitorError as error:
+        # Started from a desktop launcher nobody sees the console: say it in a window too
+        # (then on stderr, as every command does).
+        from ui.dialogs import show_startup_error
+
+        show_startup_error(error)
+        raise
+    return run_app(workstation)
+
+
+def _open_run_workstation(args: argparse.Namespace) -> Workstation:
     specs = with_capture(run_device_specs(args.device), args.capture)
     try:
-        workstation = open_workstation(args.db, specs, care_plan=args.care_plan)
+        return open_workstation(args.db, specs, care_plan=args.care_plan)
     except ConfigurationError as error:
         if args.device:
             raise
@@ -56,7 +70,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "change the saved devices with `katmonitor devices set SPEC...`, or start with "
             "`katmonitor run --device SPEC` and use Devices… (Ctrl+Shift+D)",
         ) from None
-    return run_app(workstation)
 
 
 def run_device_specs(cli_devices: Sequence[str] | None) -> list[str]:

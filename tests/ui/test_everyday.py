@@ -5,10 +5,16 @@ the next device of a pack. Real Workstation and SQLite; the test's ManualClock."
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from dosing_helpers import MIN, complete_predose, feed_vitals, sign_in_nurse, start_session
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+from pytestqt.qtbot import QtBot
 
 from katmonitor.base.clock import ManualClock
+from katmonitor.cli import main
 from katmonitor.session import SessionStatus
 from katmonitor.storage.store import SessionStore
 from ui.main_window import MainWindow
@@ -96,3 +102,27 @@ def test_the_next_device_is_offered_the_last_lot_of_this_session(
     fresh = window.session_panel.add_dose()
     assert fresh.lot_edit.text() == "", "a new session starts with no lot"
     fresh.reject()
+
+
+def test_run_with_a_bad_device_spec_says_so_in_a_window(
+        qtbot: QtBot, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Started from a launcher, nobody reads the console: the error is shown in a message box
+    (and still printed, with exit status 2)."""
+    seen: list[tuple[str, str]] = []
+
+    def close_the_box() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            seen.append((box.text(), box.informativeText()))
+            box.button(QMessageBox.StandardButton.Ok).click()
+        else:
+            QTimer.singleShot(20, close_the_box)
+
+    QTimer.singleShot(0, close_the_box)
+    code = main(["run", "--device", "foo:bar", "--db", f"sqlite:///{tmp_path / 'k.sqlite3'}"])
+    assert code == 2
+    assert len(seen) == 1, "one message box, closed by the nurse"
+    message, hint = seen[0]
+    assert message == "unknown device type 'foo' in 'foo:bar'"
+    assert "sim:SCENARIO" in hint, "the hint lists the device types"
+    assert "foo" in capsys.readouterr().err, "also on the console"
