@@ -47,10 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         workstation = _open_run_workstation(args)
     except KatMonitorError as error:
         # Started from a desktop launcher nobody sees the console: say it in a window too
-        # (then on stderr, as every command does).
-        from ui.dialogs import show_startup_error
+        # (then on stderr, as every command does) - when the window's code is what was loaded
+        # (headless tests of this command load none).
+        if getattr(run_app, "__module__", "") == "ui.app":
+            from ui.dialogs import show_startup_error
 
-        show_startup_error(error)
+            show_startup_error(error)
         raise
     return run_app(workstation)
 
