@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 from dosing_helpers import MIN, complete_predose, feed_vitals, sign_in_nurse, start_session
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from katmonitor.base.clock import ManualClock
+from katmonitor.base.vitals import VitalKind
 from katmonitor.cli import main
 from katmonitor.session import SessionStatus
 from katmonitor.storage.store import SessionStore
+from ui import theme
 from ui.main_window import MainWindow
 
 MakeWindow = Callable[..., MainWindow]
@@ -126,3 +129,89 @@ def test_run_with_a_bad_device_spec_says_so_in_a_window(
     assert message == "unknown device type 'foo' in 'foo:bar'"
     assert "sim:SCENARIO" in hint, "the hint lists the device types"
     assert "foo" in capsys.readouterr().err, "also on the console"
+
+
+def test_the_eligibility_checklist_counts_answers_shows_its_radios_and_holds_still(
+        qtbot: QtBot, make_window: MakeWindow) -> None:
+    window = make_window([], clock=ManualClock(), audio=False)
+    sign_in_nurse(window.workstation)
+    start_session(window)
+    dialog = window.workflow_panel.check_eligibility()
+    qtbot.waitExposed(dialog)
+    items = window.workstation.workflow.plan.eligibility
+    assert dialog.unanswered_label.text() == f"{len(items)} questions not answered"
+
+    # Yes/No visible on the dark theme: the ring is much lighter than the dialog behind it.
+    yes = dialog.groups[items[0].id].button(1)
+    image = yes.grab().toImage()
+    lightest = max(QColor(image.pixel(x, y)).lightness()
+                   for x in range(min(image.width(), 24)) for y in range(image.height()))
+    background = QColor(theme.BACKGROUND).lightness()
+    assert lightest - background > 100, "the radio ring stands out from the background"
+
+    size = dialog.size()
+    scroll = dialog.findChild(QScrollArea)
+    assert scroll is not None
+    position = scroll.verticalScrollBar().value()
+    for answered, item in enumerate(items, 1):
+        dialog.answer(item.id, not item.acceptable if answered == 1 else item.acceptable)
+        QApplication.processEvents()
+        left = len(items) - answered
+        assert dialog.unanswered_label.text() == (
+            "All questions answered" if left == 0 else
+            f"{left} question{'s' if left != 1 else ''} not answered")
+        assert dialog.size() == size, "the dialog does not jump while answering"
+    assert not dialog.reason_edit.isHidden(), "the concern asks for a reason"
+    assert dialog.size() == size
+    assert scroll.verticalScrollBar().value() == position
+    dialog.reject()
+
+
+def label_layout_is_clean(window: MainWindow) -> list[str]:
+    """Every plot's marker labels, after a real paint; asserts none overlaps another, the
+    plot's title or the data band."""
+    window.trends.graphics.grab()  # paints every overlay
+    shown: list[str] = []
+    for name, overlay in window.trends.overlays.items():
+        rects = overlay.label_rects
+        for i, (label, rect) in enumerate(rects):
+            assert not rect.intersects(overlay.title_rect), (name, label, "over the title")
+            assert rect.bottom() <= overlay.data_top_px + 0.5, (name, label, "over the data")
+            for other, other_rect in rects[i + 1:]:
+                assert not rect.intersects(other_rect), (name, label, other)
+        shown += [f"{name}:{label}" for label, _ in rects]
+    return shown
+
+
+def test_trend_markers_never_overlap_and_the_end_is_marked(make_window: MakeWindow) -> None:
+    clock = ManualClock()
+    window = dosed_window(make_window, clock)  # "Start" and the first dose seconds apart
+    ws = window.workstation
+    for minute in range(1, 12):
+        clock.advance(MIN)
+        feed_vitals(ws, hr=70 + minute, spo2=97)
+        if minute == 1:
+            ws.add_observation("calm", "RN Lee")
+        if minute == 6:
+            ws.add_dose(28.0, 1, "LOT-1")
+    window.refresh()
+    window.trends.refresh(clock.now(), force=True)
+    shown = label_layout_is_clean(window)
+    assert "hr:Start" in shown and "hr:Dose 28 mg ×1" in shown
+
+    clock.advance(MIN)
+    ws.end_session()
+    ended = ws.session.ended_at if ws.session is not None else None
+    assert ended is not None
+    for _ in range(5):  # the monitor stays on after the session
+        clock.advance(MIN)
+        feed_vitals(ws, hr=90)
+    window.trends.set_range("session")
+    window.refresh()
+    window.trends.refresh(clock.now(), force=True)
+    assert ("hr", "End", ended) in window.trends.marker_lines()
+    times, _ = window.trends.curves[VitalKind.HR].getData()
+    assert times is not None and len(times) and float(max(times)) <= ended, \
+        "the whole-session trend stops at the session's end"
+    assert window.trends.view_x_range()[1] < ended + 5 * MIN
+    label_layout_is_clean(window)
