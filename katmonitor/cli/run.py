@@ -97,7 +97,10 @@ def _load_user_interface() -> Callable[..., int]:
     except ImportError as error:
         raise ConfigurationError(
             f"the Qt user interface cannot be loaded: {error}",
-            "install Qt's system libraries (Debian/Ubuntu: libgl1 libegl1 libxkbcommon0 "
-            "libfontconfig1 libglib2.0-0 libdbus-1-3)",
+            "install Qt's system libraries: ./scripts/run installs them as root or prints the "
+            "apt-get command (the list is in scripts/_system_packages.sh; Debian/Ubuntu: libgl1 "
+            "libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libglib2.0-0 libdbus-1-3 "
+            "libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 "
+            "libxcb-shape0 libpulse0)",
         ) from None
     return run_app
