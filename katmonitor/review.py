@@ -42,6 +42,7 @@ from katmonitor.base.samples import Sample, iso_utc, parse_iso_utc
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind
 from katmonitor.care_plan import CarePlan, RoutePlan, load_care_plan
 from katmonitor.clinical_schedule import Completion, Prompt, PromptState, build_schedule
+from katmonitor.dose_totals import unit_count_text
 from katmonitor.record_signing import VerificationReport, verify_session
 from katmonitor.recovery import RecordingGap, recording_gaps
 from katmonitor.session import DoseEvent, Observation, Session, WorkflowEvent, WorkflowKind
@@ -595,7 +596,7 @@ def _events(doses: list[DoseEvent], spans: list[AlarmSpan], notes: list[Note],
 def dose_label(dose: DoseEvent) -> str:
     lot = f", lot {dose.lot}" if dose.lot else ""
     return (f"{dose.medicine} {dose.dose_mg:g} mg {dose.route.value}, "
-            f"{dose.unit_count} {dose.route.unit_name}{lot}")
+            f"{unit_count_text(dose.route, dose.unit_count)}{lot}")
 
 
 def workflow_label(event: WorkflowEvent) -> str:

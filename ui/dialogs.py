@@ -9,11 +9,13 @@ them directly.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -34,6 +36,7 @@ from katmonitor.base.errors import KatMonitorError
 from katmonitor.session import Route, Session
 from katmonitor.workstation import Workstation
 from ui import theme
+from ui.theme import apply_theme
 
 MEDICINES = ("Esketamine", "Ketamine")
 
@@ -51,6 +54,20 @@ def show_error(parent: QWidget, error: KatMonitorError, title: str = "KAT Monito
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def show_startup_error(error: KatMonitorError, title: str = "KAT Monitor cannot start") -> None:
+    """Why the window cannot open (a bad device spec, a database that cannot be opened), in a
+    message box the nurse sees even when the app was started from a launcher with no console.
+    Waits until it is closed; creates the QApplication when there is none yet."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    apply_theme(app)
+    box = QMessageBox(QMessageBox.Icon.Critical, title, error.message,
+                      QMessageBox.StandardButton.Ok)
+    if error.hint:
+        box.setInformativeText(error.hint)
+    box.exec()
 
 
 def operator_label(workstation: Workstation) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from katmonitor.base.errors import KatMonitorError
+from katmonitor.dose_totals import unit_count_text
 from katmonitor.policy import (
     MAX_DOSE_MG,
     MAX_MG_PER_KG,
@@ -74,7 +75,7 @@ def dose_readiness(workstation: Workstation) -> tuple[str, str]:
 
 
 def dose_text(dose: DoseEvent) -> str:
-    parts = [f"{dose.dose_mg:g} mg × {dose.unit_count} {dose.route.unit_name}"]
+    parts = [f"{dose.dose_mg:g} mg, {unit_count_text(dose.route, dose.unit_count)}"]
     if dose.mg_per_kg is not None:
         parts.append(f"{dose.mg_per_kg:.2f} mg/kg ({dose.weight_kg:g} kg)")
     if dose.lot:
@@ -111,7 +112,7 @@ class DoseDialog(SubmitDialog):
         self.time_edit = LiveTimeEdit(workstation.clock)
         self.form.addRow("&Time:", self.time_edit)
         self.add_route_fields()
-        self.lot_edit = QLineEdit()
+        self.lot_edit = QLineEdit(self.previous_lot())
         self.lot_edit.setPlaceholderText("from the pack" + (" (if any)" if self.route is Route.IV
                                                            else ""))
         self.given_by_edit = QLineEdit(given_by)
@@ -125,6 +126,17 @@ class DoseDialog(SubmitDialog):
         self.status_timer.timeout.connect(self.refresh_status)
         self.status_timer.start()
         self.refresh_status()
+
+    def previous_lot(self) -> str:
+        """The lot of this session's last dose of the same medicine by the same route: the
+        second device of a pack usually comes from the same lot, so it is offered again (the
+        nurse checks it against the device and changes it if it differs)."""
+        session = self.workstation.session
+        if session is None or not self.workstation.recording:
+            return ""
+        same = [d for d in self.workstation.workflow.doses()
+                if d.medicine == session.medicine and d.route is session.route and d.lot]
+        return max(same, key=lambda d: (d.time, d.id)).lot if same else ""
 
     def add_route_fields(self) -> None:
         raise NotImplementedError

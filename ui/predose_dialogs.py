@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QRadioButton,
     QScrollArea,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -71,6 +72,23 @@ class IdentityDialog(SubmitDialog):
         )
 
 
+# Fusion draws a radio button's ring in the palette's dark panel colours: on the dark theme it
+# all but vanishes. A light ring and a filled dot keep Yes/No visible from the chair.
+RADIO_STYLE = f"""
+QRadioButton {{ color: {theme.TEXT}; spacing: 6px; }}
+QRadioButton::indicator {{ width: 14px; height: 14px; border-radius: 9px;
+                          border: 2px solid {theme.TEXT}; background: {theme.PANEL}; }}
+QRadioButton::indicator:checked {{ background: {theme.SPO2}; border: 2px solid {theme.TEXT}; }}
+QRadioButton::indicator:focus {{ border: 2px solid {theme.SPO2}; }}
+"""
+
+
+def unanswered_text(count: int) -> str:
+    if count == 0:
+        return "All questions answered"
+    return f"{count} question{'s' if count != 1 else ''} not answered"
+
+
 class EligibilityDialog(SubmitDialog):
     """Yes/No for each of the care plan's questions; an answer that is a concern is marked and
     a reason field appears (without a reason the concern blocks the dose)."""
@@ -95,6 +113,8 @@ class EligibilityDialog(SubmitDialog):
             group.idToggled.connect(lambda _id, _on: self._update_concerns())
             concern = QLabel()
             concern.setStyleSheet(f"color: {theme.PROMPT_DUE}; font-weight: bold;")
+            # Room for the mark from the start: the columns do not shift when it appears.
+            concern.setMinimumWidth(concern.fontMetrics().horizontalAdvance(CONCERN_TEXT) + 24)
             question.setBuddy(yes)
             grid.addWidget(question, row, 0)
             grid.addWidget(yes, row, 1)
@@ -104,6 +124,7 @@ class EligibilityDialog(SubmitDialog):
             self.concern_labels[item.id] = concern
         grid.setColumnStretch(0, 1)
         box = QWidget()
+        box.setStyleSheet(RADIO_STYLE)
         box.setLayout(grid)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -115,10 +136,21 @@ class EligibilityDialog(SubmitDialog):
         )
         self.reason_label.setWordWrap(True)
         self.reason_edit = reason_edit("e.g. prescriber reviewed and approved")
+        self.unanswered_label = QLabel()
+        self.unanswered_label.setFont(theme.font(theme.BASE_PX, bold=True))
         self.form.addRow(QLabel(f"Care plan: {workflow.plan.name}. Answer every question."))
         self.form.addRow(scroll)
-        self.form.addRow(self.reason_label)
-        self.form.addRow(self.reason_edit)
+        self.form.addRow(self.unanswered_label)
+        # The reason's room is kept while it is hidden, so the dialog does not grow, shrink or
+        # move under the nurse's pointer when a concern comes or goes.
+        reason_box = QWidget()
+        reason_layout = QVBoxLayout(reason_box)
+        reason_layout.setContentsMargins(0, 0, 0, 0)
+        reason_layout.addWidget(self.reason_label)
+        reason_layout.addWidget(self.reason_edit)
+        reason_box.setMinimumHeight(reason_box.sizeHint().height()
+                                    + self.reason_label.fontMetrics().height())
+        self.form.addRow(reason_box)
         last = next((e for e in reversed(workflow.events)
                      if e.kind is WorkflowKind.ELIGIBILITY), None)
         if last is not None:  # a second pass starts from the recorded answers
@@ -143,6 +175,10 @@ class EligibilityDialog(SubmitDialog):
                 if item.id in answers and answers[item.id] != item.acceptable]
 
     def _update_concerns(self) -> None:
+        missing = len(self.items) - len(self.answers())
+        self.unanswered_label.setText(unanswered_text(missing))
+        self.unanswered_label.setStyleSheet(
+            f"color: {theme.PROMPT_DUE if missing else theme.WORKFLOW_OK};")
         concerns = set(self.concerns())
         for item_id, label in self.concern_labels.items():
             label.setText(CONCERN_TEXT if item_id in concerns else "")

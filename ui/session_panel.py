@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QWidget
 
 from katmonitor.base.errors import KatMonitorError
+from katmonitor.dose_totals import dose_total_text
 from katmonitor.session import DoseEvent, SessionStatus
 from katmonitor.workstation import Workstation
 from ui import theme
@@ -43,6 +44,8 @@ class SessionPanel(QWidget):
         self._on_change = on_change
         self._given_by = ""
         self._shown: tuple[str, ...] = ()
+        self._reopen_key: tuple[object, ...] | None = None
+        self._reopenable = False
 
         def action(text: str, shortcut: str, tip: str, slot: Callable[[], object]) -> QAction:
             act = QAction(text, self)
@@ -70,6 +73,10 @@ class SessionPanel(QWidget):
         self.elapsed_label.setFont(theme.font(theme.HEADER_PX, bold=True))
         self.dose_elapsed_label = QLabel()
         self.dose_elapsed_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.dose_total_label = QLabel()
+        self.dose_total_label.setFont(theme.font(theme.HEADER_PX, bold=True))
+        self.dose_total_label.setStyleSheet(f"color: {theme.MARKER_DOSE};")
+        self.dose_total_label.setToolTip("Total dose given in this session")
         self.rec_label = QLabel()
         self.rec_label.setFont(theme.font(theme.HEADER_PX, bold=True))
         layout = QHBoxLayout(self)
@@ -78,6 +85,7 @@ class SessionPanel(QWidget):
         layout.addWidget(self.info_label, 1)
         layout.addWidget(self.elapsed_label)
         layout.addWidget(self.dose_elapsed_label)
+        layout.addWidget(self.dose_total_label)
         layout.addWidget(self.rec_label)
         self.refresh()
 
@@ -88,38 +96,55 @@ class SessionPanel(QWidget):
         ws = self.workstation
         recording = ws.recording
         self.start_action.setEnabled(not recording)
-        self.reopen_action.setEnabled(not recording)
+        self.reopen_action.setEnabled(not recording and self._has_reopenable())
         for act in (self.dose_action, self.observation_action, self.end_action):
             act.setEnabled(recording)
 
         session = ws.session
         now = ws.clock.now()
         if session is None:
-            shown = ("No session running  —  Start session (Ctrl+N)", "", "", "")
+            shown = ("No session running  —  Start session (Ctrl+N)", "", "", "", "")
         else:
             started = local_time_text(session.started_at, "%H:%M")
             info = (f"Client {session.client_id}  ·  {session.medicine}  ·  "
                     f"{session.route.label}  ·  started {started}")
+            doses = [e for e in ws.timeline() if isinstance(e, DoseEvent)]
+            total = f"Total {dose_total_text(doses)}" if doses else ""
             if session.status is SessionStatus.ACTIVE:
-                doses = [e.time for e in ws.timeline() if isinstance(e, DoseEvent)]
                 elapsed = f"Session {format_elapsed(now - session.started_at)}"
-                since_dose = (f"Since first dose {format_elapsed(now - min(doses))}"
+                since_dose = (f"Since first dose {format_elapsed(now - min(d.time for d in doses))}"
                               if doses else "No dose yet")
             else:
                 ended = session.ended_at
                 elapsed = (f"Session {session.status.value}"
                            + (f" {local_time_text(ended, '%H:%M')}" if ended else ""))
                 since_dose = ""
-            shown = (info, elapsed, since_dose, "● REC" if recording else "")
+            shown = (info, elapsed, since_dose, total, "● REC" if recording else "")
         if shown == self._shown:
             return
         self._shown = shown
-        info, elapsed, since_dose, rec = shown
+        info, elapsed, since_dose, total, rec = shown
         self.info_label.setText(info)
         self.elapsed_label.setText(elapsed)
         self.dose_elapsed_label.setText(since_dose)
+        self.dose_total_label.setText(total)
+        self.dose_total_label.setVisible(bool(total))
         self.rec_label.setText(rec or "○ not recording")
         self.rec_label.setStyleSheet(f"color: {theme.RECORDING if rec else theme.TEXT_DIM};")
+
+    def _has_reopenable(self) -> bool:
+        """Whether an interrupted session is there to reopen. The database is asked again only
+        when this workstation's session changed (sessions become interrupted when an app stops
+        recording them, and that shows at the next start), not on every frame."""
+        session = self.workstation.session
+        key = (None,) if session is None else (session.id, session.status)
+        if key != self._reopen_key:
+            self._reopen_key = key
+            try:
+                self._reopenable = bool(self.workstation.reopenable_sessions())
+            except KatMonitorError:
+                self._reopenable = True  # let the dialog say what is wrong
+        return self._reopenable
 
     def header_text(self) -> str:
         return "  ".join(part for part in self._shown if part)

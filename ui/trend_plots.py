@@ -19,7 +19,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
-from katmonitor.session import DoseEvent
+from katmonitor.session import DoseEvent, WorkflowKind
 from katmonitor.workstation import TimelineEvent, Workstation
 from ui import theme
 from ui.decimate import break_gaps, minmax_decimate
@@ -73,17 +73,28 @@ class PlotOverlay(pg.GraphicsObject):
     """What a trend plot draws besides its data, painted in one go in screen pixels: its
     title, horizontal grid lines, and the timeline's vertical marker lines with labels.
 
+    The title and the marker labels sit in a band above the data (``BAND_ROWS`` text rows that
+    the plot's y range keeps free, see :func:`band_height_px`): a label moves down a row rather
+    than overwrite another one, and when no row has room it is left out (its line stays), so
+    labels never cover each other, the title or the curves.
+
     One item per plot instead of an InfiniteLine + label per marker: those each recompute
     their geometry on every view change, which made a trend redraw cost tens of ms.
     """
 
-    MAX_LABEL_ROWS = 3
+    BAND_ROWS = 2
 
     def __init__(self, title: str, grid_values: tuple[float, ...]) -> None:
         super().__init__()
         self.title = title
         self.grid_values = grid_values
         self.markers: list[Marker] = []
+        self.data_top = math.inf
+        """The highest value the data may reach (the band starts above it)."""
+        self.title_rect = QRectF()
+        self.label_rects: list[tuple[str, QRectF]] = []
+        """Where the last paint put each marker label, in pixels (tests read them)."""
+        self.data_top_px = math.inf
         self._rect = QRectF()
         self._grid_pen = pg.mkPen(theme.GRID, width=1)
         self._title_font = theme.font(theme.MARKER_LABEL_PX)
@@ -119,33 +130,42 @@ class PlotOverlay(pg.GraphicsObject):
             if top <= y <= bottom:
                 painter.drawLine(QPointF(left, y), QPointF(right, y))
         line_height = theme.MARKER_LABEL_PX + 3
+        self.data_top_px = (to_screen.map(QPointF(view.left(), self.data_top)).y()
+                            if math.isfinite(self.data_top) else bottom)
         painter.setFont(self._title_font)
         title_width = painter.fontMetrics().horizontalAdvance(self.title)
         painter.setPen(QColor(theme.TEXT_DIM))
-        painter.drawText(QPointF(left + 4, top + line_height), self.title)
-        # Labels go in rows; a label moves down a row rather than overwrite another one.
-        row_ends = [left + 8 + title_width]
-        row_ends += [left] * (self.MAX_LABEL_ROWS - 1)
+        painter.drawText(QPointF(left + 4, top + line_height - 3), self.title)
+        self.title_rect = QRectF(left + 4, top, title_width, line_height)
+        # Each row is filled left to right; the title takes the start of the first row.
+        row_ends = [left + 4 + title_width] + [left] * (self.BAND_ROWS - 1)
         painter.setFont(self._font)
         metrics = painter.fontMetrics()
+        self.label_rects = []
         for marker in self.markers:
             x = to_screen.map(QPointF(marker.time, view.top())).x()
             if not left <= x <= right:
                 continue
             colour = QColor(marker.colour)
             painter.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
-            # The line stops below the title rather than cross it.
-            line_top = top + line_height + 4 if x < left + 8 + title_width else top
-            painter.drawLine(QPointF(x, line_top), QPointF(x, bottom))
+            painter.drawLine(QPointF(x, top + line_height * self.BAND_ROWS), QPointF(x, bottom))
             width = metrics.horizontalAdvance(marker.label)
             # Right of the line, or left of it near the right edge.
             text_x = x + 3 if x + 3 + width <= right else x - 3 - width
-            row = next((i for i, end in enumerate(row_ends) if text_x > end + 4),
-                       len(row_ends) - 1)
-            row_ends[row] = max(row_ends[row], text_x + width)
+            row = next((i for i, end in enumerate(row_ends) if text_x > end + 6), None)
+            if row is None or text_x < left:
+                continue  # no room left in the band: the line alone marks it
+            row_ends[row] = text_x + width
+            rect = QRectF(text_x, top + line_height * row, width, line_height)
             painter.setPen(colour)
-            painter.drawText(QPointF(text_x, top + line_height * (row + 1)), marker.label)
+            painter.drawText(QPointF(text_x, rect.bottom() - 3), marker.label)
+            self.label_rects.append((marker.label, rect))
         painter.restore()
+
+
+def band_height_px() -> float:
+    """The height of the title and label band above a trend's data."""
+    return (theme.MARKER_LABEL_PX + 3) * PlotOverlay.BAND_ROWS + 2
 
 
 class TrendPlots(QWidget):
@@ -165,7 +185,7 @@ class TrendPlots(QWidget):
         self._nibp_drawn_key: tuple[float | None, float, float] | None = None
         self._dirty = True
         self._seconds_per_column = 0.0
-        self._y_ranges: dict[str, tuple[float, float]] = {}
+        self._y_ranges: dict[str, tuple[float, float, float]] = {}
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
@@ -274,6 +294,8 @@ class TrendPlots(QWidget):
             end = math.ceil(now / step) * step
             return end - trend_range.span_s, end
         session = self.workstation.session
+        if session is not None and session.ended_at is not None:
+            now = min(now, session.ended_at)  # the whole session ends at its end
         # The session holds the pre-dose baseline recorded before "Start session"; with no
         # session, everything the live buffers hold is shown.
         since = (session.started_at - self.workstation.baseline_window_s
@@ -317,8 +339,15 @@ class TrendPlots(QWidget):
         buffers = self.workstation.buffers
         # One earlier point so lines enter from the left edge.
         since = start - 5.0
+        session = self.workstation.session
+        ended = session.ended_at if session is not None else None
+        # The whole-session view stops at the session's end (the monitor may still be on).
+        until = ended if ended is not None and self.range_name == "session" else math.inf
         for kind, curve in self.curves.items():
             times, values = buffers.trend(kind, since=since)
+            if until < math.inf:
+                keep = times <= until
+                times, values = times[keep], values[keep]
             times, values = break_gaps(times, values, spec_of(kind).freshness_s)
             times, values = minmax_decimate(times, values, start, end, columns)
             curve.setData(times, values)
@@ -332,6 +361,8 @@ class TrendPlots(QWidget):
         self.plots["spo2"].setXRange(start, end + pad, padding=0)
         self._fit_y("hr", [self.curves[VitalKind.HR], self.curves[VitalKind.PULSE_RATE]])
         self._fit_y("spo2", [self.curves[VitalKind.SPO2]])
+        if "nibp" in self._y_ranges:  # the plot's height may have changed: keep its band
+            self._set_y("nibp", *self._y_ranges["nibp"][:2])
         for plot in self.plots.values():
             # pyqtgraph applies a new range lazily at paint time, and the geometry changes
             # that follow would make Qt paint the plots a second time: apply it now.
@@ -368,11 +399,19 @@ class TrendPlots(QWidget):
         self._set_y(name, low, high)
 
     def _set_y(self, name: str, low: float, high: float) -> None:
-        if self._y_ranges.get(name) != (low, high):
-            self._y_ranges[name] = (low, high)
+        # The top of the range is raised so the band for the title and the marker labels
+        # (band_height_px) stays above the data, whatever the plot's height.
+        plot_px = max(float(self.plots[name].vb.height()), 4 * band_height_px())
+        span = (high - low) * (1 + 2 * Y_PADDING)
+        band = span * band_height_px() / (plot_px - band_height_px())
+        key = (low, high, round(band, 6))
+        if self._y_ranges.get(name) != key:
+            self._y_ranges[name] = key
+            self.overlays[name].data_top = high + (high - low) * Y_PADDING
             # A little padding keeps the end tick labels inside the plot, clear of the
             # neighbouring plot's labels.
-            self.plots[name].setYRange(low, high, padding=Y_PADDING)
+            pad = (high - low) * Y_PADDING
+            self.plots[name].setYRange(low - pad, high + pad + band, padding=0)
 
     # -- timeline markers ----------------------------------------------------------------------
 
@@ -381,7 +420,7 @@ class TrendPlots(QWidget):
         session = self.workstation.session
         events = self.workstation.timeline()
         key = (
-            (session.id, session.started_at) if session is not None else None,
+            (session.id, session.started_at, session.ended_at) if session is not None else None,
             *((type(e).__name__, e.id, e.time) for e in events),
         )
         if key == self._marker_key:
@@ -390,6 +429,12 @@ class TrendPlots(QWidget):
         markers = []
         if session is not None:
             markers.append(Marker("start", session.started_at, "Start", theme.MARKER_SESSION))
+            if session.ended_at is not None:
+                discharged = any(e.kind is WorkflowKind.DISCHARGE
+                                 for e in self.workstation.workflow.events)
+                markers.append(Marker("end", session.ended_at,
+                                      "Discharge" if discharged else "End",
+                                      theme.MARKER_SESSION))
         for event in events:
             if isinstance(event, DoseEvent):
                 markers.append(Marker(f"dose:{event.id}", event.time, marker_label(event),

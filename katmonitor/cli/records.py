@@ -96,9 +96,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from katmonitor.record_signing import sign_session
     from katmonitor.storage.store import SessionStore
 
-    password = read_password(args.password_stdin, confirm=False)
     database = open_database(args.db)
     try:
+        # A session that does not exist is said before the password is asked for.
+        SessionStore(database).get_session(args.session_id)
+        password = read_password(args.password_stdin, confirm=False)
         sig = sign_session(
             SessionStore(database),
             args.session_id,
@@ -124,9 +126,10 @@ def cmd_addendum(args: argparse.Namespace) -> int:
     parse_kind(args.kind)
     if not args.text.strip():
         raise ConfigurationError("an addendum needs some text")
-    password = read_password(args.password_stdin, confirm=False)
     database = open_database(args.db)
     try:
+        SessionStore(database).get_session(args.session_id)  # before asking the password
+        password = read_password(args.password_stdin, confirm=False)
         added = add_addendum(
             SessionStore(database), args.session_id, args.user, password, args.kind, args.text
         )
@@ -163,11 +166,28 @@ def _trusted_keys(args: argparse.Namespace) -> TrustedKeys:
         database.close()
 
 
+def _require_bundle(path: Path) -> None:
+    """Refuse, as a usage error, a file that is plainly not a bundle (a PDF or CSV export, a
+    keys file given by mistake); a damaged bundle goes on to be reported as damaged."""
+    from katmonitor.records.bundle import is_plainly_not_a_bundle
+
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {path}: {error.strerror}") from None
+    if is_plainly_not_a_bundle(raw):
+        raise ConfigurationError(
+            f"{path} is not a bundle (a signed session record exported by KAT Monitor)",
+            "make one with `katmonitor export ID --format bundle --out FILE`",
+        )
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from katmonitor.checkpoints import CheckpointLog
     from katmonitor.record_signing import verify_bundle, verify_session
 
     if args.file is not None:
+        _require_bundle(args.file)
         report = verify_bundle(args.file, _trusted_keys(args), CheckpointLog())
     else:
         if args.trusted_keys is not None:

@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from katmonitor.base.errors import ConfigurationError
+from katmonitor.base.errors import ConfigurationError, KatMonitorError
 from katmonitor.cli.common import open_workstation, with_capture
 from katmonitor.config import DEFAULT_DEVICE
 
 if TYPE_CHECKING:
     from katmonitor.cli.common import Subcommands
+    from katmonitor.workstation import Workstation
 
 
 def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
@@ -42,9 +43,24 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_app = _load_user_interface()
+    try:
+        workstation = _open_run_workstation(args)
+    except KatMonitorError as error:
+        # Started from a desktop launcher nobody sees the console: say it in a window too
+        # (then on stderr, as every command does) - when the window's code is what was loaded
+        # (headless tests of this command load none).
+        if getattr(run_app, "__module__", "") == "ui.app":
+            from ui.dialogs import show_startup_error
+
+            show_startup_error(error)
+        raise
+    return run_app(workstation)
+
+
+def _open_run_workstation(args: argparse.Namespace) -> Workstation:
     specs = with_capture(run_device_specs(args.device), args.capture)
     try:
-        workstation = open_workstation(args.db, specs, care_plan=args.care_plan)
+        return open_workstation(args.db, specs, care_plan=args.care_plan)
     except ConfigurationError as error:
         if args.device:
             raise
@@ -56,7 +72,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "change the saved devices with `katmonitor devices set SPEC...`, or start with "
             "`katmonitor run --device SPEC` and use Devices… (Ctrl+Shift+D)",
         ) from None
-    return run_app(workstation)
 
 
 def run_device_specs(cli_devices: Sequence[str] | None) -> list[str]:
@@ -82,7 +97,10 @@ def _load_user_interface() -> Callable[..., int]:
     except ImportError as error:
         raise ConfigurationError(
             f"the Qt user interface cannot be loaded: {error}",
-            "install Qt's system libraries (Debian/Ubuntu: libgl1 libegl1 libxkbcommon0 "
-            "libfontconfig1 libglib2.0-0 libdbus-1-3)",
+            "install Qt's system libraries: ./scripts/run installs them as root or prints the "
+            "apt-get command (the list is in scripts/_system_packages.sh; Debian/Ubuntu: libgl1 "
+            "libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libglib2.0-0 libdbus-1-3 "
+            "libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 "
+            "libxcb-shape0 libpulse0)",
         ) from None
     return run_app

@@ -50,21 +50,26 @@ def register(commands: Subcommands, db: argparse.ArgumentParser) -> None:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from katmonitor.record_signing import is_signed
     from katmonitor.storage.store import SessionStore
 
     database = open_database(args.db)
     try:
-        sessions = SessionStore(database).list_sessions()
+        store = SessionStore(database)
+        sessions = store.list_sessions()
+        signed = {s.id: is_signed(store, s.id) for s in sessions}
     finally:
         database.close()
     if args.json:
-        print(json.dumps([s.to_json_dict() for s in sessions], indent=2))
+        print(json.dumps([{**s.to_json_dict(), "signed": signed[s.id]} for s in sessions],
+                         indent=2))
         return EXIT_OK
     if not sessions:
         print("No sessions recorded yet.")
         return EXIT_OK
     header = (
-        f"{'ID':>5}  {'CLIENT':<16} {'STARTED (local)':<19}  {'ENDED':<19}  {'STATUS':<11} MODE"
+        f"{'ID':>5}  {'CLIENT':<16} {'STARTED (local)':<19}  {'ENDED':<19}  {'STATUS':<11} "
+        f"{'MODE':<8}  RECORD"
     )
     print(header)
     for s in sessions:
@@ -73,7 +78,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
         client = printable(s.client_id)
         print(
             f"{s.id:>5}  {client:<16.16} {local_time(s.started_at):<19}  {ended:<19}  "
-            f"{s.status.value:<11} {mode}"
+            f"{s.status.value:<11} {mode:<8}  {'signed' if signed[s.id] else 'unsigned'}"
         )
     return EXIT_OK
 

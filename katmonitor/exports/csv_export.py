@@ -28,6 +28,7 @@ from typing import IO
 
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import VITALS, VitalKind, spec_of
+from katmonitor.dose_totals import unit_count_text
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.files import atomic_file, refuse_existing
 from katmonitor.recovery import RecordingGap, recording_gaps
@@ -132,7 +133,7 @@ def event_rows(store: SessionStore, session_id: int,
             rows.append((gap.end, 5, (iso_utc(gap.end), "recording", "", "gap_end", "", "", "",
                                       "", "", "recorded again (reopened)")))
     for d in store.doses(session_id):
-        text = f"{d.unit_count} {d.route.unit_name}" + (f"; {d.note}" if d.note else "")
+        text = unit_count_text(d.route, d.unit_count) + (f"; {d.note}" if d.note else "")
         if d.weight_kg:
             text += f"; weight {d.weight_kg:g} kg ({d.mg_per_kg:.3g} mg/kg)"
         rows.append(

@@ -43,6 +43,7 @@ from typing import Any
 from katmonitor.base.errors import KatMonitorError
 from katmonitor.base.samples import Sample, WaveformBlock, iso_utc
 from katmonitor.base.vitals import NIBP_KINDS, VitalKind, spec_of
+from katmonitor.dose_totals import unit_count_text
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.files import atomic_file
 from katmonitor.exports.report_data import Signature, signature_status
@@ -306,7 +307,7 @@ class _Builder:
             "performer": [{"actor": {"display": dose.given_by}}],
             "note": notes,
             "dosage": {
-                "text": f"{dose.dose_mg:g} mg, {dose.unit_count} {dose.route.unit_name}",
+                "text": f"{dose.dose_mg:g} mg, {unit_count_text(dose.route, dose.unit_count)}",
                 "route": {
                     "coding": [{"system": SNOMED, "code": snomed, "display": display}],
                     "text": dose.route.label,

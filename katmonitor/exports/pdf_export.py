@@ -42,6 +42,7 @@ from katmonitor.discharge import (
     RESPIRATORY_NORMAL,
     VITALS_WITHIN_LIMITS,
 )
+from katmonitor.dose_totals import dose_total_text, unit_count_text
 from katmonitor.exports import DEFAULT_OPTIONS, ExportOptions
 from katmonitor.exports.files import write_bytes_atomically
 from katmonitor.exports.report_data import (
@@ -407,7 +408,7 @@ def _doses(pdf: ReportPdf, r: ReportData) -> None:
                     else "not recorded")
         rows.append((
             i, local_clock(d.time), _minutes_after(r, d.time), d.medicine, d.route.label,
-            f"{d.dose_mg:g}", f"{d.unit_count} {d.route.unit_name}", d.lot or "-", mg_kg,
+            f"{d.dose_mg:g}", unit_count_text(d.route, d.unit_count), d.lot or "-", mg_kg,
             oral, d.given_by, d.note,
         ))
     pdf.ruled_table(
@@ -415,11 +416,8 @@ def _doses(pdf: ReportPdf, r: ReportData) -> None:
          "mg/kg", "Swallow/spit", "Given by", "Note"),
         rows, (5, 13, 12, 17, 18, 8, 20, 16, 17, 18, 20, 28),
     )
-    total = sum(d.dose_mg for d in r.doses)
-    units = Counter(d.route.unit_name for d in r.doses)
-    counts = ", ".join(f"{sum(d.unit_count for d in r.doses if d.route.unit_name == u)} {u}"
-                       for u in units)
-    pdf.para(f"Total: {total:g} mg in {counts} ({len(r.doses)} dose event(s)).", bold=True)
+    events = f"{len(r.doses)} dose event" + ("s" if len(r.doses) != 1 else "")
+    pdf.para(f"Total: {dose_total_text(r.doses)} ({events}).", bold=True)
 
 
 def _yes_no(value: object) -> str:

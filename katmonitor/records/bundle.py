@@ -44,6 +44,21 @@ _PUBLIC_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
 
 
+_TOP_KEYS = ("format", "version", "session_id", "entries", "recorded", "signature",
+             "public_key", "addendum_keys")
+
+
+def is_plainly_not_a_bundle(raw: bytes) -> bool:
+    """True for a file that is something else altogether (a PDF, a CSV, another JSON file):
+    it holds neither the bundle's format name nor most of a bundle's top-level keys. A damaged
+    bundle - a byte changed anywhere, a key deleted or its value replaced - still has the rest,
+    so it is never taken for "not a bundle" and is reported as damaged."""
+    if BUNDLE_FORMAT.encode() in raw:
+        return False
+    present = sum(f'"{key}"'.encode() in raw for key in _TOP_KEYS)
+    return present < len(_TOP_KEYS) // 2
+
+
 class DamagedBundle(ValueError):
     """The bundle is not a well-formed bundle; the message says where."""
 

@@ -81,11 +81,11 @@ def test_the_report_of_a_dosed_session_field_by_field(
     # doses: time, mg, devices, lot, given by; the override is in the first dose's note
     # (cells are extracted in drawing order, so a row reads whole once whitespace is folded)
     flat = " ".join(text.split())
-    assert (f"1 {local_clock(anchor)} 0 min esketamine Intranasal spray 28 1 spray devices "
+    assert (f"1 {local_clock(anchor)} 0 min esketamine Intranasal spray 28 1 spray device "
             f"{LOTS[0]} - - {NURSE_NAME} override: {GATE_OVERRIDE} (systolic 152") in flat
     assert (f"2 {local_clock(anchor + 5 * MIN)} +5 min esketamine Intranasal spray 28 1 spray "
-            f"devices {LOTS[1]} - - {NURSE_NAME} -") in flat
-    assert "Total: 56 mg in 2 spray devices (2 dose event(s))." in text
+            f"device {LOTS[1]} - - {NURSE_NAME} -") in flat
+    assert "Total: 56 mg: 2 × 28 mg spray devices (2 dose events)." in text
 
     # pre-dose steps
     assert "checked by name and date of birth against photo ID; note: wristband on" in text
