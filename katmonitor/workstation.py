@@ -425,7 +425,7 @@ class Workstation:
         return self.pipeline.alarm_action(lambda e: e.pause_audio(now, user))
 
     def set_alarm_off(self, kind: VitalKind, off: bool, user: str) -> list[AlarmEvent]:
-        self.acting_operator()  # not behind the lock
+        self._require_limit_changer()
         now = self.clock.now()
         return self.pipeline.alarm_action(lambda e: e.set_alarm_off(kind, off, now, user))
 
@@ -433,11 +433,18 @@ class Workstation:
         self, kind: VitalKind, bound: str, value: float, user: str, reason: str
     ) -> list[AlarmEvent]:
         """Change a limit for this session, within the profile's bounds (recorded)."""
-        self.acting_operator()  # not behind the lock
+        self._require_limit_changer()
         now = self.clock.now()
         return self.pipeline.alarm_action(
             lambda e: e.adjust_limit(kind, bound, value, now, user, reason)
         )
+
+    def _require_limit_changer(self) -> None:
+        """Alarm limits are clinical settings: not behind the lock, and not by a signed-in
+        therapist or administrator (nobody signed in: headless recording keeps its profile)."""
+        operator = self.acting_operator()
+        if operator is not None:
+            policy.require_clinician(operator, self.training, "change alarm limits")
 
     def report_audio_unavailable(self, message: str) -> list[AlarmEvent]:
         """The UI cannot sound alarms (no device, no audio library, an output error): a
@@ -681,7 +688,11 @@ class Workstation:
         assessment: Assessment | None = None,
     ) -> Observation:
         session = self._require_session()
-        policy.require_note_author(self.acting_operator(), session.training)
+        operator = self.acting_operator()
+        if assessment is not None and not assessment.is_empty:  # scores: a clinician's
+            policy.require_clinician(operator, session.training, "record an assessment")
+        else:
+            policy.require_note_author(operator, session.training)
         if not text.strip() and (assessment is None or assessment.is_empty):
             raise SessionStateError("an observation needs some text")
         now = self.clock.now()

@@ -15,6 +15,7 @@ from katmonitor import policy
 from katmonitor.accounts import AccountStore
 from katmonitor.assessments import Assessment, make_assessment
 from katmonitor.base.errors import PermissionDeniedError
+from katmonitor.base.vitals import VitalKind
 from katmonitor.record_signing import sign_session
 from katmonitor.session import Route
 from katmonitor.storage.store import SessionStore
@@ -107,3 +108,24 @@ def test_only_administrators_manage_accounts_and_read_the_access_log(ws: Worksta
     assert policy.require_access_log_reader(admin) is admin
     with pytest.raises(PermissionDeniedError, match="nobody is signed in"):
         policy.require_access_log_reader(None)
+
+
+@pytest.mark.parametrize("role", ("therapist", "administrator"))
+def test_a_review_only_caller_changes_no_session_data(ws: Workstation, role: str) -> None:
+    """Whatever the caller (the review window or a script), a therapist or an administrator
+    signed in changes no dose, observation score, limit, status or signature."""
+    sign_in_nurse(ws)
+    session = ws.start_session("C-100", "esketamine", Route.INTRANASAL)
+    sign_in(ws, role)
+    refused: dict[str, Callable[[], object]] = {
+        "dose": lambda: ws.add_dose(28, 1, "LOT-1"),
+        "scores": lambda: ws.add_observation("", "x", assessment=make_assessment(moaas=4)),
+        "limit": lambda: ws.adjust_limit(VitalKind.SPO2, "low", 85, "x", "test"),
+        "alarm off": lambda: ws.set_alarm_off(VitalKind.HR, True, "x"),
+        "end": lambda: ws.end_session(),
+    }
+    for what, attempt in refused.items():
+        with pytest.raises(PermissionDeniedError):
+            attempt()
+        assert ws.recording, what
+    assert ws.store.doses(session.id) == [] and ws.store.observations(session.id) == []
