@@ -20,6 +20,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from test_tiles_and_flags import pixels_of_colour
+from vitals_feed import feed
 
 from katmonitor.alarms.engine import LINK_WORDS
 from katmonitor.base.clock import ManualClock
@@ -54,15 +55,6 @@ class FlashClock:
 def window_with_clock(make_window: MakeWindow) -> tuple[MainWindow, FlashClock]:
     flash = FlashClock()
     return make_window([], clock=ManualClock(), flash_clock=flash, audio=False), flash
-
-
-def feed(window: MainWindow, kind: VitalKind, values: list[float], step: float = 1.0) -> None:
-    ws = window.workstation
-    clock = ws.clock
-    assert isinstance(clock, ManualClock)
-    for value in values:
-        ws.pipeline.on_sample(Sample(clock.now(), "test", kind, value))
-        clock.advance(step)
 
 
 def feed_together(window: MainWindow, values: dict[VitalKind, float], seconds: int) -> None:

@@ -12,10 +12,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
+from vitals_feed import feed
 
 from katmonitor.alarms.model import Priority
 from katmonitor.base.clock import ManualClock
-from katmonitor.base.samples import Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.storage.database import Database
 from katmonitor.storage.store import SessionStore
@@ -42,15 +42,6 @@ class FlashClock:
 
     def __call__(self) -> float:
         return self.t
-
-
-def feed(window: MainWindow, kind: VitalKind, values: list[float], step: float = 1.0) -> None:
-    ws = window.workstation
-    clock = ws.clock
-    assert isinstance(clock, ManualClock)
-    for value in values:
-        ws.pipeline.on_sample(Sample(clock.now(), "test", kind, value))
-        clock.advance(step)
 
 
 def spo2_window(make_window: MakeWindow, **options: Any) -> tuple[MainWindow, FlashClock]:

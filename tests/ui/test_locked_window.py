@@ -11,26 +11,18 @@ from account_helpers import add_account
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from vitals_feed import feed
 from workflow_helpers import NURSE, NURSE_PASSWORD, sign_in_nurse
 
 from katmonitor.accounts import AccountStore
 from katmonitor.alarms.model import Priority
 from katmonitor.base.clock import ManualClock
-from katmonitor.base.samples import Sample
 from katmonitor.base.vitals import VitalKind
 from katmonitor.security_policy import SecurityPolicy
 from katmonitor.session import WorkflowKind
 from ui.main_window import MainWindow
 
 MakeWindow = Callable[..., MainWindow]
-
-
-def feed_spo2(window: MainWindow, values: list[float]) -> None:
-    ws = window.workstation
-    assert isinstance(ws.clock, ManualClock)
-    for value in values:
-        ws.pipeline.on_sample(Sample(ws.clock.now(), "test", VitalKind.SPO2, value))
-        ws.clock.advance(1.0)
 
 
 def signed_in_window(make_window: MakeWindow) -> MainWindow:
@@ -70,7 +62,7 @@ def test_f12_locks_yet_alarms_are_shown_sounded_and_answered_behind_the_lock(
         assert action.isEnabled(), action.text()
     assert not window.session_panel.isEnabled() and window.alarm_bar.isEnabled()
 
-    feed_spo2(window, [86.0] * 15)
+    feed(window, VitalKind.SPO2, [86.0] * 15)
     window.refresh()
     assert any("SpO2 86" in text for text in window.alarm_bar.entry_texts())
     assert window.tiles[VitalKind.SPO2].isVisible()
